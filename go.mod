@@ -1,0 +1,3 @@
+module github.com/healthd/healthd
+
+go 1.26.8

@@ -1,0 +1,420 @@
+package checks
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"net/url"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// KeyError is a problem with one key of a check's config. The config loader
+// adds the file and the check's name.
+type KeyError struct {
+	Key string // dotted path inside the check: "dsn", "queues[1].name"
+	Msg string
+}
+
+func (e *KeyError) Error() string { return fmt.Sprintf("key %q: %s", e.Key, e.Msg) }
+
+// Params gives a constructor typed, strict access to its check's keys. Every
+// getter records what it read; Err reports keys nobody read (misspellings)
+// together with every type error, so the user sees all problems at once.
+type Params struct {
+	prefix string
+	values map[string]any
+	used   map[string]bool
+	errs   *[]error
+}
+
+// NewParams wraps the keys of one check section (as decoded from YAML, with
+// the environment already expanded).
+func NewParams(values map[string]any) *Params {
+	return &Params{values: values, used: map[string]bool{}, errs: new([]error)}
+}
+
+func (p *Params) path(key string) string {
+	if p.prefix == "" {
+		return key
+	}
+	return p.prefix + "." + key
+}
+
+// Errorf records a validation error for key.
+func (p *Params) Errorf(key, format string, args ...any) {
+	*p.errs = append(*p.errs, &KeyError{Key: p.path(key), Msg: fmt.Sprintf(format, args...)})
+}
+
+func (p *Params) get(key string) (any, bool) {
+	p.used[key] = true
+	v, ok := p.values[key]
+	return v, ok && v != nil
+}
+
+// Has reports whether key is set to a non-null value.
+func (p *Params) Has(key string) bool {
+	v, ok := p.values[key]
+	return ok && v != nil
+}
+
+// String returns key's value, or def when it is absent.
+func (p *Params) String(key, def string) string {
+	v, ok := p.get(key)
+	if !ok {
+		return def
+	}
+	switch s := v.(type) {
+	case string:
+		return s
+	case int, float64, bool:
+		return fmt.Sprint(s)
+	}
+	p.Errorf(key, "must be a string, not %s", typeName(v))
+	return def
+}
+
+// Required returns key's value and records an error when it is missing or empty.
+func (p *Params) Required(key string) string {
+	p.used[key] = true
+	if !p.Has(key) {
+		p.Errorf(key, "is required")
+		return ""
+	}
+	s := p.String(key, "")
+	if s == "" {
+		p.Errorf(key, "must not be empty")
+	}
+	return s
+}
+
+// Bool returns key's value, or def when it is absent.
+func (p *Params) Bool(key string, def bool) bool {
+	v, ok := p.get(key)
+	if !ok {
+		return def
+	}
+	switch b := v.(type) {
+	case bool:
+		return b
+	case string: // after ${VAR} expansion
+		if r, err := strconv.ParseBool(b); err == nil {
+			return r
+		}
+	}
+	p.Errorf(key, "must be true or false, not %s", describe(v))
+	return def
+}
+
+// Int returns key's value, or def when it is absent.
+func (p *Params) Int(key string, def int) int {
+	v, ok := p.get(key)
+	if !ok {
+		return def
+	}
+	switch n := v.(type) {
+	case int:
+		return n
+	case float64:
+		if n == math.Trunc(n) {
+			return int(n)
+		}
+	case string:
+		if i, err := strconv.Atoi(strings.TrimSpace(n)); err == nil {
+			return i
+		}
+	}
+	p.Errorf(key, "must be a whole number, not %s", describe(v))
+	return def
+}
+
+// Float returns key's value; absent gives def, and null gives nil (disabled).
+func (p *Params) Float(key string, def *float64) *float64 {
+	p.used[key] = true
+	raw, present := p.values[key]
+	if !present {
+		return def
+	}
+	if raw == nil {
+		return nil
+	}
+	f, ok := toFloat(raw)
+	if !ok {
+		p.Errorf(key, "must be a number or null, not %s", describe(raw))
+		return def
+	}
+	return &f
+}
+
+func toFloat(v any) (float64, bool) {
+	switch n := v.(type) {
+	case int:
+		return float64(n), true
+	case float64:
+		return n, true
+	case string:
+		f, err := strconv.ParseFloat(strings.TrimSpace(n), 64)
+		return f, err == nil
+	}
+	return 0, false
+}
+
+// Duration returns key's value ("250ms", "2s"), or def when it is absent.
+func (p *Params) Duration(key string, def time.Duration) time.Duration {
+	v, ok := p.get(key)
+	if !ok {
+		return def
+	}
+	d, err := ParseDuration(v)
+	if err != nil {
+		p.Errorf(key, "%v", err)
+		return def
+	}
+	return d
+}
+
+// ParseDuration accepts Go duration strings ("1.5s", "250ms"). A bare 0 is
+// allowed; other bare numbers are refused because the unit would be a guess.
+func ParseDuration(v any) (time.Duration, error) {
+	switch d := v.(type) {
+	case string:
+		r, err := time.ParseDuration(strings.TrimSpace(d))
+		if err != nil {
+			return 0, fmt.Errorf("must be a duration such as 500ms or 2s, not %q", d)
+		}
+		if r < 0 {
+			return 0, fmt.Errorf("must not be negative, got %q", d)
+		}
+		return r, nil
+	case int:
+		if d == 0 {
+			return 0, nil
+		}
+	}
+	return 0, fmt.Errorf("must be a duration with a unit such as 500ms or 2s, not %s", describe(v))
+}
+
+// Strings returns a list of strings; a single string is taken as a list of one.
+func (p *Params) Strings(key string) []string {
+	v, ok := p.get(key)
+	if !ok {
+		return nil
+	}
+	switch l := v.(type) {
+	case string:
+		return []string{l}
+	case []any:
+		out := make([]string, 0, len(l))
+		for i, e := range l {
+			s, ok := e.(string)
+			if !ok {
+				p.Errorf(fmt.Sprintf("%s[%d]", key, i), "must be a string, not %s", describe(e))
+				continue
+			}
+			out = append(out, s)
+		}
+		return out
+	}
+	p.Errorf(key, "must be a list of strings, not %s", describe(v))
+	return nil
+}
+
+// Objects returns a list of nested sections (e.g. queues), each strict on its
+// own keys, with errors named "key[i].sub".
+func (p *Params) Objects(key string) []*Params {
+	v, ok := p.get(key)
+	if !ok {
+		return nil
+	}
+	l, ok := v.([]any)
+	if !ok {
+		p.Errorf(key, "must be a list of mappings, not %s", describe(v))
+		return nil
+	}
+	var out []*Params
+	for i, e := range l {
+		m, ok := e.(map[string]any)
+		if !ok {
+			p.Errorf(fmt.Sprintf("%s[%d]", key, i), "must be a mapping, not %s", describe(e))
+			continue
+		}
+		out = append(out, &Params{prefix: p.path(fmt.Sprintf("%s[%d]", key, i)), values: m, used: map[string]bool{}, errs: p.errs})
+	}
+	return out
+}
+
+// Err returns every recorded error plus one per unknown key, sorted by key,
+// joined with errors.Join. Call it after reading all keys.
+func (p *Params) Err() error {
+	p.unknown()
+	if len(*p.errs) == 0 {
+		return nil
+	}
+	errs := append([]error(nil), *p.errs...)
+	sort.SliceStable(errs, func(i, j int) bool {
+		return errs[i].(*KeyError).Key < errs[j].(*KeyError).Key
+	})
+	return errors.Join(errs...)
+}
+
+// unknown records unread keys of p (nested Params record theirs when read).
+func (p *Params) unknown() {
+	known := make([]string, 0, len(p.used))
+	for k := range p.used {
+		known = append(known, k)
+	}
+	sort.Strings(known)
+	for k := range p.values {
+		if p.used[k] {
+			continue
+		}
+		msg := "unknown key"
+		if s := Suggest(k, known); s != "" {
+			msg += fmt.Sprintf(" (did you mean %q?)", s)
+		}
+		p.Errorf(k, "%s", msg)
+	}
+}
+
+// Suggest returns the candidate closest to s when it is a plausible typo.
+func Suggest(s string, candidates []string) string {
+	best, bestD := "", 3
+	for _, c := range candidates {
+		if d := editDistance(strings.ToLower(s), strings.ToLower(c)); d < bestD {
+			best, bestD = c, d
+		}
+	}
+	return best
+}
+
+// editDistance is the optimal string alignment distance, so a swapped pair of
+// letters ("tiemout") counts as one edit.
+func editDistance(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	d := make([][]int, len(ra)+1)
+	for i := range d {
+		d[i] = make([]int, len(rb)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
+		}
+	}
+	return d[len(ra)][len(rb)]
+}
+
+func typeName(v any) string {
+	switch v.(type) {
+	case string:
+		return "a string"
+	case int, float64:
+		return "a number"
+	case bool:
+		return "a boolean"
+	case []any:
+		return "a list"
+	case map[string]any:
+		return "a mapping"
+	case nil:
+		return "null"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+// describe names a bad value for an error message without echoing long or
+// secret-looking strings.
+func describe(v any) string {
+	if s, ok := v.(string); ok && len(s) <= 40 {
+		return strconv.Quote(s)
+	}
+	return typeName(v)
+}
+
+// Secrets returns the secret strings found in a check's keys, to be redacted
+// from every message, log line and page: passwords in URLs and DSNs, and the
+// whole value of keys named like a secret.
+func Secrets(values map[string]any) []string {
+	var out []string
+	var walk func(key string, v any)
+	walk = func(key string, v any) {
+		switch t := v.(type) {
+		case string:
+			out = append(out, SecretsIn(key, t)...)
+		case []any:
+			for _, e := range t {
+				walk(key, e)
+			}
+		case map[string]any:
+			for k, e := range t {
+				walk(k, e)
+			}
+		}
+	}
+	for k, v := range values {
+		walk(k, v)
+	}
+	return out
+}
+
+var (
+	secretKeyRe = regexp.MustCompile(`(?i)(password|passwd|secret|token|credential|api_?key|private_?key)`)
+	dsnPassRe   = regexp.MustCompile(`(?i)(?:^|\s)password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)`)
+)
+
+// SecretsIn returns the secrets in one string value stored under key.
+func SecretsIn(key, value string) []string {
+	if value == "" {
+		return nil
+	}
+	if secretKeyRe.MatchString(key) {
+		return []string{value}
+	}
+	var out []string
+	if u, err := url.Parse(value); err == nil && u.User != nil {
+		if pw, ok := u.User.Password(); ok && pw != "" {
+			out = append(out, pw)
+			if esc := url.QueryEscape(pw); esc != pw {
+				out = append(out, esc)
+			}
+			if esc := url.PathEscape(pw); esc != pw {
+				out = append(out, esc)
+			}
+		}
+		for k, vs := range u.Query() {
+			if secretKeyRe.MatchString(k) {
+				out = append(out, vs...)
+			}
+		}
+	}
+	for _, m := range dsnPassRe.FindAllStringSubmatch(value, -1) {
+		pw := strings.Trim(m[1], "'")
+		if pw != "" {
+			out = append(out, pw)
+		}
+	}
+	return out
+}
+
+// Redact replaces every secret in s with "****".
+func Redact(s string, secrets []string) string {
+	for _, sec := range secrets {
+		if sec != "" && strings.Contains(s, sec) {
+			s = strings.ReplaceAll(s, sec, "****")
+		}
+	}
+	return s
+}
