@@ -55,6 +55,11 @@ func (p *Params) get(key string) (any, bool) {
 	return v, ok && v != nil
 }
 
+// Raw returns key's value as decoded from YAML, for nested sections.
+func (p *Params) Raw(key string) (any, bool) {
+	return p.get(key)
+}
+
 // Has reports whether key is set to a non-null value.
 func (p *Params) Has(key string) bool {
 	v, ok := p.values[key]

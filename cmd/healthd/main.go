@@ -1,0 +1,128 @@
+// Command healthd serves health checks for the services an application
+// depends on at /ht/, as HTML or JSON. This file only wires flags to the
+// daemon package.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+
+	"github.com/spf13/pflag"
+
+	"github.com/healthd/healthd/internal/config"
+	"github.com/healthd/healthd/internal/daemon"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+const usage = `healthd: health checks for an application's dependencies, served at /ht/
+
+Usage:
+  healthd [serve] [--config FILE] [--listen ADDR]   serve /ht/ until SIGINT or SIGTERM
+  healthd check [--config FILE] [--group NAME] [--format text|json] [--url URL]
+                                                   run the checks once; exit 0 healthy, 1 failing, 2 config error
+  healthd validate [--config FILE]                 exit 0 for a valid config, 2 listing every error
+  healthd version
+
+--config defaults to $HEALTHD_CONFIG, then configs/healthd.yaml.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	cmd := "serve"
+	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
+		cmd, args = args[0], args[1:]
+	}
+	fs := pflag.NewFlagSet("healthd "+cmd, pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, usage) }
+	cfgPath := fs.String("config", defaultConfig(), "config file")
+	overrides := config.NewOverrides()
+
+	switch cmd {
+	case "serve":
+		fs.String("listen", "", "listen address, e.g. :8000 (overrides server.listen)")
+		overrides.BindPFlag("server.listen", fs.Lookup("listen"))
+		if err := fs.Parse(args); err != nil {
+			return daemon.ExitConfig
+		}
+		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+		defer stop()
+		err := daemon.Serve(ctx, daemon.Options{ConfigPath: *cfgPath, Overrides: overrides, Version: buildVersion(), Stderr: stderr})
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			var ce *daemon.ConfigError
+			if errors.As(err, &ce) {
+				return daemon.ExitConfig
+			}
+			return 1
+		}
+		return 0
+	case "check":
+		group := fs.String("group", "", "run only the checks in this group")
+		format := fs.String("format", "text", "output format: text or json")
+		url := fs.String("url", "", "ask a running healthd at this URL instead of running the checks here")
+		timeout := fs.Duration("timeout", 0, "with --url: how long to wait for the answer (default 5s)")
+		if err := fs.Parse(args); err != nil {
+			return daemon.ExitConfig
+		}
+		if *format != "text" && *format != "json" {
+			fmt.Fprintf(stderr, "--format must be text or json, not %q\n", *format)
+			return daemon.ExitConfig
+		}
+		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+		defer stop()
+		return daemon.Check(ctx, daemon.CheckOptions{
+			Options: daemon.Options{ConfigPath: *cfgPath, Overrides: overrides, Version: buildVersion(), Stderr: stderr},
+			Group:   *group, Format: *format, URL: *url, Timeout: *timeout, Stdout: stdout,
+		})
+	case "validate":
+		if err := fs.Parse(args); err != nil {
+			return daemon.ExitConfig
+		}
+		cfg, err := daemon.Load(daemon.Options{ConfigPath: *cfgPath, Overrides: overrides}, nil)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return daemon.ExitConfig
+		}
+		cfg.Close()
+		fmt.Fprintf(stdout, "%s: valid, %d checks\n", cfg.File, len(cfg.Checks))
+		return 0
+	case "version":
+		fmt.Fprintln(stdout, "healthd", buildVersion())
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "unknown command %q\n\n%s", cmd, usage)
+		return daemon.ExitConfig
+	}
+}
+
+func defaultConfig() string {
+	if p := os.Getenv("HEALTHD_CONFIG"); p != "" {
+		return p
+	}
+	return "configs/healthd.yaml"
+}
+
+func buildVersion() string {
+	if version != "dev" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return version
+}

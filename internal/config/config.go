@@ -1,0 +1,776 @@
+// Package config loads and validates healthd's YAML file: the server
+// settings, the seed's HEALTH_CHECK thresholds, defaults, and the list of
+// checks, each built through the check registry. Loading is all or nothing:
+// every mistake is reported together, and nothing runs from a config with
+// one.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/spf13/viper"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/healthd/healthd/internal/checks"
+)
+
+// Config is a loaded, validated configuration with its checks built.
+type Config struct {
+	File        string
+	Server      Server
+	HealthCheck checks.Settings
+	Defaults    Defaults
+	Checks      []*Check
+	Notify      []Notify
+}
+
+// Server holds the `server:` section.
+type Server struct {
+	Listen          string
+	Path            string // always starts and ends with "/"
+	FailureStatus   int
+	LogFormat       string // text or json
+	LogLevel        slog.Level
+	Template        string        // a file replacing the built-in dashboard template
+	Refresh         time.Duration // dashboard in-place refresh; 0 disables
+	DrainDelay      time.Duration // readiness fails for this long after SIGTERM before the listener closes
+	ShutdownTimeout time.Duration
+	AuthTokens      []string // bearer tokens; never logged
+	TLSCertFile     string
+	TLSKeyFile      string
+}
+
+// Defaults holds the `defaults:` section, applied to every check that does
+// not set its own.
+type Defaults struct {
+	Timeout  time.Duration
+	CacheTTL time.Duration
+	MaxStale time.Duration
+	History  int
+}
+
+// Check is one built check and the settings the runner needs.
+type Check struct {
+	Name     string
+	Type     string
+	Critical bool
+	Timeout  time.Duration
+	CacheTTL time.Duration
+	MaxStale time.Duration
+	Interval time.Duration // 0: run on demand; else in the background
+	Groups   []string
+	// FailuresBeforeCritical and SuccessesBeforePassing damp flapping
+	// (1 means no damping).
+	FailuresBeforeCritical int
+	SuccessesBeforePassing int
+
+	ComponentType string
+	Checker       checks.Checker
+	Secrets       []string // to redact from every output
+}
+
+// Notify is one entry of the `notify:` list: a webhook called on state changes.
+type Notify struct {
+	URL     string
+	Format  string // json or slack
+	Timeout time.Duration
+	Retries int
+	Secrets []string
+}
+
+// Close releases every check's clients.
+func (c *Config) Close() error {
+	var errs []error
+	for _, ch := range c.Checks {
+		if cl, ok := ch.Checker.(io.Closer); ok {
+			if err := cl.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("close check %q: %w", ch.Name, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Groups returns every group named by a check, sorted.
+func (c *Config) Groups() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, ch := range c.Checks {
+		for _, g := range ch.Groups {
+			if !seen[g] {
+				seen[g] = true
+				out = append(out, g)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Secrets returns every secret of the config (check credentials, auth
+// tokens, webhook URLs' credentials), for redaction.
+func (c *Config) Secrets() []string {
+	out := append([]string(nil), c.Server.AuthTokens...)
+	for _, ch := range c.Checks {
+		out = append(out, ch.Secrets...)
+	}
+	for _, n := range c.Notify {
+		out = append(out, n.Secrets...)
+	}
+	return out
+}
+
+// Options tune Load. The zero value reads the process environment and uses
+// no overrides.
+type Options struct {
+	Registry *checks.Registry
+	// LookupEnv expands ${VAR}; nil means os.LookupEnv.
+	LookupEnv func(string) (string, bool)
+	// Overrides holds values from flags and HEALTHD_* variables (see
+	// NewOverrides); they win over the file for the scalar server keys.
+	Overrides *viper.Viper
+	Logger    *slog.Logger
+}
+
+// Error is one problem in a config file.
+type Error struct {
+	File  string
+	Line  int
+	Check string // the check's name, or "#<index>" when it has none
+	Key   string
+	Msg   string
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString(e.File)
+	if e.Line > 0 {
+		fmt.Fprintf(&b, ":%d", e.Line)
+	}
+	b.WriteString(": ")
+	if e.Check != "" {
+		fmt.Fprintf(&b, "check %s: ", e.Check)
+	}
+	if e.Key != "" {
+		fmt.Fprintf(&b, "key %q: ", e.Key)
+	}
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// Errors is every problem found in a config, one per line.
+type Errors []*Error
+
+func (es Errors) Error() string {
+	lines := make([]string, len(es))
+	for i, e := range es {
+		lines[i] = e.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// NewOverrides returns a viper instance that reads HEALTHD_* variables
+// (HEALTHD_SERVER_LISTEN overrides server.listen); callers bind flags to it.
+func NewOverrides() *viper.Viper {
+	v := viper.New()
+	v.SetEnvPrefix("HEALTHD")
+	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
+	for _, k := range overridableKeys {
+		_ = v.BindEnv("server." + k)
+	}
+	return v
+}
+
+var overridableKeys = []string{"listen", "path", "failure_status", "log_format", "log_level", "template"}
+
+// Load reads, expands, validates and builds the config in path. On error the
+// returned error is an Errors listing every problem; no clients are left open.
+func Load(path string, opts Options) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, Errors{{File: path, Msg: fmt.Sprintf("cannot read config: %v", unwrapPathErr(err))}}
+	}
+	return Parse(path, data, opts)
+}
+
+func unwrapPathErr(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// Parse is Load on bytes already read; name is used in messages.
+func Parse(name string, data []byte, opts Options) (*Config, error) {
+	if opts.Registry == nil {
+		opts.Registry = checks.Builtin()
+	}
+	if opts.LookupEnv == nil {
+		opts.LookupEnv = os.LookupEnv
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	l := &loader{file: name, opts: opts}
+	cfg := l.parse(data)
+	if len(l.errs) > 0 {
+		if cfg != nil {
+			cfg.Close()
+		}
+		return nil, l.errs
+	}
+	return cfg, nil
+}
+
+type loader struct {
+	file string
+	opts Options
+	errs Errors
+}
+
+func (l *loader) errorf(line int, check, key, format string, args ...any) {
+	l.errs = append(l.errs, &Error{File: l.file, Line: line, Check: check, Key: key, Msg: fmt.Sprintf(format, args...)})
+}
+
+// section turns a KeyError list from Params into config errors under prefix.
+func (l *loader) collect(err error, line int, check, prefix string) {
+	if err == nil {
+		return
+	}
+	for _, e := range flatten(err) {
+		var ke *checks.KeyError
+		if errors.As(e, &ke) {
+			l.errorf(line, check, prefix+ke.Key, "%s", ke.Msg)
+		} else {
+			l.errorf(line, check, "", "%v", e)
+		}
+	}
+}
+
+func flatten(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, flatten(e)...)
+		}
+		return out
+	}
+	return []error{err}
+}
+
+var nameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+
+func (l *loader) parse(data []byte) *Config {
+	var doc yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			l.errorf(0, "", "", "config is empty: it needs at least a checks: list")
+			return nil
+		}
+		l.errorf(0, "", "", "not valid YAML: %v", strings.TrimPrefix(err.Error(), "yaml: "))
+		return nil
+	}
+	root := &doc
+	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
+		root = root.Content[0]
+	}
+	if root.Kind != yaml.MappingNode {
+		l.errorf(root.Line, "", "", "the top level must be a mapping with server, health_check, defaults and checks")
+		return nil
+	}
+	top := l.mapping(root, "", "")
+	cfg := &Config{File: l.file}
+	for _, k := range sortedKeys(top) {
+		switch k {
+		case "server", "health_check", "defaults", "checks", "notify":
+		default:
+			msg := "unknown section"
+			if s := checks.Suggest(k, []string{"server", "health_check", "defaults", "checks", "notify"}); s != "" {
+				msg += fmt.Sprintf(" (did you mean %q?)", s)
+			}
+			l.errorf(top[k].line, "", k, "%s", msg)
+		}
+	}
+	l.server(cfg, top["server"])
+	l.healthCheck(cfg, top["health_check"])
+	l.defaults(cfg, top["defaults"])
+	l.notify(cfg, top["notify"])
+	l.checks(cfg, top["checks"])
+	return cfg
+}
+
+// entry is a decoded YAML value with the line of its key.
+type entry struct {
+	line  int
+	value any
+	node  *yaml.Node
+}
+
+// mapping decodes a mapping node into entries, expanding ${VAR} in strings.
+func (l *loader) mapping(n *yaml.Node, check, prefix string) map[string]entry {
+	out := map[string]entry{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if _, dup := out[k.Value]; dup {
+			l.errorf(k.Line, check, prefix+k.Value, "set twice")
+			continue
+		}
+		out[k.Value] = entry{line: k.Line, value: l.value(v, check, prefix+k.Value), node: v}
+	}
+	return out
+}
+
+// value turns a node into plain Go values (string, int, float64, bool, nil,
+// []any, map[string]any), expanding the environment in strings.
+func (l *loader) value(n *yaml.Node, check, key string) any {
+	switch n.Kind {
+	case yaml.AliasNode:
+		return l.value(n.Alias, check, key)
+	case yaml.ScalarNode:
+		if n.Tag == "!!str" || n.Style&(yaml.SingleQuotedStyle|yaml.DoubleQuotedStyle|yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
+			s, err := expand(n.Value, l.opts.LookupEnv)
+			if err != nil {
+				l.errorf(n.Line, check, key, "%v", err)
+			}
+			return s
+		}
+		var v any
+		if err := n.Decode(&v); err != nil {
+			l.errorf(n.Line, check, key, "%v", err)
+			return nil
+		}
+		if s, ok := v.(string); ok {
+			s, err := expand(s, l.opts.LookupEnv)
+			if err != nil {
+				l.errorf(n.Line, check, key, "%v", err)
+			}
+			return s
+		}
+		return v
+	case yaml.SequenceNode:
+		out := make([]any, len(n.Content))
+		for i, c := range n.Content {
+			out[i] = l.value(c, check, fmt.Sprintf("%s[%d]", key, i))
+		}
+		return out
+	case yaml.MappingNode:
+		out := map[string]any{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i].Value
+			out[k] = l.value(n.Content[i+1], check, key+"."+k)
+		}
+		return out
+	}
+	return nil
+}
+
+// expand replaces ${VAR} and ${VAR:-default}; $$ is a literal $. An unset
+// variable without a default is an error: an empty DSN would only fail later,
+// more obscurely.
+func expand(s string, lookup func(string) (string, bool)) (string, error) {
+	if !strings.Contains(s, "$") {
+		return s, nil
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c != '$' || i+1 >= len(s) {
+			b.WriteByte(c)
+			continue
+		}
+		switch s[i+1] {
+		case '$':
+			b.WriteByte('$')
+			i++
+			continue
+		case '{':
+		default:
+			b.WriteByte(c)
+			continue
+		}
+		end := strings.IndexByte(s[i:], '}')
+		if end < 0 {
+			return s, fmt.Errorf("unclosed ${ in %q", truncate(s))
+		}
+		expr := s[i+2 : i+end]
+		name, def, hasDef := strings.Cut(expr, ":-")
+		if !envNameRe.MatchString(name) {
+			return s, fmt.Errorf("bad variable name %q in ${...}", name)
+		}
+		v, ok := lookup(name)
+		switch {
+		case ok && v != "":
+			b.WriteString(v)
+		case hasDef:
+			b.WriteString(def)
+		case ok:
+		default:
+			return s, fmt.Errorf("environment variable %s is not set (use ${%s:-default} for a default)", name, name)
+		}
+		i += end
+	}
+	return b.String(), nil
+}
+
+var envNameRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+func truncate(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "…"
+	}
+	return s
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// section returns the Params of a top-level mapping section, or empty ones.
+func (l *loader) section(e entry, name string) (*checks.Params, int) {
+	if e.node == nil || e.value == nil {
+		return checks.NewParams(map[string]any{}), e.line
+	}
+	m, ok := e.value.(map[string]any)
+	if !ok {
+		l.errorf(e.line, "", name, "must be a mapping")
+		return checks.NewParams(map[string]any{}), e.line
+	}
+	return checks.NewParams(m), e.line
+}
+
+func (l *loader) server(cfg *Config, e entry) {
+	raw := map[string]any{}
+	if m, ok := e.value.(map[string]any); ok {
+		raw = m
+	} else if e.value != nil {
+		l.errorf(e.line, "", "server", "must be a mapping")
+	}
+	if v := l.opts.Overrides; v != nil {
+		for _, k := range overridableKeys {
+			if v.IsSet("server." + k) {
+				raw[k] = v.Get("server." + k)
+			}
+		}
+	}
+	p := checks.NewParams(raw)
+	s := &cfg.Server
+	s.Listen = p.String("listen", ":8000")
+	s.Path = p.String("path", "/ht/")
+	if !strings.HasPrefix(s.Path, "/") {
+		p.Errorf("path", "must start with /")
+	}
+	s.Path = "/" + strings.Trim(s.Path, "/") + "/"
+	if s.Path == "//" {
+		s.Path = "/"
+	}
+	s.FailureStatus = p.Int("failure_status", 500)
+	if s.FailureStatus < 400 || s.FailureStatus > 599 {
+		p.Errorf("failure_status", "must be a 4xx or 5xx status such as 500 or 503, not %d", s.FailureStatus)
+	}
+	s.LogFormat = p.String("log_format", "text")
+	if s.LogFormat != "text" && s.LogFormat != "json" {
+		p.Errorf("log_format", "must be text or json, not %q", s.LogFormat)
+	}
+	lvl := p.String("log_level", "info")
+	if err := s.LogLevel.UnmarshalText([]byte(lvl)); err != nil {
+		p.Errorf("log_level", "must be debug, info, warn or error, not %q", lvl)
+	}
+	s.Template = p.String("template", "")
+	s.Refresh = p.Duration("refresh", 10*time.Second)
+	s.DrainDelay = p.Duration("drain_delay", 0)
+	s.ShutdownTimeout = p.Duration("shutdown_timeout", 15*time.Second)
+	l.auth(s, p)
+	l.tls(s, p)
+	l.collect(p.Err(), e.line, "", "server.")
+}
+
+func (l *loader) auth(s *Server, p *checks.Params) {
+	v, ok := p.Raw("auth")
+	if !ok {
+		return
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		p.Errorf("auth", "must be a mapping with tokens")
+		return
+	}
+	ap := checks.NewParams(m)
+	for _, t := range ap.Strings("tokens") {
+		if t = strings.TrimSpace(t); t != "" {
+			s.AuthTokens = append(s.AuthTokens, t)
+		}
+	}
+	if ap.Has("tokens") && len(s.AuthTokens) == 0 {
+		ap.Errorf("tokens", "is set but every token is empty (is the environment variable set?)")
+	}
+	for _, e := range flatten(ap.Err()) {
+		if ke, ok := e.(*checks.KeyError); ok {
+			p.Errorf("auth."+ke.Key, "%s", ke.Msg)
+		}
+	}
+}
+
+func (l *loader) tls(s *Server, p *checks.Params) {
+	v, ok := p.Raw("tls")
+	if !ok {
+		return
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		p.Errorf("tls", "must be a mapping with cert_file and key_file")
+		return
+	}
+	tp := checks.NewParams(m)
+	s.TLSCertFile = tp.String("cert_file", "")
+	s.TLSKeyFile = tp.String("key_file", "")
+	if (s.TLSCertFile == "") != (s.TLSKeyFile == "") {
+		tp.Errorf("cert_file", "cert_file and key_file go together")
+	}
+	for _, e := range flatten(tp.Err()) {
+		if ke, ok := e.(*checks.KeyError); ok {
+			p.Errorf("tls."+ke.Key, "%s", ke.Msg)
+		}
+	}
+}
+
+func (l *loader) healthCheck(cfg *Config, e entry) {
+	p, line := l.section(e, "health_check")
+	def90, def100 := 90.0, 100.0
+	cfg.HealthCheck.DiskUsageMax = p.Float("DISK_USAGE_MAX", &def90)
+	if v := cfg.HealthCheck.DiskUsageMax; v != nil && (*v < 0 || *v > 100) {
+		p.Errorf("DISK_USAGE_MAX", "must be a percentage from 0 to 100, or null to disable")
+	}
+	cfg.HealthCheck.MemoryMin = p.Float("MEMORY_MIN", &def100)
+	if v := cfg.HealthCheck.MemoryMin; v != nil && *v < 0 {
+		p.Errorf("MEMORY_MIN", "must be MB available (0 or more), or null to disable")
+	}
+	cfg.HealthCheck.WarningsAsErrors = p.Bool("WARNINGS_AS_ERRORS", true)
+	l.collect(p.Err(), line, "", "health_check.")
+}
+
+func (l *loader) defaults(cfg *Config, e entry) {
+	p, line := l.section(e, "defaults")
+	d := &cfg.Defaults
+	d.Timeout = p.Duration("timeout", 2*time.Second)
+	if d.Timeout <= 0 {
+		p.Errorf("timeout", "must be more than 0")
+	}
+	d.CacheTTL = p.Duration("cache_ttl", time.Second)
+	d.MaxStale = p.Duration("max_stale", 5*time.Second)
+	d.History = p.Int("history", 100)
+	if d.History < 1 || d.History > 100000 {
+		p.Errorf("history", "must be from 1 to 100000")
+	}
+	l.collect(p.Err(), line, "", "defaults.")
+}
+
+func (l *loader) notify(cfg *Config, e entry) {
+	if e.value == nil {
+		return
+	}
+	list, ok := e.value.([]any)
+	if !ok {
+		l.errorf(e.line, "", "notify", "must be a list of webhooks")
+		return
+	}
+	for i, item := range list {
+		m, ok := item.(map[string]any)
+		if !ok {
+			l.errorf(e.line, "", fmt.Sprintf("notify[%d]", i), "must be a mapping with url")
+			continue
+		}
+		p := checks.NewParams(m)
+		n := Notify{
+			URL:     p.Required("url"),
+			Format:  p.String("format", "json"),
+			Timeout: p.Duration("timeout", 5*time.Second),
+			Retries: p.Int("retries", 3),
+			Secrets: checks.Secrets(m),
+		}
+		if n.URL != "" && !strings.HasPrefix(n.URL, "http://") && !strings.HasPrefix(n.URL, "https://") {
+			p.Errorf("url", "must be an http:// or https:// URL")
+		}
+		if n.Format != "json" && n.Format != "slack" {
+			p.Errorf("format", "must be json or slack, not %q", n.Format)
+		}
+		if n.Retries < 0 || n.Retries > 10 {
+			p.Errorf("retries", "must be from 0 to 10")
+		}
+		cfg.Notify = append(cfg.Notify, n)
+		l.collect(p.Err(), e.line, "", fmt.Sprintf("notify[%d].", i))
+	}
+}
+
+// commonKeys are handled here for every check; the rest go to the type.
+var commonKeys = []string{"name", "type", "critical", "timeout", "cache_ttl", "max_stale", "interval", "groups",
+	"failures_before_critical", "successes_before_passing"}
+
+func (l *loader) checks(cfg *Config, e entry) {
+	if e.node == nil || e.value == nil {
+		l.errorf(e.line, "", "checks", "is missing: list at least one check")
+		return
+	}
+	if e.node.Kind != yaml.SequenceNode {
+		l.errorf(e.line, "", "checks", "must be a list of checks")
+		return
+	}
+	names := map[string]int{}
+	for i, n := range e.node.Content {
+		label := fmt.Sprintf("#%d", i+1)
+		if n.Kind != yaml.MappingNode {
+			l.errorf(n.Line, label, "", "must be a mapping with name and type")
+			continue
+		}
+		entries := l.mapping(n, label, "")
+		if nm, ok := entries["name"].value.(string); ok && nm != "" {
+			label = fmt.Sprintf("%q", nm)
+		}
+		c := l.check(cfg, entries, n.Line, label)
+		if c == nil {
+			continue
+		}
+		if first, dup := names[c.Name]; dup {
+			l.errorf(n.Line, label, "name", "duplicate check name (also check #%d); give each check its own name", first)
+		} else {
+			names[c.Name] = i + 1
+		}
+		cfg.Checks = append(cfg.Checks, c)
+	}
+	if len(e.node.Content) == 0 {
+		l.errorf(e.line, "", "checks", "is empty: list at least one check")
+	}
+}
+
+func (l *loader) check(cfg *Config, entries map[string]entry, line int, label string) *Check {
+	common := map[string]any{}
+	own := map[string]any{}
+	for k, e := range entries {
+		if contains(commonKeys, k) {
+			common[k] = e.value
+		} else {
+			own[k] = e.value
+		}
+	}
+	p := checks.NewParams(common)
+	c := &Check{
+		Type:     p.Required("type"),
+		Critical: p.Bool("critical", true),
+		Timeout:  p.Duration("timeout", cfg.Defaults.Timeout),
+		CacheTTL: p.Duration("cache_ttl", cfg.Defaults.CacheTTL),
+		MaxStale: p.Duration("max_stale", cfg.Defaults.MaxStale),
+		Interval: p.Duration("interval", 0),
+		Groups:   p.Strings("groups"),
+
+		FailuresBeforeCritical: p.Int("failures_before_critical", 1),
+		SuccessesBeforePassing: p.Int("successes_before_passing", 1),
+	}
+	c.Name = p.String("name", c.Type)
+	if c.Name != "" && !nameRe.MatchString(c.Name) {
+		p.Errorf("name", "must be 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit")
+	}
+	if c.Timeout <= 0 && p.Has("timeout") {
+		p.Errorf("timeout", "must be more than 0")
+	}
+	if c.Interval > 0 && c.Interval < 100*time.Millisecond {
+		p.Errorf("interval", "must be at least 100ms (or 0 to run on demand)")
+	}
+	for i, g := range c.Groups {
+		if !nameRe.MatchString(g) || g == "check" || g == "metrics" {
+			p.Errorf(fmt.Sprintf("groups[%d]", i), "group %q must be letters, digits, '.', '_' or '-', and not check or metrics", g)
+		}
+	}
+	if c.FailuresBeforeCritical < 1 {
+		p.Errorf("failures_before_critical", "must be 1 or more")
+	}
+	if c.SuccessesBeforePassing < 1 {
+		p.Errorf("successes_before_passing", "must be 1 or more")
+	}
+	l.collect(p.Err(), line, label, "")
+	if c.Type == "" {
+		return nil
+	}
+	typ, ok := l.opts.Registry.Lookup(c.Type)
+	if !ok {
+		msg := fmt.Sprintf("unknown check type %q; known types: %s", c.Type, strings.Join(l.opts.Registry.Names(), ", "))
+		if s := checks.Suggest(c.Type, l.opts.Registry.Names()); s != "" {
+			msg = fmt.Sprintf("unknown check type %q (did you mean %q?); known types: %s", c.Type, s, strings.Join(l.opts.Registry.Names(), ", "))
+		}
+		l.errorf(entries["type"].line, label, "type", "%s", msg)
+		return nil
+	}
+	c.ComponentType = typ.ComponentType
+	c.Secrets = checks.Secrets(own)
+	own = copyMap(own)
+	checker, err := safeNew(typ.New, checks.Spec{
+		Name:     c.Name,
+		Params:   checks.NewParams(own),
+		Timeout:  c.Timeout,
+		Settings: cfg.HealthCheck,
+		Logger:   l.opts.Logger.With("check", c.Name),
+	})
+	if err != nil {
+		for _, e := range flatten(err) {
+			var ke *checks.KeyError
+			if errors.As(e, &ke) {
+				ln := line
+				if en, ok := entries[strings.SplitN(strings.SplitN(ke.Key, ".", 2)[0], "[", 2)[0]]; ok {
+					ln = en.line
+				}
+				l.errorf(ln, label, ke.Key, "%s", checks.Redact(ke.Msg, c.Secrets))
+			} else {
+				l.errorf(line, label, "", "%s", checks.Redact(e.Error(), c.Secrets))
+			}
+		}
+		return nil
+	}
+	c.Checker = checker
+	return c
+}
+
+// safeNew turns a constructor's panic into a config error: a bad config
+// must never crash the daemon, even through a buggy check type.
+func safeNew(f checks.Factory, s checks.Spec) (c checks.Checker, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			c, err = nil, fmt.Errorf("check type failed to build: %v", r)
+		}
+	}()
+	c, err = f(s)
+	if err == nil && c == nil {
+		err = fmt.Errorf("check type returned no checker")
+	}
+	return c, err
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func copyMap(m map[string]any) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}

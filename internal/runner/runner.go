@@ -1,0 +1,393 @@
+// Package runner executes checks: each under its own deadline, in parallel,
+// with concurrent requests sharing one run per check (single flight),
+// results reused for their cache TTL, and checks with an interval refreshed
+// in the background. A probe never waits longer than the slowest selected
+// check's timeout, whatever a check does.
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/healthd/healthd/internal/checks"
+	"github.com/healthd/healthd/internal/config"
+)
+
+// Status is a check's or a response's state. The numbers are the ones
+// exported as healthd_check_state: 0 failing, 1 warning, 2 passing.
+type Status int
+
+const (
+	Failing Status = iota
+	Warning
+	Passing
+)
+
+func (s Status) String() string {
+	switch s {
+	case Passing:
+		return "passing"
+	case Warning:
+		return "warning"
+	}
+	return "failing"
+}
+
+// Result is one run of a check. Results are immutable once published.
+type Result struct {
+	Status Status
+	// Message is the failure text ("unavailable: connection refused
+	// (127.0.0.1:5432)") or a passing run's note; secrets are redacted.
+	Message      string
+	Kind         checks.Kind // of a failure or warning
+	Observations []checks.Observation
+	Started      time.Time
+	Duration     time.Duration
+	Seq          uint64 // increases with every run of any check
+}
+
+// Finished is when the run ended.
+func (r *Result) Finished() time.Time { return r.Started.Add(r.Duration) }
+
+// Observer is told about every completed run, after waiting probes have
+// their answer. It must not block: queue slow work.
+type Observer interface {
+	Observe(c *Check, prev, cur *Result)
+}
+
+// ObserverFunc adapts a function to Observer.
+type ObserverFunc func(c *Check, prev, cur *Result)
+
+// Observe calls f.
+func (f ObserverFunc) Observe(c *Check, prev, cur *Result) { f(c, prev, cur) }
+
+// Options configure a Runner.
+type Options struct {
+	WarningsAsErrors bool
+	Logger           *slog.Logger
+	Observers        []Observer
+	// Grace is how long past its timeout a run may take before the runner
+	// stops waiting for it; it lets a check that honours its deadline report
+	// its own, more precise, message.
+	Grace time.Duration
+}
+
+// Check is a configured check with its run state.
+type Check struct {
+	config.Check
+
+	last   atomic.Pointer[Result]
+	mu     sync.Mutex
+	flight *flight
+	// stuck is set while a run's goroutine has not returned; a check that
+	// ignores its deadline cannot pile up goroutines.
+	stuck atomic.Bool
+}
+
+// Last returns the latest result, or nil before the first run ends.
+func (c *Check) Last() *Result { return c.last.Load() }
+
+type flight struct {
+	done chan struct{}
+	res  *Result
+}
+
+// Runner runs a fixed set of checks. Build a new one on reload.
+type Runner struct {
+	opts   Options
+	checks []*Check
+	byName map[string]*Check
+	seq    atomic.Uint64
+
+	ctx    context.Context // parent of every run; cancelled by Stop
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	once   sync.Once
+}
+
+// New returns a runner for cfg's checks. Call Start to warm it up and run
+// background checks, and Stop when done.
+func New(cfg *config.Config, opts Options) *Runner {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Grace == 0 {
+		opts.Grace = 25 * time.Millisecond
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &Runner{opts: opts, byName: map[string]*Check{}, ctx: ctx, cancel: cancel}
+	for _, cc := range cfg.Checks {
+		c := &Check{Check: *cc}
+		r.checks = append(r.checks, c)
+		r.byName[c.Name] = c
+	}
+	return r
+}
+
+// Checks returns the checks in config order.
+func (r *Runner) Checks() []*Check { return r.checks }
+
+// Lookup returns the check called name, or nil.
+func (r *Runner) Lookup(name string) *Check { return r.byName[name] }
+
+// AddObserver adds an observer; call it before Start.
+func (r *Runner) AddObserver(o Observer) { r.opts.Observers = append(r.opts.Observers, o) }
+
+// Start runs every check once now, so the first probe has results (or joins
+// the run in flight) instead of reporting unknown, and starts the
+// background loops of checks with an interval.
+func (r *Runner) Start() {
+	for _, c := range r.checks {
+		c.mu.Lock()
+		if c.flight == nil {
+			r.startLocked(c)
+		}
+		c.mu.Unlock()
+		if c.Interval > 0 {
+			r.wg.Add(1)
+			go r.loop(c)
+		}
+	}
+}
+
+// Stop ends the background loops and cancels runs in progress. It does not
+// close the checks' clients: the config owns them.
+func (r *Runner) Stop() {
+	r.once.Do(func() {
+		r.cancel()
+		r.wg.Wait()
+	})
+}
+
+// loop refreshes c every Interval, with ±10% jitter so checks started
+// together drift apart instead of hitting their dependencies in step.
+func (r *Runner) loop(c *Check) {
+	defer r.wg.Done()
+	t := time.NewTimer(jitter(c.Interval))
+	defer t.Stop()
+	for {
+		select {
+		case <-r.ctx.Done():
+			return
+		case <-t.C:
+		}
+		c.mu.Lock()
+		f := c.flight
+		if f == nil {
+			f = r.startLocked(c)
+		}
+		c.mu.Unlock()
+		select {
+		case <-r.ctx.Done():
+			return
+		case <-f.done:
+		}
+		t.Reset(jitter(c.Interval))
+	}
+}
+
+func jitter(d time.Duration) time.Duration {
+	return d - d/10 + time.Duration(rand.Int64N(int64(d/5)+1))
+}
+
+// Snapshot pairs a check with the result a request got for it.
+type Snapshot struct {
+	Check  *Check
+	Result *Result
+}
+
+// Run returns a result for each check in sel, in order. Fresh results are
+// reused; otherwise the request joins the run in flight or starts one. It
+// returns when every result is known, at most the slowest timeout (plus
+// Grace) later, or when ctx ends (then with the last known or a timeout
+// result).
+func (r *Runner) Run(ctx context.Context, sel []*Check) []Snapshot {
+	out := make([]Snapshot, len(sel))
+	now := time.Now()
+	var wg sync.WaitGroup
+	for i, c := range sel {
+		out[i].Check = c
+		if res := r.usable(c, now); res != nil {
+			out[i].Result = res
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out[i].Result = r.await(ctx, c)
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+// usable returns c's last result if it is fresh, or stale within bounds
+// (then a refresh is started so the next probe sees a fresh one).
+func (r *Runner) usable(c *Check, now time.Time) *Result {
+	last := c.last.Load()
+	if last == nil {
+		return nil
+	}
+	age := now.Sub(last.Finished())
+	fresh := c.CacheTTL
+	if c.Interval > 0 {
+		fresh = c.Interval + c.Timeout // the loop keeps it younger than this
+	}
+	if age < fresh {
+		return last
+	}
+	if age < fresh+c.MaxStale {
+		c.mu.Lock()
+		if c.flight == nil {
+			r.startLocked(c)
+		}
+		c.mu.Unlock()
+		return last
+	}
+	return nil
+}
+
+func (r *Runner) await(ctx context.Context, c *Check) *Result {
+	c.mu.Lock()
+	f := c.flight
+	if f == nil {
+		f = r.startLocked(c)
+	}
+	c.mu.Unlock()
+	select {
+	case <-f.done:
+		return f.res
+	case <-ctx.Done():
+		if last := c.last.Load(); last != nil {
+			return last
+		}
+		return &Result{Status: Failing, Kind: checks.KindUnavailable, Started: time.Now(),
+			Message: "unavailable: the request ended before the check finished"}
+	}
+}
+
+// startLocked starts a run of c; c.mu must be held.
+func (r *Runner) startLocked(c *Check) *flight {
+	f := &flight{done: make(chan struct{})}
+	c.flight = f
+	go r.execute(c, f)
+	return f
+}
+
+func (r *Runner) execute(c *Check, f *flight) {
+	res := r.runOnce(c)
+	c.mu.Lock()
+	prev := c.last.Swap(res)
+	c.flight = nil
+	c.mu.Unlock()
+	f.res = res
+	close(f.done)
+	for _, o := range r.opts.Observers {
+		o.Observe(c, prev, res)
+	}
+}
+
+// runOnce runs the check under its deadline. The check runs in its own
+// goroutine so that one ignoring its context still cannot hold the caller
+// past Timeout+Grace; until that goroutine returns, c is "stuck" and later
+// runs fail at once instead of stacking up.
+func (r *Runner) runOnce(c *Check) *Result {
+	start := time.Now()
+	res := &Result{Started: start, Seq: r.seq.Add(1)}
+	if c.stuck.Load() {
+		res.Status, res.Kind = Failing, checks.KindUnavailable
+		res.Message = fmt.Sprintf("unavailable: timed out: the previous run has not returned after %s (the check ignores its deadline)", c.Timeout)
+		return res
+	}
+	ctx, cancel := context.WithTimeout(r.ctx, c.Timeout)
+	defer cancel()
+	details := &checks.Details{}
+	ctx = checks.WithDetails(ctx, details)
+
+	errc := make(chan error, 1)
+	c.stuck.Store(true)
+	go func() {
+		defer c.stuck.Store(false)
+		defer func() {
+			if p := recover(); p != nil {
+				r.opts.Logger.Error("check panicked", "check", c.Name, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				errc <- &checks.Error{Kind: checks.KindUnknown, Msg: fmt.Sprintf("the check crashed: %v", p)}
+			}
+		}()
+		errc <- c.Checker.Check(ctx)
+	}()
+	timer := time.NewTimer(c.Timeout + r.opts.Grace)
+	var err error
+	select {
+	case err = <-errc:
+		timer.Stop()
+	case <-timer.C:
+		err = checks.Unavailable("timed out after %s", c.Timeout)
+	}
+	res.Duration = time.Since(start)
+	if err != nil && ctx.Err() != nil && !isCheckError(err) {
+		switch {
+		case r.ctx.Err() != nil:
+			err = checks.Unavailable("cancelled: healthd is stopping")
+		case errors.Is(ctx.Err(), context.DeadlineExceeded):
+			err = checks.Unavailable("timed out after %s", c.Timeout)
+		}
+	}
+	note, obs := details.Snapshot()
+	res.Observations = obs
+	switch {
+	case err == nil:
+		res.Status = Passing
+		res.Message = checks.Redact(note, c.Secrets)
+	default:
+		res.Kind = checks.KindOf(err)
+		res.Message = checks.Redact(checks.Message(err), c.Secrets)
+		res.Status = Failing
+		if res.Kind == checks.KindWarning && !r.opts.WarningsAsErrors {
+			res.Status = Warning
+		}
+	}
+	return res
+}
+
+func isCheckError(err error) bool {
+	var e *checks.Error
+	return errors.As(err, &e)
+}
+
+// Overall is the state of a set of results: the HTTP status follows OK.
+type Overall struct {
+	Status Status // worst of all (a non-critical failure counts as a warning)
+	OK     bool   // every critical check passes (warnings pass unless WARNINGS_AS_ERRORS)
+	Failing, Warnings int
+}
+
+// Summarize computes the overall state of snaps.
+func Summarize(snaps []Snapshot) Overall {
+	o := Overall{Status: Passing, OK: true}
+	for _, s := range snaps {
+		st := s.Result.Status
+		switch st {
+		case Failing:
+			o.Failing++
+			if s.Check.Critical {
+				o.OK = false
+			} else {
+				st = Warning
+			}
+		case Warning:
+			o.Warnings++
+		}
+		if st < o.Status {
+			o.Status = st
+		}
+	}
+	return o
+}

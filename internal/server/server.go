@@ -1,0 +1,212 @@
+// Package server serves the checks over HTTP: /ht/ and its groups as HTML or
+// JSON (chosen by ?format= or the Accept header), and /ping.
+package server
+
+import (
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"os"
+	"sort"
+	"strings"
+	"sync/atomic"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/healthd/healthd/internal/config"
+	"github.com/healthd/healthd/internal/runner"
+)
+
+// Options are fixed for the life of the process.
+type Options struct {
+	Version string
+	Logger  *slog.Logger
+}
+
+// Server is an http.Handler whose routes and checks can be swapped atomically
+// on reload: requests in flight finish on the state they started with.
+type Server struct {
+	opts  Options
+	host  string
+	state atomic.Pointer[State]
+}
+
+// State is everything a config load produces for serving.
+type State struct {
+	Config *config.Config
+	Runner *runner.Runner
+
+	router   http.Handler
+	page     *template.Template
+	groups   map[string][]*runner.Check
+	srv      *Server
+	draining atomic.Bool
+}
+
+// New returns a server with no state; call Swap before serving.
+func New(opts Options) *Server {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	host, _ := os.Hostname()
+	return &Server{opts: opts, host: host}
+}
+
+// NewState prepares the routes and templates for cfg and r. It fails (and
+// the caller keeps its current state) when a custom template does not parse.
+func (s *Server) NewState(cfg *config.Config, r *runner.Runner) (*State, error) {
+	st := &State{Config: cfg, Runner: r, srv: s, groups: map[string][]*runner.Check{}}
+	for _, c := range r.Checks() {
+		for _, g := range c.Groups {
+			st.groups[g] = append(st.groups[g], c)
+		}
+	}
+	page, err := loadTemplate(cfg.Server.Template)
+	if err != nil {
+		return nil, err
+	}
+	st.page = page
+	st.router = st.routes()
+	return st, nil
+}
+
+// Swap installs st and returns the previous state (nil the first time).
+func (s *Server) Swap(st *State) *State { return s.state.Swap(st) }
+
+// State returns the state being served.
+func (s *Server) State() *State { return s.state.Load() }
+
+// Drain makes every /ht/ answer the failure status from now on (readiness
+// turns red while the process finishes in-flight requests and exits).
+func (s *Server) Drain() {
+	if st := s.state.Load(); st != nil {
+		st.draining.Store(true)
+	}
+}
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	st := s.state.Load()
+	if st == nil {
+		http.Error(w, "starting", http.StatusServiceUnavailable)
+		return
+	}
+	st.router.ServeHTTP(w, r)
+}
+
+func (st *State) routes() http.Handler {
+	r := chi.NewRouter()
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		plain(w, http.StatusNotFound, fmt.Sprintf("not found: %s serves %s, %s{group}/ and /ping", r.URL.Path, st.Config.Server.Path, st.Config.Server.Path))
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", "GET, HEAD")
+		plain(w, http.StatusMethodNotAllowed, "method not allowed: use GET or HEAD")
+	})
+	base := st.Config.Server.Path
+	get := func(pattern string, h http.HandlerFunc) {
+		r.Get(pattern, h)
+		r.Head(pattern, h)
+	}
+	get("/ping", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		plain(w, http.StatusOK, "pong")
+	})
+	all := func(w http.ResponseWriter, r *http.Request) { st.serveChecks(w, r, st.Runner.Checks(), "") }
+	get(base, all)
+	if base != "/" {
+		get(strings.TrimSuffix(base, "/"), all)
+	}
+	group := func(w http.ResponseWriter, r *http.Request) {
+		name := chi.URLParam(r, "group")
+		sel, ok := st.groups[name]
+		if !ok {
+			plain(w, http.StatusNotFound, st.unknownGroup(name))
+			return
+		}
+		st.serveChecks(w, r, sel, name)
+	}
+	get(base+"{group}", group)
+	get(base+"{group}/", group)
+	return r
+}
+
+func (st *State) unknownGroup(name string) string {
+	if len(st.groups) == 0 {
+		return fmt.Sprintf("unknown group %q: no groups are configured", name)
+	}
+	names := make([]string, 0, len(st.groups))
+	for g := range st.groups {
+		names = append(names, g)
+	}
+	sort.Strings(names)
+	return fmt.Sprintf("unknown group %q; known groups: %s", name, strings.Join(names, ", "))
+}
+
+// serveChecks runs sel and writes the answer in the negotiated format.
+func (st *State) serveChecks(w http.ResponseWriter, r *http.Request, sel []*runner.Check, group string) {
+	h := w.Header()
+	h.Set("Cache-Control", "no-store")
+	h.Add("Vary", "Accept")
+	format, status, msg := pickFormat(r)
+	if status != 0 {
+		plain(w, status, msg)
+		return
+	}
+	snaps := st.Runner.Run(r.Context(), sel)
+	overall := runner.Summarize(snaps)
+	code := http.StatusOK
+	if !overall.OK || st.draining.Load() {
+		code = st.Config.Server.FailureStatus
+	}
+	body, err := st.render(format, snaps, overall, group)
+	if err != nil {
+		st.srv.opts.Logger.Error("render failed", "format", string(format), "err", err)
+		plain(w, http.StatusInternalServerError, "render failed")
+		return
+	}
+	h.Set("Content-Type", contentTypes[format])
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(code)
+	w.Write(body)
+}
+
+// pickFormat returns the format, or a status and message for a request that
+// cannot be served (400 for a bad format or header, 406 for none acceptable).
+func pickFormat(r *http.Request) (Format, int, string) {
+	if q := r.URL.Query(); q.Has("format") {
+		name := q.Get("format")
+		f, ok := queryFormats[name]
+		if !ok {
+			known := make([]string, 0, len(queryFormats))
+			for k := range queryFormats {
+				known = append(known, k)
+			}
+			sort.Strings(known)
+			return "", http.StatusBadRequest, fmt.Sprintf("unknown format %q; use one of: %s", truncate(name, 40), strings.Join(known, ", "))
+		}
+		return f, 0, ""
+	}
+	f, ok, malformed := negotiate(strings.Join(r.Header.Values("Accept"), ","))
+	switch {
+	case malformed:
+		return "", http.StatusBadRequest, "malformed Accept header"
+	case !ok:
+		return "", http.StatusNotAcceptable, "Not Acceptable: supported content types: " + supportedTypes()
+	}
+	return f, 0, ""
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}
+
+func plain(w http.ResponseWriter, code int, msg string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(code)
+	fmt.Fprintln(w, msg)
+}
