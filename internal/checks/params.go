@@ -25,6 +25,7 @@ func (e *KeyError) Error() string { return fmt.Sprintf("key %q: %s", e.Key, e.Ms
 // getter records what it read; Err reports keys nobody read (misspellings)
 // together with every type error, so the user sees all problems at once.
 type Params struct {
+	also   []string // keys valid elsewhere, offered as suggestions only
 	prefix string
 	values map[string]any
 	used   map[string]bool
@@ -43,6 +44,10 @@ func (p *Params) path(key string) string {
 	}
 	return p.prefix + "." + key
 }
+
+// AlsoKnown names keys that are valid beside this type's own (the common
+// keys), so a misspelling of one still gets a "did you mean".
+func (p *Params) AlsoKnown(keys ...string) { p.also = append(p.also, keys...) }
 
 // Errorf records a validation error for key.
 func (p *Params) Errorf(key, format string, args ...any) {
@@ -267,7 +272,7 @@ func (p *Params) Err() error {
 
 // unknown records unread keys of p (nested Params record theirs when read).
 func (p *Params) unknown() {
-	known := make([]string, 0, len(p.used))
+	known := append(make([]string, 0, len(p.used)+len(p.also)), p.also...)
 	for k := range p.used {
 		known = append(known, k)
 	}

@@ -242,19 +242,36 @@ func (l *loader) errorf(line int, check, key, format string, args ...any) {
 	l.errs = append(l.errs, &Error{File: l.file, Line: line, Check: check, Key: key, Msg: fmt.Sprintf(format, args...)})
 }
 
-// section turns a KeyError list from Params into config errors under prefix.
-func (l *loader) collect(err error, line int, check, prefix string) {
+// collect turns a KeyError list from Params into config errors under
+// prefix, at the line of the offending key when node (the section's
+// mapping) has it, else at line.
+func (l *loader) collect(err error, node *yaml.Node, line int, check, prefix string) {
 	if err == nil {
 		return
 	}
 	for _, e := range flatten(err) {
 		var ke *checks.KeyError
 		if errors.As(e, &ke) {
-			l.errorf(line, check, prefix+ke.Key, "%s", ke.Msg)
+			l.errorf(keyLine(node, ke.Key, line), check, prefix+ke.Key, "%s", ke.Msg)
 		} else {
 			l.errorf(line, check, "", "%v", e)
 		}
 	}
+}
+
+// keyLine returns the line of the first component of key ("a.b", "q[1].x")
+// in the mapping node, or def.
+func keyLine(node *yaml.Node, key string, def int) int {
+	if node == nil || node.Kind != yaml.MappingNode {
+		return def
+	}
+	first := strings.SplitN(strings.SplitN(key, ".", 2)[0], "[", 2)[0]
+	for i := 0; i+1 < len(node.Content); i += 2 {
+		if node.Content[i].Value == first {
+			return node.Content[i].Line
+		}
+	}
+	return def
 }
 
 func flatten(err error) []error {
@@ -326,7 +343,11 @@ func (l *loader) mapping(n *yaml.Node, check, prefix string) map[string]entry {
 			l.errorf(k.Line, check, prefix+k.Value, "set twice")
 			continue
 		}
-		out[k.Value] = entry{line: k.Line, value: l.value(v, check, prefix+k.Value), node: v}
+		e := entry{line: k.Line, node: v}
+		if check != "" || k.Value != "checks" { // each check is decoded on its own, with its label
+			e.value = l.value(v, check, prefix+k.Value)
+		}
+		out[k.Value] = e
 	}
 	return out
 }
@@ -497,7 +518,7 @@ func (l *loader) server(cfg *Config, e entry) {
 	s.ShutdownTimeout = p.Duration("shutdown_timeout", 15*time.Second)
 	l.auth(s, p)
 	l.tls(s, p)
-	l.collect(p.Err(), e.line, "", "server.")
+	l.collect(p.Err(), e.node, e.line, "", "server.")
 }
 
 func (l *loader) auth(s *Server, p *checks.Params) {
@@ -551,6 +572,7 @@ func (l *loader) tls(s *Server, p *checks.Params) {
 
 func (l *loader) healthCheck(cfg *Config, e entry) {
 	p, line := l.section(e, "health_check")
+	node := e.node
 	def90, def100 := 90.0, 100.0
 	cfg.HealthCheck.DiskUsageMax = p.Float("DISK_USAGE_MAX", &def90)
 	if v := cfg.HealthCheck.DiskUsageMax; v != nil && (*v < 0 || *v > 100) {
@@ -561,11 +583,12 @@ func (l *loader) healthCheck(cfg *Config, e entry) {
 		p.Errorf("MEMORY_MIN", "must be MB available (0 or more), or null to disable")
 	}
 	cfg.HealthCheck.WarningsAsErrors = p.Bool("WARNINGS_AS_ERRORS", true)
-	l.collect(p.Err(), line, "", "health_check.")
+	l.collect(p.Err(), node, line, "", "health_check.")
 }
 
 func (l *loader) defaults(cfg *Config, e entry) {
 	p, line := l.section(e, "defaults")
+	node := e.node
 	d := &cfg.Defaults
 	d.Timeout = p.Duration("timeout", 2*time.Second)
 	if d.Timeout <= 0 {
@@ -577,7 +600,7 @@ func (l *loader) defaults(cfg *Config, e entry) {
 	if d.History < 1 || d.History > 100000 {
 		p.Errorf("history", "must be from 1 to 100000")
 	}
-	l.collect(p.Err(), line, "", "defaults.")
+	l.collect(p.Err(), node, line, "", "defaults.")
 }
 
 func (l *loader) notify(cfg *Config, e entry) {
@@ -613,7 +636,7 @@ func (l *loader) notify(cfg *Config, e entry) {
 			p.Errorf("retries", "must be from 0 to 10")
 		}
 		cfg.Notify = append(cfg.Notify, n)
-		l.collect(p.Err(), e.line, "", fmt.Sprintf("notify[%d].", i))
+		l.collect(p.Err(), nil, e.line, "", fmt.Sprintf("notify[%d].", i))
 	}
 }
 
@@ -622,7 +645,7 @@ var commonKeys = []string{"name", "type", "critical", "timeout", "cache_ttl", "m
 	"failures_before_critical", "successes_before_passing"}
 
 func (l *loader) checks(cfg *Config, e entry) {
-	if e.node == nil || e.value == nil {
+	if e.node == nil || e.node.Tag == "!!null" {
 		l.errorf(e.line, "", "checks", "is missing: list at least one check")
 		return
 	}
@@ -641,7 +664,7 @@ func (l *loader) checks(cfg *Config, e entry) {
 		if nm, ok := entries["name"].value.(string); ok && nm != "" {
 			label = fmt.Sprintf("%q", nm)
 		}
-		c := l.check(cfg, entries, n.Line, label)
+		c := l.check(cfg, entries, n, label)
 		if c == nil {
 			continue
 		}
@@ -657,7 +680,8 @@ func (l *loader) checks(cfg *Config, e entry) {
 	}
 }
 
-func (l *loader) check(cfg *Config, entries map[string]entry, line int, label string) *Check {
+func (l *loader) check(cfg *Config, entries map[string]entry, node *yaml.Node, label string) *Check {
+	line := node.Line
 	common := map[string]any{}
 	own := map[string]any{}
 	for k, e := range entries {
@@ -701,7 +725,7 @@ func (l *loader) check(cfg *Config, entries map[string]entry, line int, label st
 	if c.SuccessesBeforePassing < 1 {
 		p.Errorf("successes_before_passing", "must be 1 or more")
 	}
-	l.collect(p.Err(), line, label, "")
+	l.collect(p.Err(), node, line, label, "")
 	if c.Type == "" {
 		return nil
 	}
@@ -717,9 +741,11 @@ func (l *loader) check(cfg *Config, entries map[string]entry, line int, label st
 	c.ComponentType = typ.ComponentType
 	c.Secrets = checks.Secrets(own)
 	own = copyMap(own)
+	params := checks.NewParams(own)
+	params.AlsoKnown(commonKeys...)
 	checker, err := safeNew(typ.New, checks.Spec{
 		Name:     c.Name,
-		Params:   checks.NewParams(own),
+		Params:   params,
 		Timeout:  c.Timeout,
 		Settings: cfg.HealthCheck,
 		Logger:   l.opts.Logger.With("check", c.Name),

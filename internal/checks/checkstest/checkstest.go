@@ -1,0 +1,106 @@
+// Package checkstest provides a configurable check type for tests of the
+// config loader, runner and server: it passes, fails, warns, sleeps (with or
+// without honouring its context) or panics, as its keys say, and counts its
+// runs. It is registered only by tests.
+package checkstest
+
+import (
+	"context"
+	"sync/atomic"
+	"time"
+
+	"github.com/healthd/healthd/internal/checks"
+)
+
+// Fake is the checker built for type "fake".
+type Fake struct {
+	Fail          string
+	Warn          string
+	Note          string
+	Sleep         time.Duration
+	IgnoreContext bool
+	Panic         string
+	Observe       float64
+
+	runs    atomic.Int64
+	running atomic.Int64
+	maxPar  atomic.Int64
+	closed  atomic.Bool
+}
+
+// Runs is how many times Check started.
+func (f *Fake) Runs() int64 { return f.runs.Load() }
+
+// MaxConcurrent is the most runs of this check that were ever in progress at once.
+func (f *Fake) MaxConcurrent() int64 { return f.maxPar.Load() }
+
+// Closed reports whether Close was called.
+func (f *Fake) Closed() bool { return f.closed.Load() }
+
+// Close marks the fake closed, like a check that holds a client.
+func (f *Fake) Close() error { f.closed.Store(true); return nil }
+
+// Check behaves as configured.
+func (f *Fake) Check(ctx context.Context) error {
+	f.runs.Add(1)
+	n := f.running.Add(1)
+	defer f.running.Add(-1)
+	for {
+		m := f.maxPar.Load()
+		if n <= m || f.maxPar.CompareAndSwap(m, n) {
+			break
+		}
+	}
+	if f.Sleep > 0 {
+		if f.IgnoreContext {
+			time.Sleep(f.Sleep)
+		} else {
+			select {
+			case <-time.After(f.Sleep):
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+	}
+	if f.Panic != "" {
+		panic(f.Panic)
+	}
+	if f.Observe != 0 {
+		checks.Observe(ctx, "value", f.Observe, "units")
+	}
+	switch {
+	case f.Fail != "":
+		return checks.Unavailable("%s", f.Fail)
+	case f.Warn != "":
+		return checks.Warn("%s", f.Warn)
+	}
+	if f.Note != "" {
+		checks.Note(ctx, "%s", f.Note)
+	}
+	return nil
+}
+
+// Type is the "fake" check type.
+var Type = checks.Type{Name: "fake", ComponentType: "component", New: func(s checks.Spec) (checks.Checker, error) {
+	p := s.Params
+	f := &Fake{
+		Fail:          p.String("fail", ""),
+		Warn:          p.String("warn", ""),
+		Note:          p.String("note", ""),
+		Sleep:         p.Duration("sleep", 0),
+		IgnoreContext: p.Bool("ignore_context", false),
+		Panic:         p.String("panic", ""),
+		Observe:       *p.Float("observe", new(float64)),
+	}
+	_ = p.String("password", "") // lets secret-redaction tests carry a credential
+	_ = p.String("dsn", "")
+	if err := p.Err(); err != nil {
+		return nil, err
+	}
+	return f, nil
+}}
+
+// Registry returns the built-in types plus "fake".
+func Registry() *checks.Registry {
+	return checks.Builtin().MustRegister(Type)
+}

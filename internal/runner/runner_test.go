@@ -1,0 +1,271 @@
+package runner_test
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/healthd/healthd/internal/checks/checkstest"
+	"github.com/healthd/healthd/internal/config"
+	"github.com/healthd/healthd/internal/runner"
+)
+
+func load(t *testing.T, yaml string) *config.Config {
+	t.Helper()
+	cfg, err := config.Parse("test.yaml", []byte(yaml), config.Options{Registry: checkstest.Registry()})
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	t.Cleanup(func() { cfg.Close() })
+	return cfg
+}
+
+func fake(cfg *config.Config, name string) *checkstest.Fake {
+	for _, c := range cfg.Checks {
+		if c.Name == name {
+			return c.Checker.(*checkstest.Fake)
+		}
+	}
+	panic("no check " + name)
+}
+
+func newRunner(t *testing.T, cfg *config.Config, o runner.Options) *runner.Runner {
+	r := runner.New(cfg, o)
+	t.Cleanup(r.Stop)
+	return r
+}
+
+func TestRunner_StatusesAndMessages(t *testing.T) {
+	cfg := load(t, `
+checks:
+  - {name: ok, type: fake, note: "3 workers"}
+  - {name: down, type: fake, fail: "connection refused (127.0.0.1:5432)"}
+  - {name: full, type: fake, warn: "web-1 93.2% disk usage exceeds 90%"}
+  - {name: boom, type: fake, panic: "nil map"}
+`)
+	for _, wae := range []bool{true, false} {
+		r := newRunner(t, cfg, runner.Options{WarningsAsErrors: wae})
+		snaps := r.Run(context.Background(), r.Checks())
+		got := map[string]*runner.Result{}
+		for _, s := range snaps {
+			got[s.Check.Name] = s.Result
+		}
+		if g := got["ok"]; g.Status != runner.Passing || g.Message != "3 workers" {
+			t.Errorf("ok: %v %q", g.Status, g.Message)
+		}
+		if g := got["down"]; g.Status != runner.Failing || g.Message != "unavailable: connection refused (127.0.0.1:5432)" {
+			t.Errorf("down: %v %q", g.Status, g.Message)
+		}
+		wantWarn := runner.Warning
+		if wae {
+			wantWarn = runner.Failing
+		}
+		if g := got["full"]; g.Status != wantWarn || g.Message != "warning: web-1 93.2% disk usage exceeds 90%" {
+			t.Errorf("WARNINGS_AS_ERRORS=%v full: %v %q", wae, g.Status, g.Message)
+		}
+		if g := got["boom"]; g.Status != runner.Failing || g.Message != "unknown error: the check crashed: nil map" {
+			t.Errorf("boom: %v %q", g.Status, g.Message)
+		}
+	}
+}
+
+func TestRunner_CheckIgnoringDeadlineCannotHoldTheProbe(t *testing.T) {
+	cfg := load(t, `
+defaults: {cache_ttl: 0s, max_stale: 0s}
+checks:
+  - {name: stuck, type: fake, sleep: 2s, ignore_context: true, timeout: 200ms}
+  - {name: quick, type: fake}
+`)
+	r := newRunner(t, cfg, runner.Options{})
+	start := time.Now()
+	snaps := r.Run(context.Background(), r.Checks())
+	took := time.Since(start)
+	if took > 300*time.Millisecond {
+		t.Errorf("probe took %v, want within timeout 200ms + 100ms", took)
+	}
+	if s := snaps[0].Result; s.Status != runner.Failing || s.Message != "unavailable: timed out after 200ms" {
+		t.Errorf("stuck: %v %q", s.Status, s.Message)
+	}
+	if snaps[1].Result.Status != runner.Passing {
+		t.Errorf("quick: %v", snaps[1].Result.Status)
+	}
+	// The abandoned run is still sleeping: the next run must not start a
+	// second goroutine in the check, and must answer at once.
+	start = time.Now()
+	snaps = r.Run(context.Background(), r.Checks()[:1])
+	if time.Since(start) > 100*time.Millisecond {
+		t.Errorf("second probe waited %v on a stuck check", time.Since(start))
+	}
+	if !strings.Contains(snaps[0].Result.Message, "previous run has not returned") {
+		t.Errorf("second run: %q", snaps[0].Result.Message)
+	}
+	if n := fake(cfg, "stuck").MaxConcurrent(); n != 1 {
+		t.Errorf("check ran %d times at once, want 1", n)
+	}
+}
+
+func TestRunner_ContextHonouringTimeoutKeepsCheckMessage(t *testing.T) {
+	cfg := load(t, `
+checks:
+  - {name: slow, type: fake, sleep: 5s, timeout: 100ms}
+`)
+	r := newRunner(t, cfg, runner.Options{})
+	res := r.Run(context.Background(), r.Checks())[0].Result
+	if res.Message != "unavailable: timed out after 100ms" {
+		t.Errorf("message %q", res.Message)
+	}
+	if res.Duration > 200*time.Millisecond {
+		t.Errorf("duration %v", res.Duration)
+	}
+}
+
+func TestRunner_ConcurrentColdProbesShareOneRun(t *testing.T) {
+	cfg := load(t, `
+defaults: {cache_ttl: 0s, max_stale: 0s}
+checks:
+  - {name: a, type: fake, sleep: 100ms}
+  - {name: b, type: fake, sleep: 50ms}
+  - {name: c, type: fake, fail: "down"}
+`)
+	r := newRunner(t, cfg, runner.Options{})
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := 0; i < 64; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			r.Run(context.Background(), r.Checks())
+		}()
+	}
+	close(start)
+	wg.Wait()
+	// Every goroutine arrived while a's 100ms run was in flight, so all
+	// joined it. b and c are fast, so late arrivals may see them finished and
+	// (with cache_ttl 0) start another run, but never two at once.
+	if n := fake(cfg, "a").Runs(); n != 1 {
+		t.Errorf("a ran %d times for 64 concurrent probes, want 1", n)
+	}
+	for _, n := range []string{"a", "b", "c"} {
+		if m := fake(cfg, n).MaxConcurrent(); m != 1 {
+			t.Errorf("%s: %d runs overlapped", n, m)
+		}
+	}
+}
+
+func TestRunner_CacheTTLReusesResult(t *testing.T) {
+	cfg := load(t, `
+defaults: {cache_ttl: 300ms, max_stale: 0s}
+checks:
+  - {name: a, type: fake}
+`)
+	r := newRunner(t, cfg, runner.Options{})
+	for i := 0; i < 20; i++ {
+		r.Run(context.Background(), r.Checks())
+	}
+	if n := fake(cfg, "a").Runs(); n != 1 {
+		t.Fatalf("20 probes within cache_ttl ran the check %d times", n)
+	}
+	time.Sleep(350 * time.Millisecond)
+	r.Run(context.Background(), r.Checks())
+	if n := fake(cfg, "a").Runs(); n != 2 {
+		t.Fatalf("after cache_ttl the check ran %d times in all, want 2", n)
+	}
+}
+
+func TestRunner_StaleResultServedWhileRefreshing(t *testing.T) {
+	cfg := load(t, `
+defaults: {cache_ttl: 50ms, max_stale: 10s}
+checks:
+  - {name: a, type: fake, sleep: 200ms}
+`)
+	r := newRunner(t, cfg, runner.Options{})
+	first := r.Run(context.Background(), r.Checks())[0].Result
+	time.Sleep(80 * time.Millisecond)
+	start := time.Now()
+	second := r.Run(context.Background(), r.Checks())[0].Result
+	if time.Since(start) > 50*time.Millisecond {
+		t.Errorf("stale read waited %v for the refresh", time.Since(start))
+	}
+	if second != first {
+		t.Errorf("expected the stale result while the refresh runs")
+	}
+	time.Sleep(250 * time.Millisecond)
+	third := r.Run(context.Background(), r.Checks())[0].Result
+	if third.Seq <= first.Seq {
+		t.Errorf("refresh did not publish a newer result")
+	}
+}
+
+func TestRunner_IntervalRunsInBackground(t *testing.T) {
+	cfg := load(t, `
+checks:
+  - {name: a, type: fake, interval: 100ms}
+`)
+	r := newRunner(t, cfg, runner.Options{})
+	r.Start()
+	time.Sleep(450 * time.Millisecond)
+	n := fake(cfg, "a").Runs()
+	if n < 3 || n > 6 {
+		t.Errorf("background runs in 450ms at 100ms±10%%: %d", n)
+	}
+	r.Stop()
+	after := fake(cfg, "a").Runs()
+	time.Sleep(250 * time.Millisecond)
+	if fake(cfg, "a").Runs() != after {
+		t.Errorf("runs continued after Stop")
+	}
+}
+
+func TestRunner_StartWarmsSoFirstProbeHasNoFalseFailure(t *testing.T) {
+	cfg := load(t, `
+checks:
+  - {name: a, type: fake, sleep: 50ms}
+`)
+	r := newRunner(t, cfg, runner.Options{})
+	r.Start()
+	res := r.Run(context.Background(), r.Checks())[0].Result
+	if res.Status != runner.Passing {
+		t.Fatalf("first probe: %v %q", res.Status, res.Message)
+	}
+	if n := fake(cfg, "a").Runs(); n != 1 {
+		t.Errorf("first probe should join the warm-up run, runs=%d", n)
+	}
+}
+
+func TestRunner_SecretsAreRedacted(t *testing.T) {
+	cfg := load(t, `
+checks:
+  - {name: a, type: fake, dsn: "postgres://u:hunter2-secret@db/x", fail: "auth failed for hunter2-secret"}
+`)
+	r := newRunner(t, cfg, runner.Options{})
+	res := r.Run(context.Background(), r.Checks())[0].Result
+	if strings.Contains(res.Message, "hunter2") {
+		t.Fatalf("secret leaked: %q", res.Message)
+	}
+}
+
+func TestSummarize(t *testing.T) {
+	mk := func(crit bool, st runner.Status) runner.Snapshot {
+		return runner.Snapshot{Check: &runner.Check{Check: config.Check{Critical: crit}}, Result: &runner.Result{Status: st}}
+	}
+	cases := []struct {
+		name   string
+		snaps  []runner.Snapshot
+		ok     bool
+		status runner.Status
+	}{
+		{"all pass", []runner.Snapshot{mk(true, runner.Passing)}, true, runner.Passing},
+		{"critical fails", []runner.Snapshot{mk(true, runner.Passing), mk(true, runner.Failing)}, false, runner.Failing},
+		{"non-critical fails", []runner.Snapshot{mk(true, runner.Passing), mk(false, runner.Failing)}, true, runner.Warning},
+		{"warning passes", []runner.Snapshot{mk(true, runner.Warning)}, true, runner.Warning},
+	}
+	for _, c := range cases {
+		o := runner.Summarize(c.snaps)
+		if o.OK != c.ok || o.Status != c.status {
+			t.Errorf("%s: got ok=%v status=%v", c.name, o.OK, o.Status)
+		}
+	}
+}
