@@ -27,8 +27,8 @@ import (
 // Options configure Serve.
 type Options struct {
 	ConfigPath string
-	Overrides  *viper.Viper      // flags and HEALTHD_* variables
-	Registry   *checks.Registry  // nil: checks.Builtin()
+	Overrides  *viper.Viper     // flags and HEALTHD_* variables
+	Registry   *checks.Registry // nil: checks.Builtin()
 	Version    string
 	Stderr     io.Writer         // log output
 	Ready      func(addr string) // called once the listener is open (tests)

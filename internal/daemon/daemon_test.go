@@ -1,0 +1,168 @@
+package daemon_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/healthd/healthd/internal/checks/checkstest"
+	"github.com/healthd/healthd/internal/daemon"
+)
+
+func writeConfig(t *testing.T, yaml string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "healthd.yaml")
+	if err := os.WriteFile(p, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// syncBuffer is a log sink safe for the daemon's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+// serve starts the daemon on a free port and returns its base URL and a
+// function that stops it and returns Serve's error.
+func serve(t *testing.T, yaml string) (string, func() error, *syncBuffer) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	addr := make(chan string, 1)
+	logs := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- daemon.Serve(ctx, daemon.Options{
+			ConfigPath: writeConfig(t, "server: {listen: '127.0.0.1:0'}\n"+yaml),
+			Registry:   checkstest.Registry(),
+			Version:    "test",
+			Stderr:     logs,
+			Ready:      func(a string) { addr <- a },
+		})
+	}()
+	select {
+	case a := <-addr:
+		stop := func() error { cancel(); return <-done }
+		t.Cleanup(func() { cancel() })
+		return "http://" + a, stop, logs
+	case err := <-done:
+		cancel()
+		t.Fatalf("serve failed: %v\n%s", err, logs)
+	case <-time.After(10 * time.Second):
+		t.Fatal("serve did not start")
+	}
+	return "", nil, nil
+}
+
+func TestServe_ServesAndStopsGracefully(t *testing.T) {
+	url, stop, logs := serve(t, "checks: [{name: db, type: fake}]\n")
+	resp, err := http.Get(url + "/ht/?format=json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(body) != `{"db":"working"}` {
+		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
+	if err := stop(); err != nil {
+		t.Fatalf("serve returned %v", err)
+	}
+	if !strings.Contains(logs.String(), "healthd started") || !strings.Contains(logs.String(), "healthd stopped") {
+		t.Errorf("logs lack the start and stop lines:\n%s", logs)
+	}
+}
+
+func TestServe_InFlightRequestFinishesOnShutdown(t *testing.T) {
+	url, stop, _ := serve(t, "defaults: {cache_ttl: 0s, max_stale: 0s}\nchecks: [{name: slow, type: fake, sleep: 400ms}]\n")
+	time.Sleep(450 * time.Millisecond) // let the warm-up run finish
+	got := make(chan int, 1)
+	go func() {
+		resp, err := http.Get(url + "/ht/?format=json")
+		if err != nil {
+			got <- -1
+			return
+		}
+		resp.Body.Close()
+		got <- resp.StatusCode
+	}()
+	time.Sleep(100 * time.Millisecond)
+	if err := stop(); err != nil {
+		t.Fatalf("serve: %v", err)
+	}
+	// The request was in flight when shutdown began; it completes. During
+	// the drain, /ht/ answers the failure status.
+	if code := <-got; code != 200 && code != 500 {
+		t.Errorf("in-flight request got %d", code)
+	}
+}
+
+func TestServe_RefusesToStartOnBadConfig(t *testing.T) {
+	logs := &syncBuffer{}
+	path := writeConfig(t, "checks:\n  - name: db\n    type: fake\n    tiemout: 1s\n")
+	err := daemon.Serve(context.Background(), daemon.Options{ConfigPath: path, Registry: checkstest.Registry(), Stderr: logs})
+	var ce *daemon.ConfigError
+	if err == nil || !errorsAs(err, &ce) {
+		t.Fatalf("want a config error, got %v", err)
+	}
+	if want := path + `:4: check "db": key "tiemout": unknown key (did you mean "timeout"?)`; err.Error() != want {
+		t.Errorf("got %q\nwant %q", err.Error(), want)
+	}
+}
+
+func TestCheck_ExitCodes(t *testing.T) {
+	cases := []struct {
+		name string
+		yaml string
+		want int
+	}{
+		{"healthy", "checks: [{name: a, type: fake}]", daemon.ExitOK},
+		{"critical fails", "checks: [{name: a, type: fake, fail: down}]", daemon.ExitFailed},
+		{"non-critical fails", "checks: [{name: a, type: fake, fail: down, critical: false}]", daemon.ExitOK},
+		{"bad config", "checks: [{name: a, type: nope}]", daemon.ExitConfig},
+	}
+	for _, c := range cases {
+		var out, errb bytes.Buffer
+		code := daemon.Check(context.Background(), daemon.CheckOptions{
+			Options: daemon.Options{ConfigPath: writeConfig(t, c.yaml), Registry: checkstest.Registry(), Stderr: &errb},
+			Stdout:  &out,
+		})
+		if code != c.want {
+			t.Errorf("%s: exit %d, want %d\n%s%s", c.name, code, c.want, out.String(), errb.String())
+		}
+		if c.want != daemon.ExitConfig && !strings.HasPrefix(out.String(), "a") {
+			t.Errorf("%s: output lacks the check line: %q", c.name, out.String())
+		}
+	}
+}
+
+func TestCheck_URLMode(t *testing.T) {
+	url, _, _ := serve(t, "checks: [{name: db, type: fake, fail: down}]\n")
+	var out, errb bytes.Buffer
+	code := daemon.Check(context.Background(), daemon.CheckOptions{URL: url + "/ht/", Stdout: &out, Options: daemon.Options{Stderr: &errb}})
+	if code != daemon.ExitFailed || !strings.Contains(out.String(), "db\tunavailable: down") {
+		t.Errorf("exit %d: %q %q", code, out.String(), errb.String())
+	}
+	code = daemon.Check(context.Background(), daemon.CheckOptions{URL: "http://127.0.0.1:1/ht/", Stdout: &out, Options: daemon.Options{Stderr: &errb}})
+	if code != daemon.ExitFailed {
+		t.Errorf("refused: exit %d, want 1 (Docker reserves 2)", code)
+	}
+}
+
+func errorsAs(err error, target any) bool { return errors.As(err, target) }
