@@ -72,6 +72,7 @@ type Check struct {
 	// (1 means no damping).
 	FailuresBeforeCritical int
 	SuccessesBeforePassing int
+	History                int // results kept per check
 
 	ComponentType string
 	Checker       checks.Checker
@@ -642,7 +643,7 @@ func (l *loader) notify(cfg *Config, e entry) {
 
 // commonKeys are handled here for every check; the rest go to the type.
 var commonKeys = []string{"name", "type", "critical", "timeout", "cache_ttl", "max_stale", "interval", "groups",
-	"failures_before_critical", "successes_before_passing"}
+	"failures_before_critical", "successes_before_passing", "history"}
 
 func (l *loader) checks(cfg *Config, e entry) {
 	if e.node == nil || e.node.Tag == "!!null" {
@@ -703,6 +704,7 @@ func (l *loader) check(cfg *Config, entries map[string]entry, node *yaml.Node, l
 
 		FailuresBeforeCritical: p.Int("failures_before_critical", 1),
 		SuccessesBeforePassing: p.Int("successes_before_passing", 1),
+		History:                p.Int("history", cfg.Defaults.History),
 	}
 	c.Name = p.String("name", c.Type)
 	if c.Name != "" && !nameRe.MatchString(c.Name) {
@@ -718,6 +720,9 @@ func (l *loader) check(cfg *Config, entries map[string]entry, node *yaml.Node, l
 		if !nameRe.MatchString(g) || g == "check" || g == "metrics" {
 			p.Errorf(fmt.Sprintf("groups[%d]", i), "group %q must be letters, digits, '.', '_' or '-', and not check or metrics", g)
 		}
+	}
+	if c.History < 1 || c.History > 100000 {
+		p.Errorf("history", "must be from 1 to 100000")
 	}
 	if c.FailuresBeforeCritical < 1 {
 		p.Errorf("failures_before_critical", "must be 1 or more")

@@ -83,8 +83,9 @@ type Options struct {
 type Check struct {
 	config.Check
 
-	last   atomic.Pointer[Result]
-	mu     sync.Mutex
+	last    atomic.Pointer[Result]
+	history *History
+	mu      sync.Mutex
 	flight *flight
 	// stuck is set while a run's goroutine has not returned; a check that
 	// ignores its deadline cannot pile up goroutines.
@@ -93,6 +94,9 @@ type Check struct {
 
 // Last returns the latest result, or nil before the first run ends.
 func (c *Check) Last() *Result { return c.last.Load() }
+
+// History returns the check's recent results.
+func (c *Check) History() *History { return c.history }
 
 type flight struct {
 	done chan struct{}
@@ -124,7 +128,7 @@ func New(cfg *config.Config, opts Options) *Runner {
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &Runner{opts: opts, byName: map[string]*Check{}, ctx: ctx, cancel: cancel}
 	for _, cc := range cfg.Checks {
-		c := &Check{Check: *cc}
+		c := &Check{Check: *cc, history: newHistory(cc.History)}
 		r.checks = append(r.checks, c)
 		r.byName[c.Name] = c
 	}
@@ -287,6 +291,7 @@ func (r *Runner) execute(c *Check, f *flight) {
 	prev := c.last.Swap(res)
 	c.flight = nil
 	c.mu.Unlock()
+	c.history.add(res)
 	f.res = res
 	close(f.done)
 	for _, o := range r.opts.Observers {

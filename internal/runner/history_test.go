@@ -1,0 +1,47 @@
+package runner
+
+import (
+	"testing"
+	"time"
+)
+
+func TestHistory_BoundedRingKeepsAgedOutFailures(t *testing.T) {
+	h := newHistory(5)
+	t0 := time.Unix(1000, 0)
+	for i := 0; i < 40; i++ {
+		st := Passing
+		if i == 2 || i == 3 || i == 30 {
+			st = Failing
+		}
+		h.add(&Result{Status: st, Started: t0.Add(time.Duration(i) * time.Second), Seq: uint64(i)})
+	}
+	rs := h.Results()
+	if len(rs) != 5 || rs[0].Seq != 35 || rs[4].Seq != 39 {
+		t.Fatalf("ring holds %d results, first %d last %d; want 5 from 35 to 39", len(rs), rs[0].Seq, rs[len(rs)-1].Seq)
+	}
+	kept := h.KeptFailures()
+	if len(kept) != 3 || kept[0].Seq != 2 || kept[1].Seq != 3 || kept[2].Seq != 30 {
+		t.Fatalf("kept failures: %v", kept)
+	}
+	for i := 0; i < 50; i++ {
+		h.add(&Result{Status: Failing, Seq: uint64(100 + i)})
+	}
+	if n := len(h.KeptFailures()); n != keptFailures {
+		t.Errorf("kept failures not bounded: %d", n)
+	}
+}
+
+func TestHistory_UptimeIsTimeWeighted(t *testing.T) {
+	h := newHistory(10)
+	t0 := time.Unix(1000, 0)
+	h.add(&Result{Status: Passing, Started: t0})
+	h.add(&Result{Status: Failing, Started: t0.Add(30 * time.Second)}) // up 30s
+	h.add(&Result{Status: Passing, Started: t0.Add(40 * time.Second)}) // down 10s
+	up, window := h.Uptime(t0.Add(100 * time.Second))                  // up 60s more
+	if window != 100*time.Second || up != 0.9 {
+		t.Errorf("uptime %v over %v, want 0.9 over 100s", up, window)
+	}
+	if u, w := newHistory(3).Uptime(t0); u != 0 || w != 0 {
+		t.Errorf("empty history: %v %v", u, w)
+	}
+}
