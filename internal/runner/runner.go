@@ -86,7 +86,7 @@ type Check struct {
 	last    atomic.Pointer[Result]
 	history *History
 	mu      sync.Mutex
-	flight *flight
+	flight  *flight
 	// stuck is set while a run's goroutine has not returned; a check that
 	// ignores its deadline cannot pile up goroutines.
 	stuck atomic.Bool
@@ -369,8 +369,8 @@ func isCheckError(err error) bool {
 
 // Overall is the state of a set of results: the HTTP status follows OK.
 type Overall struct {
-	Status Status // worst of all (a non-critical failure counts as a warning)
-	OK     bool   // every critical check passes (warnings pass unless WARNINGS_AS_ERRORS)
+	Status            Status // worst of all (a non-critical failure counts as a warning)
+	OK                bool   // every critical check passes (warnings pass unless WARNINGS_AS_ERRORS)
 	Failing, Warnings int
 }
 
