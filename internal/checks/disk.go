@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"os"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -56,7 +57,7 @@ func (d *Disk) Check(ctx context.Context) error {
 	pct := math.Round(u.UsedPercent*10) / 10
 	Observe(ctx, "utilization", pct, "percent")
 	if d.max != nil && pct >= *d.max {
-		return Warn("%s %.1f%% disk usage exceeds %g%%", d.host, pct, *d.max)
+		return Warn("%s %.1f%% disk usage exceeds %s%%", d.host, pct, formatNumber(*d.max))
 	}
 	Note(ctx, "%.1f%% of %s used", pct, d.path)
 	return nil
@@ -84,6 +85,9 @@ func errnoText(err error) string {
 	}
 	return err.Error()
 }
+
+// formatNumber prints a threshold as written in config: 90, 92.5, 1000000.
+func formatNumber(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
 
 // hostname names this machine in warnings, as the seed does ("web-1 93.2%
 // disk usage exceeds 90%").

@@ -68,7 +68,7 @@ func (m *Memory) Check(ctx context.Context) error {
 	mb := float64(avail) / mib
 	Observe(ctx, "available", math.Round(mb*10)/10, "MB")
 	if m.min != nil && mb < *m.min {
-		return Warn("%s %d MB available RAM below %g MB", m.host, int64(mb), *m.min)
+		return Warn("%s %d MB available RAM below %s MB", m.host, int64(mb), formatNumber(*m.min))
 	}
 	if limited {
 		Note(ctx, "%d MB available (cgroup limit)", int64(mb))
