@@ -80,7 +80,7 @@ func newHTTP(s Spec) (Checker, error) {
 	h.client = &http.Client{
 		Transport: h.transport,
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
-			if len(via) >= httpMaxRedirects {
+			if len(via) > httpMaxRedirects {
 				return fmt.Errorf("stopped after %d redirects", httpMaxRedirects)
 			}
 			return nil
