@@ -217,6 +217,7 @@ func TestHTTP_UnverifiableCertificateFails(t *testing.T) {
 	t.Cleanup(srv.Close)
 	r := localRun(localNew(t, "http", map[string]any{"url": srv.URL}, Settings{}))
 	localWantPrefix(t, r, "unavailable: ")
+	t.Log(r.msg)
 	if !strings.Contains(r.msg, "certificate signed by unknown authority") || !strings.HasSuffix(r.msg, "("+srv.URL+")") {
 		t.Fatalf("message = %q", r.msg)
 	}
