@@ -199,14 +199,16 @@ func (h *HTTP) Check(ctx context.Context) error {
 }
 
 func (h *HTTP) failure(ctx context.Context, err error) error {
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		if ctx.Err() == nil {
+	if ctx.Err() == nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 			return Unavailable("server closed the connection without an answer (%s)", h.shown)
 		}
-	}
-	var ue *url.Error
-	if errors.As(err, &ue) && ue.Timeout() && ctx.Err() == nil {
-		return ctxFailure(context.Background(), h.timeout, h.shown) // a transport timeout
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			// The transport's own limits (TLS handshake, response
+			// headers), which are as long as the check's timeout.
+			return Unavailable("timed out after %s (%s)", h.timeout, h.shown)
+		}
 	}
 	return dialFailure(ctx, err, h.timeout, h.shown)
 }

@@ -293,3 +293,25 @@ func TestHTTP_ConfigValidation(t *testing.T) {
 			`key "expect_stauts": unknown key (did you mean "expect_status"?)`},
 	})
 }
+
+func TestHTTP_ServerClosingWithoutAnswerFails(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Read(make([]byte, 4096))
+			c.Close()
+		}
+	}()
+	r := localRun(localNew(t, "http", map[string]any{"url": "http://" + l.Addr().String() + "/"}, Settings{}))
+	if want := "unavailable: server closed the connection without an answer (http://" + l.Addr().String() + "/)"; r.msg != want {
+		t.Fatalf("message = %q, want %q", r.msg, want)
+	}
+}
