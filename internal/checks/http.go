@@ -1,0 +1,220 @@
+package checks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// HTTP passes when a GET (or HEAD) of a URL answers with an expected status
+// and, optionally, a body containing a given string. One client, and so one
+// pool of keep-alive connections, serves every probe.
+type HTTP struct {
+	url       string
+	shown     string // scheme://host/path: no userinfo, no query
+	method    string
+	statuses  []statusRange
+	body      string
+	timeout   time.Duration
+	client    *http.Client
+	transport *http.Transport
+}
+
+type statusRange struct{ lo, hi int }
+
+const (
+	httpMaxRedirects = 5
+	httpMaxBody      = 1 << 20 // read at most this much when looking for expect_body
+)
+
+func newHTTP(s Spec) (Checker, error) {
+	p := s.Params
+	h := &HTTP{
+		url:     p.Required("url"),
+		method:  strings.ToUpper(p.String("method", http.MethodGet)),
+		body:    p.String("expect_body", ""),
+		timeout: s.Timeout,
+	}
+	if h.url != "" {
+		u, err := url.Parse(h.url)
+		switch {
+		case err != nil:
+			// url.Parse's error quotes the URL, password and all.
+			p.Errorf("url", "is not a valid URL")
+		case u.Scheme != "http" && u.Scheme != "https":
+			p.Errorf("url", "must start with http:// or https://")
+		case u.Host == "":
+			p.Errorf("url", "must name a host, such as http://127.0.0.1:8000/ht/")
+		default:
+			h.shown = (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
+		}
+	}
+	if h.method != http.MethodGet && h.method != http.MethodHead {
+		p.Errorf("method", "must be GET or HEAD, not %q", h.method)
+	}
+	if h.body != "" && h.method == http.MethodHead {
+		p.Errorf("expect_body", "cannot be checked with method HEAD, which has no body")
+	}
+	h.statuses = parseStatuses(p)
+	if err := p.Err(); err != nil {
+		return nil, err
+	}
+
+	h.transport = &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: s.Timeout, KeepAlive: 30 * time.Second}).DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          2,
+		MaxIdleConnsPerHost:   2,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   s.Timeout, // ctx bounds every phase as well
+		ResponseHeaderTimeout: s.Timeout,
+	}
+	h.client = &http.Client{
+		Transport: h.transport,
+		CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			if len(via) > httpMaxRedirects {
+				return fmt.Errorf("stopped after %d redirects", httpMaxRedirects)
+			}
+			return nil
+		},
+	}
+	return h, nil
+}
+
+// parseStatuses reads expect_status: a code (200), a range ("200-399"), or
+// a list of them. The default is 200-399.
+func parseStatuses(p *Params) []statusRange {
+	raw, ok := p.get("expect_status")
+	if !ok {
+		return []statusRange{{200, 399}}
+	}
+	items, isList := raw.([]any)
+	if !isList {
+		items = []any{raw}
+	} else if len(items) == 0 {
+		p.Errorf("expect_status", "must not be an empty list")
+	}
+	var out []statusRange
+	for i, it := range items {
+		key := "expect_status"
+		if isList {
+			key = fmt.Sprintf("expect_status[%d]", i)
+		}
+		r, ok := parseStatus(it)
+		if !ok {
+			p.Errorf(key, "must be a status code such as 200, a range such as \"200-399\", or a list of them, not %s", describeStatus(it))
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+func parseStatus(v any) (statusRange, bool) {
+	valid := func(n int) bool { return n >= 100 && n <= 599 }
+	switch t := v.(type) {
+	case int:
+		return statusRange{t, t}, valid(t)
+	case float64:
+		n := int(t)
+		return statusRange{n, n}, float64(n) == t && valid(n)
+	case string:
+		lo, hi, isRange := strings.Cut(strings.TrimSpace(t), "-")
+		a, err1 := strconv.Atoi(strings.TrimSpace(lo))
+		b, err2 := a, error(nil)
+		if isRange {
+			b, err2 = strconv.Atoi(strings.TrimSpace(hi))
+		}
+		return statusRange{a, b}, err1 == nil && err2 == nil && valid(a) && valid(b) && a <= b
+	}
+	return statusRange{}, false
+}
+
+func describeStatus(v any) string {
+	switch t := v.(type) {
+	case int, float64:
+		return fmt.Sprint(t)
+	}
+	return describe(v)
+}
+
+func (h *HTTP) expected() string {
+	parts := make([]string, len(h.statuses))
+	for i, r := range h.statuses {
+		if r.lo == r.hi {
+			parts[i] = strconv.Itoa(r.lo)
+		} else {
+			parts[i] = fmt.Sprintf("%d-%d", r.lo, r.hi)
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// Check sends one request with ctx, follows up to 5 redirects, and checks
+// the final status and, when configured, the first MiB of the body.
+func (h *HTTP) Check(ctx context.Context) error {
+	req, err := http.NewRequestWithContext(ctx, h.method, h.url, nil)
+	if err != nil {
+		return Unavailable("cannot build the request (%s)", h.shown)
+	}
+	req.Header.Set("User-Agent", "healthd")
+	start := time.Now()
+	resp, err := h.client.Do(req)
+	if err != nil {
+		return h.failure(ctx, err)
+	}
+	defer resp.Body.Close()
+
+	ok := false
+	for _, r := range h.statuses {
+		ok = ok || (resp.StatusCode >= r.lo && resp.StatusCode <= r.hi)
+	}
+	if !ok {
+		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // lets the connection be reused
+		return Unexpected("status %d, expected %s (%s)", resp.StatusCode, h.expected(), h.shown)
+	}
+	if h.body != "" {
+		b, err := io.ReadAll(io.LimitReader(resp.Body, httpMaxBody))
+		if err != nil {
+			return h.failure(ctx, err)
+		}
+		if !strings.Contains(string(b), h.body) {
+			return Unexpected("response body does not contain %q (%s)", h.body, h.shown)
+		}
+	} else {
+		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	}
+	ms := float64(time.Since(start).Microseconds()) / 1000
+	Observe(ctx, "responseTime", ms, "ms")
+	Note(ctx, "status %d in %.1f ms", resp.StatusCode, ms)
+	return nil
+}
+
+func (h *HTTP) failure(ctx context.Context, err error) error {
+	if ctx.Err() == nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return Unavailable("server closed the connection without an answer (%s)", h.shown)
+		}
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			// The transport's own limits (TLS handshake, response
+			// headers), which are as long as the check's timeout.
+			return Unavailable("timed out after %s (%s)", h.timeout, h.shown)
+		}
+	}
+	return dialFailure(ctx, err, h.timeout, h.shown)
+}
+
+// Close drops the idle keep-alive connections.
+func (h *HTTP) Close() error {
+	h.transport.CloseIdleConnections()
+	return nil
+}

@@ -1,0 +1,99 @@
+package checks
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+// TCP passes when a TCP connection to host:port can be opened. It sends
+// nothing and closes the connection at once.
+type TCP struct {
+	addr    string
+	timeout time.Duration
+	dialer  net.Dialer
+}
+
+func newTCP(s Spec) (Checker, error) {
+	p := s.Params
+	t := &TCP{addr: p.Required("address"), timeout: s.Timeout}
+	if t.addr != "" {
+		if msg := checkHostPort(t.addr); msg != "" {
+			p.Errorf("address", "%s", msg)
+		}
+	}
+	if err := p.Err(); err != nil {
+		return nil, err
+	}
+	t.dialer.Timeout = s.Timeout // ctx's deadline bounds it too
+	return t, nil
+}
+
+// checkHostPort returns what is wrong with a host:port address, or "".
+func checkHostPort(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "must be host:port, such as 127.0.0.1:5432 or db.internal:5432"
+	}
+	if host == "" {
+		return "must name a host, such as 127.0.0.1:" + port
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return "must end with a port number from 1 to 65535"
+	}
+	return ""
+}
+
+// Check dials the address with ctx, so a dropped SYN or a slow resolver
+// ends at the deadline.
+func (t *TCP) Check(ctx context.Context) error {
+	start := time.Now()
+	c, err := t.dialer.DialContext(ctx, "tcp", t.addr)
+	if err != nil {
+		return dialFailure(ctx, err, t.timeout, t.addr)
+	}
+	elapsed := time.Since(start)
+	c.Close()
+	ms := float64(elapsed.Microseconds()) / 1000
+	Observe(ctx, "responseTime", ms, "ms")
+	Note(ctx, "connected to %s in %.1f ms", t.addr, ms)
+	return nil
+}
+
+// dialFailure words a failed connection in plain terms, naming where:
+// "connection refused (127.0.0.1:9)", "timed out after 1s (…)".
+func dialFailure(ctx context.Context, err error, timeout time.Duration, where string) error {
+	var dnsErr *net.DNSError
+	var errno syscall.Errno
+	switch {
+	case ctx.Err() != nil || errors.Is(err, os.ErrDeadlineExceeded) || isCtxErr(err):
+		return ctxFailure(ctx, timeout, where)
+	case errors.As(err, &dnsErr):
+		if dnsErr.IsNotFound {
+			return Unavailable("no such host (%s)", where)
+		}
+		if dnsErr.IsTimeout {
+			return Unavailable("timed out resolving the host (%s)", where)
+		}
+		return Unavailable("cannot resolve the host: %s (%s)", dnsErr.Err, where)
+	case errors.As(err, &errno):
+		return Unavailable("%s (%s)", errno.Error(), where)
+	}
+	return Unavailable("%s (%s)", innermost(err).Error(), where)
+}
+
+// innermost unwraps err to its first cause without a further cause,
+// dropping the op/address prefixes net and os errors add.
+func innermost(err error) error {
+	for {
+		next := errors.Unwrap(err)
+		if next == nil {
+			return err
+		}
+		err = next
+	}
+}
