@@ -166,3 +166,64 @@ func TestCheck_URLMode(t *testing.T) {
 }
 
 func errorsAs(err error, target any) bool { return errors.As(err, target) }
+
+// TestDefaultConfig_CheckExitsZero runs the shipped configs/healthd.yaml with
+// the built-in check types: it must work on any machine.
+func TestDefaultConfig_CheckExitsZero(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := daemon.Check(context.Background(), daemon.CheckOptions{
+		Options: daemon.Options{ConfigPath: "../../configs/healthd.yaml", Stderr: &errb},
+		Stdout:  &out,
+	})
+	if code != daemon.ExitOK {
+		t.Fatalf("exit %d\n%s%s", code, out.String(), errb.String())
+	}
+	for _, name := range []string{"disk", "memory", "storage"} {
+		if !strings.Contains(out.String(), name) {
+			t.Errorf("output lacks %s: %s", name, out.String())
+		}
+	}
+}
+
+// TestDiskThresholds is the seed's DISK_USAGE_MAX: 1 makes /ht/ fail with the
+// disk warning; null disables the threshold.
+func TestDiskThresholds(t *testing.T) {
+	for _, c := range []struct {
+		max  string
+		code int
+	}{{"1", 500}, {"null", 200}} {
+		ctx, cancel := context.WithCancel(context.Background())
+		addr := make(chan string, 1)
+		done := make(chan error, 1)
+		go func() {
+			done <- daemon.Serve(ctx, daemon.Options{
+				ConfigPath: writeConfig(t, "server: {listen: '127.0.0.1:0'}\nhealth_check: {DISK_USAGE_MAX: "+c.max+"}\nchecks: [{name: disk, type: disk, path: /}]\n"),
+				Stderr:     io.Discard, Ready: func(a string) { addr <- a },
+			})
+		}()
+		var base string
+		select {
+		case a := <-addr:
+			base = "http://" + a
+		case err := <-done:
+			t.Fatalf("serve: %v", err)
+		}
+		resp, err := http.Get(base + "/ht/?format=json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		cancel()
+		<-done
+		if resp.StatusCode != c.code {
+			t.Errorf("DISK_USAGE_MAX %s: status %d, want %d: %s", c.max, resp.StatusCode, c.code, body)
+		}
+		if c.code == 500 && !strings.Contains(string(body), `"disk":"warning: `) || !strings.Contains(string(body), "disk usage exceeds 1%") && c.code == 500 {
+			t.Errorf("DISK_USAGE_MAX %s: body %s", c.max, body)
+		}
+		if c.code == 200 && string(body) != `{"disk":"working"}` {
+			t.Errorf("DISK_USAGE_MAX null: body %s", body)
+		}
+	}
+}
