@@ -8,7 +8,7 @@ func builtinTypes() []Type {
 		// {Name: "http", ComponentType: "component", New: newHTTP},
 		// {Name: "memcached", ComponentType: "datastore", New: newMemcached},
 		// {Name: "memory", ComponentType: "system", New: newMemory},
-		// {Name: "postgres", ComponentType: "datastore", New: newPostgres},
+		{Name: "postgres", ComponentType: "datastore", New: newPostgres},
 		// {Name: "process", ComponentType: "system", New: newProcess},
 		// {Name: "rabbitmq", ComponentType: "component", New: newRabbitMQ},
 		// {Name: "redis", ComponentType: "datastore", New: newRedis},
