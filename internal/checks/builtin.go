@@ -6,7 +6,7 @@ func builtinTypes() []Type {
 		// {Name: "celery", ComponentType: "component", New: newCelery},
 		// {Name: "disk", ComponentType: "system", New: newDisk},
 		// {Name: "http", ComponentType: "component", New: newHTTP},
-		// {Name: "memcached", ComponentType: "datastore", New: newMemcached},
+		{Name: "memcached", ComponentType: "datastore", New: newMemcached},
 		// {Name: "memory", ComponentType: "system", New: newMemory},
 		{Name: "postgres", ComponentType: "datastore", New: newPostgres},
 		// {Name: "process", ComponentType: "system", New: newProcess},

@@ -322,6 +322,18 @@ func TestPostgres_OwnServer(t *testing.T) {
 			t.Errorf("message = %q, want %q", msg, want)
 		}
 	})
+	t.Run("a restart between probes is not a failure", func(t *testing.T) {
+		c := newPostgresCheck(t, map[string]any{"dsn": pg.DSN(testsvc.PostgresPassword)})
+		svcClose(t, c)
+		if msg, _ := svcRun(c); msg != "" {
+			t.Fatalf("Check: %s", msg)
+		}
+		pg.Stop()
+		pg.Start()
+		if msg, _ := svcRun(c); msg != "" {
+			t.Fatalf("first Check after the restart: %s", msg)
+		}
+	})
 	t.Run("recovers after the server restarts", func(t *testing.T) {
 		c := newPostgresCheck(t, map[string]any{"dsn": pg.DSN(testsvc.PostgresPassword)})
 		svcClose(t, c)
