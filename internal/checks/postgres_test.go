@@ -289,7 +289,8 @@ func TestPostgres_DefaultApplicationName(t *testing.T) {
 }
 
 // TestPostgres_OwnServer shares one password-protected instance (initdb and
-// start take about a second) between the subtests that need one.
+// start take 1-3 s) between the subtests that need one; the standby subtests
+// add a standby of it (another 1-1.5 s).
 func TestPostgres_OwnServer(t *testing.T) {
 	pg := testsvc.StartPostgres(t)
 	t.Logf("own PostgreSQL: initdb + start took %v", pg.Startup)
@@ -322,6 +323,7 @@ func TestPostgres_OwnServer(t *testing.T) {
 			t.Errorf("message = %q, want %q", msg, want)
 		}
 	})
+	t.Run("standby", func(t *testing.T) { postgresStandbyTests(t, pg) })
 	t.Run("a restart between probes is not a failure", func(t *testing.T) {
 		c := newPostgresCheck(t, map[string]any{"dsn": pg.DSN(testsvc.PostgresPassword)})
 		svcClose(t, c)
@@ -348,5 +350,75 @@ func TestPostgres_OwnServer(t *testing.T) {
 		}
 		pg.Start()
 		svcEventually(t, c, 3*time.Second)
+	})
+}
+
+// postgresStandbyTests runs against a standby of the test's own primary.
+func postgresStandbyTests(t *testing.T, primary *testsvc.Postgres) {
+	standby := primary.StartStandby(t)
+	t.Logf("own PostgreSQL standby: pg_basebackup + start took %v", standby.Startup)
+	dsn := standby.DSN(testsvc.PostgresPassword)
+
+	// A committed transaction the standby has replayed, so its lag is known.
+	primary.Exec("CREATE TABLE healthd_lag (x int)")
+	waitFor := func(what, sql string) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			var ok bool
+			standby.Query(sql, &ok)
+			if ok {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("standby: %s did not happen within 10s", what)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	waitFor("replay of the first commit", "SELECT pg_last_xact_replay_timestamp() IS NOT NULL AND pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn()")
+
+	t.Run("passes without read_write", func(t *testing.T) {
+		c := newPostgresCheck(t, map[string]any{"dsn": dsn})
+		svcClose(t, c)
+		if msg, _ := svcRun(c); msg != "" {
+			t.Fatalf("Check: %s", msg)
+		}
+	})
+	t.Run("read_write fails on a standby", func(t *testing.T) {
+		c := newPostgresCheck(t, map[string]any{"dsn": dsn, "read_write": true})
+		svcClose(t, c)
+		want := "unavailable: server is a standby in recovery, not writable (" + standby.Addr() + ")"
+		if msg := svcExpectFailure(t, c, pgTestTimeout, want); msg != want {
+			t.Errorf("message = %q, want %q", msg, want)
+		}
+	})
+	t.Run("a caught-up standby has no lag", func(t *testing.T) {
+		c := newPostgresCheck(t, map[string]any{"dsn": dsn, "max_replication_lag": "100ms"})
+		svcClose(t, c)
+		var d checks.Details
+		if err := c.Check(checks.WithDetails(context.Background(), &d)); err != nil {
+			t.Fatalf("Check: %v", err)
+		}
+		if _, obs := d.Snapshot(); len(obs) != 1 || obs[0].Measurement != "lag" || obs[0].Value != 0 || obs[0].Unit != "s" {
+			t.Errorf("observations = %+v, want lag 0 s", obs)
+		}
+	})
+	t.Run("lag beyond max_replication_lag warns", func(t *testing.T) {
+		standby.Exec("SELECT pg_wal_replay_pause()")
+		t.Cleanup(func() { standby.Exec("SELECT pg_wal_replay_resume()") })
+		primary.Exec("INSERT INTO healthd_lag VALUES (1)")
+		waitFor("receipt of WAL it does not replay", "SELECT pg_last_wal_receive_lsn() > pg_last_wal_replay_lsn()")
+		time.Sleep(300 * time.Millisecond)
+		c := newPostgresCheck(t, map[string]any{"dsn": dsn, "max_replication_lag": "100ms"})
+		svcClose(t, c)
+		var d checks.Details
+		err := c.Check(checks.WithDetails(context.Background(), &d))
+		if err == nil || checks.KindOf(err) != checks.KindWarning || !strings.HasSuffix(checks.Message(err), " exceeds 100ms") {
+			t.Fatalf("Check = %v, want warning: replication lag … exceeds 100ms", err)
+		}
+		if _, obs := d.Snapshot(); len(obs) != 1 || obs[0].Value < 0.3 {
+			t.Errorf("observations = %+v, want lag >= 0.3 s", obs)
+		}
 	})
 }

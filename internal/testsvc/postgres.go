@@ -105,6 +105,53 @@ func StartPostgres(t testing.TB) *Postgres {
 	return p
 }
 
+// StartStandby makes a streaming-replication standby of p with
+// pg_basebackup and starts it on a free port. Cleanup stops it.
+func (p *Postgres) StartStandby(t testing.TB) *Postgres {
+	t.Helper()
+	began := time.Now()
+	s := &Postgres{t: t, bin: p.bin, port: FreePort(t), cred: p.cred}
+	var err error
+	s.dir, err = os.MkdirTemp("", "healthd-pg-standby-")
+	if err != nil {
+		t.Fatalf("testsvc: %v", err)
+	}
+	t.Cleanup(func() {
+		s.Stop()
+		os.RemoveAll(s.dir)
+	})
+	if s.cred != nil {
+		if err := os.Chown(s.dir, int(s.cred.Uid), int(s.cred.Gid)); err != nil {
+			t.Fatalf("testsvc: chown %s: %v", s.dir, err)
+		}
+	}
+	cmd := s.command(filepath.Join(p.bin, "pg_basebackup"), "-h", "127.0.0.1", "-p", strconv.Itoa(p.port),
+		"-U", "postgres", "-D", filepath.Join(s.dir, "data"), "-R", "-X", "stream", "-c", "fast", "--no-sync")
+	cmd.Env = append(cmd.Env, "PGPASSWORD="+PostgresPassword)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("testsvc: pg_basebackup: %v\n%s", err, out)
+	}
+	s.Start()
+	s.Startup = time.Since(began)
+	return s
+}
+
+// Query runs a query returning one value as the postgres role on the
+// instance and scans it into dst.
+func (p *Postgres) Query(sql string, dst any) {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, p.DSN(PostgresPassword))
+	if err != nil {
+		p.t.Fatalf("testsvc: postgres connect: %v", err)
+	}
+	defer conn.Close(ctx)
+	if err := conn.QueryRow(ctx, sql).Scan(dst); err != nil {
+		p.t.Fatalf("testsvc: postgres query %q: %v", sql, err)
+	}
+}
+
 func postgresBinDir() (string, error) {
 	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb")
 	if len(dirs) == 0 {
