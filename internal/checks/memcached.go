@@ -1,0 +1,249 @@
+package checks
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/bradfitz/gomemcache/memcache"
+)
+
+// Memcached checks memcached servers the way django-health-check's cache
+// check does (set a unique key, get it back, compare) and then pings every
+// server, since a key lives on only one of them.
+type Memcached struct {
+	client  *memcache.Client
+	servers memcachedServers
+	timeout time.Duration
+	// busy holds a token while a probe runs. gomemcache takes no context,
+	// so a probe abandoned at the deadline finishes in the background
+	// (bounded by the client's timeouts); the next probe waits for it
+	// rather than piling up connections.
+	busy chan struct{}
+}
+
+// memcachedKeyTTL is how long a probe's key lives if its delete fails.
+const memcachedKeyTTL = 5 // seconds
+
+func newMemcached(spec Spec) (Checker, error) {
+	p := spec.Params
+	servers := p.Strings("servers")
+	if !p.Has("servers") {
+		p.Errorf("servers", "is required")
+	} else if len(servers) == 0 {
+		p.Errorf("servers", "must list at least one host:port")
+	}
+	var addrs memcachedServers
+	for i, s := range servers {
+		s = strings.TrimSpace(s)
+		if strings.HasPrefix(s, "/") {
+			addrs = append(addrs, memcachedAddr{"unix", s})
+			continue
+		}
+		host, port, err := net.SplitHostPort(s)
+		if n, perr := strconv.Atoi(port); err != nil || host == "" || perr != nil || n < 1 || n > 65535 {
+			p.Errorf(fmt.Sprintf("servers[%d]", i), "must be host:port or a unix socket path, not %q", s)
+			continue
+		}
+		addrs = append(addrs, memcachedAddr{"tcp", s})
+	}
+	if err := p.Err(); err != nil {
+		return nil, err
+	}
+	timeout := spec.Timeout
+	if timeout <= 0 {
+		timeout = 5 * time.Second
+	}
+	// Names are resolved when dialing, not here: the constructor must not
+	// touch the network (memcache.New resolves every name at once).
+	client := memcache.NewFromSelector(addrs)
+	client.Timeout = timeout
+	client.MaxIdleConns = 1 // per server; probes run one at a time
+	return &Memcached{client: client, servers: addrs, timeout: timeout, busy: make(chan struct{}, 1)}, nil
+}
+
+// Close closes the idle connections.
+func (c *Memcached) Close() error { return c.client.Close() }
+
+// Check runs one probe, bounded by ctx and by the client's timeouts.
+func (c *Memcached) Check(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	select {
+	case c.busy <- struct{}{}:
+	case <-ctx.Done():
+		return Unavailable("timed out after %s waiting for the previous probe (%s)", c.timeout, c.servers)
+	}
+	done := make(chan error, 1)
+	go func() {
+		defer func() { <-c.busy }()
+		done <- c.probe()
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return Unavailable("timed out after %s (%s)", c.timeout, c.servers)
+	}
+}
+
+// probe runs the probe, and once more when it failed on a connection the
+// server had closed while it sat idle (a restart, a proxy's idle timeout):
+// gomemcache drops such a connection, so the second run dials afresh. A
+// server that is really down fails both runs.
+func (c *Memcached) probe() error {
+	err := c.probeOnce()
+	if err != nil && memcachedStaleConn(err) {
+		err = c.probeOnce()
+	}
+	return err
+}
+
+func memcachedStaleConn(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.EPIPE)
+}
+
+func (c *Memcached) probeOnce() error {
+	var b [12]byte
+	rand.Read(b[:])
+	key := "healthd:check:" + hex.EncodeToString(b[:])
+	value := []byte("itworks-" + time.Now().UTC().Format(time.RFC3339Nano))
+	owner, _ := c.servers.PickServer(key)
+
+	if err := c.client.Set(&memcache.Item{Key: key, Value: value, Expiration: memcachedKeyTTL}); err != nil {
+		return c.fail(err, owner)
+	}
+	item, err := c.client.Get(key)
+	if errors.Is(err, memcache.ErrCacheMiss) {
+		return Unavailable("cache key %s was not found after it was set (%s)", key, owner)
+	}
+	if err != nil {
+		return c.fail(err, owner)
+	}
+	if !bytes.Equal(item.Value, value) {
+		return Unavailable("cache key %s does not match (%s)", key, owner)
+	}
+	if err := c.client.Delete(key); err != nil && !errors.Is(err, memcache.ErrCacheMiss) {
+		return c.fail(err, owner)
+	}
+	if err := c.client.Ping(); err != nil {
+		var se memcachedServerErrors
+		if errors.As(err, &se) {
+			msgs := make([]string, len(se))
+			for i, e := range se {
+				msgs[i] = c.fail(e.err, e.addr).(*Error).Msg
+			}
+			return &Error{Kind: KindUnavailable, Msg: strings.Join(msgs, "; "), Err: err}
+		}
+		return c.fail(err, nil)
+	}
+	return nil
+}
+
+func (c *Memcached) fail(err error, addr net.Addr) error {
+	where := c.servers.String()
+	if addr != nil {
+		where = addr.String()
+	}
+	var opErr *net.OpError
+	if addr == nil && errors.As(err, &opErr) && opErr.Addr != nil {
+		where = opErr.Addr.String()
+	}
+	var cte *memcache.ConnectTimeoutError
+	switch {
+	case errors.As(err, &cte):
+		return &Error{Kind: KindUnavailable, Msg: fmt.Sprintf("timed out after %s (%s)", c.timeout, cte.Addr), Err: err}
+	case errors.Is(err, memcache.ErrServerError):
+		return &Error{Kind: KindUnavailable, Msg: fmt.Sprintf("server error (%s)", where), Err: err}
+	case errors.Is(err, memcache.ErrNotStored):
+		return &Error{Kind: KindUnexpected, Msg: fmt.Sprintf("server did not store the key (%s)", where), Err: err}
+	}
+	if reason, ok := netFaultReason(err); ok {
+		if reason == "timed out" {
+			reason = "timed out after " + c.timeout.String()
+		}
+		return &Error{Kind: KindUnavailable, Msg: fmt.Sprintf("%s (%s)", reason, where), Err: err}
+	}
+	if strings.HasPrefix(err.Error(), "memcache: unexpected response line") {
+		return &Error{Kind: KindUnexpected, Msg: fmt.Sprintf("not a memcached server: unexpected reply (%s)", where), Err: err}
+	}
+	return &Error{Kind: KindUnavailable, Msg: fmt.Sprintf("%s (%s)", strings.TrimPrefix(err.Error(), "memcache: "), where), Err: err}
+}
+
+// memcachedAddr is a server address resolved at dial time.
+type memcachedAddr struct{ network, addr string }
+
+func (a memcachedAddr) Network() string { return a.network }
+func (a memcachedAddr) String() string  { return a.addr }
+
+// memcachedServers is gomemcache's ServerList without name resolution at
+// construction, and with an Each that visits every server and reports every
+// failure, so Ping names all the servers that are down.
+type memcachedServers []net.Addr
+
+func (s memcachedServers) String() string {
+	names := make([]string, len(s))
+	for i, a := range s {
+		names[i] = a.String()
+	}
+	return strings.Join(names, ", ")
+}
+
+// PickServer hashes like gomemcache's ServerList, so keys land on the same
+// servers as in applications that use it.
+func (s memcachedServers) PickServer(key string) (net.Addr, error) {
+	switch len(s) {
+	case 0:
+		return nil, memcache.ErrNoServers
+	case 1:
+		return s[0], nil
+	}
+	return s[crc32.ChecksumIEEE([]byte(key))%uint32(len(s))], nil
+}
+
+func (s memcachedServers) Each(f func(net.Addr) error) error {
+	var errs memcachedServerErrors
+	for _, a := range s {
+		if err := f(a); err != nil {
+			errs = append(errs, memcachedServerError{a, err})
+		}
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return errs
+}
+
+type memcachedServerError struct {
+	addr net.Addr
+	err  error
+}
+
+type memcachedServerErrors []memcachedServerError
+
+func (e memcachedServerErrors) Unwrap() []error {
+	errs := make([]error, len(e))
+	for i, se := range e {
+		errs[i] = se.err
+	}
+	return errs
+}
+
+func (e memcachedServerErrors) Error() string {
+	msgs := make([]string, len(e))
+	for i, se := range e {
+		msgs[i] = se.addr.String() + ": " + se.err.Error()
+	}
+	return strings.Join(msgs, "; ")
+}

@@ -1,0 +1,178 @@
+package checks_test
+
+import (
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/healthd/healthd/internal/checks"
+	"github.com/healthd/healthd/internal/testsvc"
+)
+
+const mcTestTimeout = 300 * time.Millisecond
+
+func newMemcachedCheck(t *testing.T, servers ...string) checks.Checker {
+	t.Helper()
+	list := make([]any, len(servers))
+	for i, s := range servers {
+		list[i] = s
+	}
+	c, err := svcNew("memcached", map[string]any{"servers": list}, mcTestTimeout)
+	if err != nil {
+		t.Fatalf("newMemcached(%v): %v", servers, err)
+	}
+	svcClose(t, c)
+	return c
+}
+
+func TestMemcached_ConfigErrors(t *testing.T) {
+	tests := []struct {
+		name   string
+		params map[string]any
+		want   string
+	}{
+		{"servers is required", map[string]any{}, `key "servers": is required`},
+		{"empty list", map[string]any{"servers": []any{}}, `key "servers": must list at least one host:port`},
+		{"no port", map[string]any{"servers": []any{"127.0.0.1"}}, `key "servers[0]": must be host:port or a unix socket path, not "127.0.0.1"`},
+		{"bad port", map[string]any{"servers": []any{"127.0.0.1:11211", "cache:http"}}, `key "servers[1]": must be host:port`},
+		{"not a string", map[string]any{"servers": []any{11211}}, `key "servers[0]": must be a string`},
+		{"unknown key", map[string]any{"servers": "127.0.0.1:11211", "server": "x"}, `key "server": unknown key (did you mean "servers"?)`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := svcNew("memcached", tt.params, time.Second)
+			if err == nil {
+				svcClose(t, c)
+				t.Fatalf("no error, want %q", tt.want)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error = %q, want it to contain %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestMemcached_NamesAreResolvedWhenProbing(t *testing.T) {
+	c := newMemcachedCheck(t, "no-such-host.invalid:11211") // the constructor does not resolve it
+	svcExpectFailure(t, c, mcTestTimeout, "unavailable: ")
+}
+
+func TestMemcached_SetGetDeleteAndPingPass(t *testing.T) {
+	a, b := testsvc.StartMemcached(t), testsvc.StartMemcached(t)
+	t.Logf("own memcached: start took %v", a.Startup)
+	c := newMemcachedCheck(t, a.Addr(), b.Addr())
+	for i := 0; i < 10; i++ { // keys land on both servers
+		if msg, _ := svcRun(c); msg != "" {
+			t.Fatalf("Check %d: %s", i, msg)
+		}
+	}
+}
+
+func TestMemcached_EveryServerIsPinged(t *testing.T) {
+	a, b := testsvc.StartMemcached(t), testsvc.StartMemcached(t)
+	down := testsvc.RefusedAddr(t)
+	c := newMemcachedCheck(t, a.Addr(), b.Addr(), down)
+	// Whichever server the key lands on, the down one must be named.
+	for i := 0; i < 5; i++ {
+		msg := svcExpectFailure(t, c, mcTestTimeout, "unavailable: connection refused ("+down+")")
+		if strings.Contains(msg, a.Addr()) || strings.Contains(msg, b.Addr()) {
+			t.Errorf("message %q names a server that is up", msg)
+		}
+	}
+}
+
+func TestMemcached_RefusedPortFailsFast(t *testing.T) {
+	addr := testsvc.RefusedAddr(t)
+	c := newMemcachedCheck(t, addr)
+	want := "unavailable: connection refused (" + addr + ")"
+	if msg := svcExpectFailure(t, c, mcTestTimeout, want); msg != want {
+		t.Errorf("message = %q, want %q", msg, want)
+	}
+}
+
+func TestMemcached_HangingServerTimesOut(t *testing.T) {
+	for name, addr := range map[string]string{
+		"accepts and never answers": testsvc.HangingAddr(t),
+		"black-holed":               testsvc.BlackholeAddr(t),
+	} {
+		t.Run(name, func(t *testing.T) {
+			c := newMemcachedCheck(t, addr)
+			want := "unavailable: timed out after 300ms (" + addr + ")"
+			for i := 0; i < 3; i++ { // later probes must not wait on the first
+				if msg := svcExpectFailure(t, c, mcTestTimeout, want); msg != want {
+					t.Errorf("probe %d: message = %q, want %q", i, msg, want)
+				}
+			}
+		})
+	}
+}
+
+func TestMemcached_RecoversAfterTheServerIsKilledAndRestarted(t *testing.T) {
+	srv := testsvc.StartMemcached(t)
+	c := newMemcachedCheck(t, srv.Addr())
+	if msg, _ := svcRun(c); msg != "" {
+		t.Fatalf("Check: %s", msg)
+	}
+	srv.Stop()
+	svcExpectFailure(t, c, mcTestTimeout, "unavailable: ")
+	want := "unavailable: connection refused (" + srv.Addr() + ")"
+	if msg := svcExpectFailure(t, c, mcTestTimeout, want); msg != want {
+		t.Errorf("message while stopped = %q, want %q", msg, want)
+	}
+	srv.Start()
+	svcEventually(t, c, 3*time.Second)
+}
+
+func TestMemcached_RecoversWhenTheConnectionComesBack(t *testing.T) {
+	srv := testsvc.StartMemcached(t)
+	proxy := testsvc.NewProxy(t, srv.Addr())
+	c := newMemcachedCheck(t, proxy.Addr())
+	if msg, _ := svcRun(c); msg != "" {
+		t.Fatalf("Check: %s", msg)
+	}
+	proxy.Hang()
+	svcExpectFailure(t, c, mcTestTimeout, "unavailable: timed out after 300ms ("+proxy.Addr()+")")
+	proxy.Restore()
+	svcEventually(t, c, 3*time.Second)
+}
+
+func TestMemcached_ManyProbesKeepConnectionsUnchanged(t *testing.T) {
+	srv := testsvc.StartMemcached(t)
+	c := newMemcachedCheck(t, srv.Addr())
+	for i := 0; i < 20; i++ {
+		if msg, _ := svcRun(c); msg != "" {
+			t.Fatalf("Check %d: %s", i, msg)
+		}
+	}
+	before := srv.CurrConnections()
+	for i := 0; i < 200; i++ {
+		if msg, _ := svcRun(c); msg != "" {
+			t.Fatalf("Check %d: %s", i, msg)
+		}
+	}
+	if after := srv.CurrConnections(); after != before {
+		t.Errorf("curr_connections: %d after 20 probes, %d after 220; want unchanged", before, after)
+	}
+	c.(io.Closer).Close()
+	deadline := time.Now().Add(2 * time.Second)
+	for srv.CurrConnections() != before-1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("curr_connections %d 2s after Close, want %d", srv.CurrConnections(), before-1)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestMemcached_RestartBetweenProbesIsNotAFailure(t *testing.T) {
+	srv := testsvc.StartMemcached(t)
+	c := newMemcachedCheck(t, srv.Addr())
+	if msg, _ := svcRun(c); msg != "" {
+		t.Fatalf("Check: %s", msg)
+	}
+	srv.Stop()
+	srv.Start()
+	if msg, _ := svcRun(c); msg != "" {
+		t.Fatalf("first Check after the restart: %s", msg)
+	}
+}

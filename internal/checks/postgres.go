@@ -1,0 +1,273 @@
+package checks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Postgres checks a PostgreSQL server with SELECT 1 (or a custom read-only
+// query) over a small pool of its own, and optionally that the server is
+// writable and that a standby is not lagging.
+type Postgres struct {
+	pool      *pgxpool.Pool
+	addr      string // host:port of the first host, for messages
+	password  string // scrubbed from any text that reaches a message
+	timeout   time.Duration
+	readWrite bool
+	maxLag    time.Duration // 0: not checked
+	query     string
+}
+
+// postgresMaxConns bounds the check's own pool: one connection for the probe,
+// one spare for an overlapping probe. Every probe reuses them.
+const postgresMaxConns = 2
+
+func newPostgres(spec Spec) (Checker, error) {
+	p := spec.Params
+	dsn := p.Required("dsn")
+	readWrite := p.Bool("read_write", false)
+	maxLag := p.Duration("max_replication_lag", 0)
+	query := strings.TrimSpace(p.String("query", ""))
+	if p.Has("query") && query == "" {
+		p.Errorf("query", "must not be empty")
+	}
+
+	timeout := spec.Timeout
+	if timeout <= 0 {
+		timeout = 5 * time.Second
+	}
+	var cfg *pgxpool.Config
+	if dsn != "" {
+		var err error
+		cfg, err = pgxpool.ParseConfig(dsn)
+		if err != nil {
+			// pgx's message may quote the DSN; never show it.
+			p.Errorf("dsn", "is not a valid PostgreSQL connection string (postgres://user:password@host:5432/dbname or key=value pairs)")
+		}
+	}
+	if err := p.Err(); err != nil {
+		return nil, err
+	}
+
+	cc := cfg.ConnConfig
+	if cc.ConnectTimeout <= 0 || cc.ConnectTimeout > timeout {
+		cc.ConnectTimeout = timeout
+	}
+	if cc.RuntimeParams == nil {
+		cc.RuntimeParams = map[string]string{}
+	}
+	if cc.RuntimeParams["application_name"] == "" {
+		cc.RuntimeParams["application_name"] = "healthd"
+	}
+	if _, set := cc.RuntimeParams["statement_timeout"]; !set && !strings.Contains(cc.RuntimeParams["options"], "statement_timeout") {
+		cc.RuntimeParams["statement_timeout"] = strconv.FormatInt(timeout.Milliseconds(), 10)
+	}
+	// One round trip per statement, no prepared statements: works through
+	// PgBouncer in transaction mode and leaves nothing behind on the server.
+	cc.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
+	cfg.MaxConns = postgresMaxConns
+	cfg.MinConns = 0
+	cfg.MinIdleConns = 0
+	cfg.MaxConnIdleTime = 5 * time.Minute
+	cfg.MaxConnLifetime = time.Hour
+	// Ping a pooled connection before every probe: a connection the server
+	// dropped (restart, failover, proxy timeout) is then replaced within the
+	// same probe instead of failing it with "connection closed".
+	cfg.ShouldPing = func(context.Context, pgxpool.ShouldPingParams) bool { return true }
+
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg) // connects lazily
+	if err != nil {
+		return nil, fmt.Errorf("postgres: pool: %s", scrubSecret(err.Error(), cc.Password))
+	}
+	return &Postgres{
+		pool:      pool,
+		addr:      postgresAddr(cc),
+		password:  cc.Password,
+		timeout:   timeout,
+		readWrite: readWrite,
+		maxLag:    maxLag,
+		query:     query,
+	}, nil
+}
+
+func postgresAddr(cc *pgx.ConnConfig) string {
+	if strings.HasPrefix(cc.Host, "/") { // unix socket directory
+		return fmt.Sprintf("%s/.s.PGSQL.%d", cc.Host, cc.Port)
+	}
+	return net.JoinHostPort(cc.Host, strconv.Itoa(int(cc.Port)))
+}
+
+// Close closes the check's pool. It waits at most the check's timeout: a
+// connection that timed out against a hung server is cleaned up by pgx in
+// the background (a cancel request and a drain, which pgx bounds at 15 s),
+// and a reload must not wait for that.
+func (c *Postgres) Close() error {
+	done := make(chan struct{})
+	go func() {
+		c.pool.Close()
+		close(done)
+	}()
+	t := time.NewTimer(c.timeout)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+	}
+	return nil
+}
+
+// Check runs one probe on a pooled connection.
+func (c *Postgres) Check(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+
+	conn, err := c.pool.Acquire(ctx)
+	if err != nil {
+		return c.fail(ctx, err, false)
+	}
+	defer conn.Release()
+
+	if c.query != "" {
+		if err := c.runQuery(ctx, conn.Conn()); err != nil {
+			return err
+		}
+	} else {
+		var one int
+		if err := conn.QueryRow(ctx, "SELECT 1").Scan(&one); err != nil {
+			return c.fail(ctx, err, false)
+		}
+		if one != 1 {
+			return Unexpected("SELECT 1 returned %d", one)
+		}
+	}
+	if !c.readWrite && c.maxLag == 0 {
+		return nil
+	}
+	return c.checkRole(ctx, conn.Conn())
+}
+
+// runQuery runs the custom query in a read-only transaction that is rolled
+// back, and requires at least one row.
+func (c *Postgres) runQuery(ctx context.Context, conn *pgx.Conn) error {
+	tx, err := conn.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return c.fail(ctx, err, false)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // a failed rollback closes the connection; the pool drops it
+	rows, err := tx.Query(ctx, c.query)
+	if err != nil {
+		return c.fail(ctx, err, true)
+	}
+	got := rows.Next()
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return c.fail(ctx, err, true)
+	}
+	if !got {
+		return Unexpected("query returned no rows")
+	}
+	return nil
+}
+
+// postgresRoleQuery reads whether the server is a standby, whether the
+// session is read-only, and a standby's replay lag in seconds: 0 when it
+// has replayed everything it received (an idle primary is not lag), NULL
+// when it has replayed no transaction yet.
+const postgresRoleQuery = `SELECT pg_is_in_recovery(),
+	current_setting('transaction_read_only') = 'on',
+	CASE WHEN NOT pg_is_in_recovery() THEN NULL
+	     WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
+	     ELSE GREATEST(0, EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()))::float8
+	END`
+
+func (c *Postgres) checkRole(ctx context.Context, conn *pgx.Conn) error {
+	var standby, readOnly bool
+	var lag *float64
+	if err := conn.QueryRow(ctx, postgresRoleQuery).Scan(&standby, &readOnly, &lag); err != nil {
+		return c.fail(ctx, err, false)
+	}
+	if c.readWrite {
+		if standby {
+			return Unavailable("server is a standby in recovery, not writable (%s)", c.addr)
+		}
+		if readOnly {
+			return Unavailable("database is read-only: transaction_read_only is on (%s)", c.addr)
+		}
+	}
+	if c.maxLag > 0 && standby {
+		if lag == nil {
+			return Warn("replication lag unknown: the standby has replayed no transaction yet")
+		}
+		Observe(ctx, "lag", *lag, "s")
+		if *lag > c.maxLag.Seconds() {
+			return Warn("replication lag %s exceeds %s", fmtSeconds(*lag), c.maxLag)
+		}
+		Note(ctx, "standby, replication lag %s", fmtSeconds(*lag))
+	}
+	return nil
+}
+
+func fmtSeconds(s float64) string {
+	return (time.Duration(s * float64(time.Second))).Round(time.Millisecond).String()
+}
+
+// fail turns a pgx error into a check error in plain words. query is true
+// for errors of the custom query, which the server answered wrongly.
+func (c *Postgres) fail(ctx context.Context, err error, query bool) error {
+	if ctx.Err() == context.DeadlineExceeded {
+		return &Error{Kind: KindUnavailable, Msg: fmt.Sprintf("timed out after %s (%s)", c.timeout, c.addr), Err: err}
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		msg := scrubSecret(pgErr.Message, c.password)
+		switch {
+		case pgErr.Code == "28P01":
+			return &Error{Kind: KindUnavailable, Msg: "password authentication failed", Err: err}
+		case pgErr.Code == "57014": // query_canceled: statement_timeout
+			return &Error{Kind: KindUnavailable, Msg: fmt.Sprintf("timed out after %s (%s)", c.timeout, c.addr), Err: err}
+		case strings.HasPrefix(pgErr.Code, "28"): // invalid authorization: no pg_hba entry, unknown role
+			return &Error{Kind: KindUnavailable, Msg: "authentication failed: " + msg, Err: err}
+		case query && !strings.HasPrefix(pgErr.Code, "08") && !strings.HasPrefix(pgErr.Code, "57") && !strings.HasPrefix(pgErr.Code, "53"):
+			return &Error{Kind: KindUnexpected, Msg: fmt.Sprintf("query failed: %s (SQLSTATE %s)", msg, pgErr.Code), Err: err}
+		}
+		return &Error{Kind: KindUnavailable, Msg: fmt.Sprintf("%s (%s)", msg, c.addr), Err: err}
+	}
+	if reason, ok := netFaultReason(err); ok {
+		if reason == "timed out" {
+			reason = "timed out after " + c.timeout.String()
+		}
+		return &Error{Kind: KindUnavailable, Msg: fmt.Sprintf("%s (%s)", reason, c.addr), Err: err}
+	}
+	var connErr *pgconn.ConnectError
+	if errors.As(err, &connErr) {
+		return &Error{Kind: KindUnavailable, Msg: fmt.Sprintf("cannot connect (%s)", c.addr), Err: err}
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return &Error{Kind: KindUnexpected, Msg: "query returned no rows", Err: err}
+	}
+	if strings.Contains(err.Error(), "conn closed") {
+		return &Error{Kind: KindUnavailable, Msg: fmt.Sprintf("connection closed (%s)", c.addr), Err: err}
+	}
+	if query {
+		return &Error{Kind: KindUnexpected, Msg: "query failed: " + scrubSecret(err.Error(), c.password), Err: err}
+	}
+	return &Error{Kind: KindUnavailable, Msg: fmt.Sprintf("%s (%s)", scrubSecret(err.Error(), c.password), c.addr), Err: err}
+}
+
+// scrubSecret removes a known secret from library text, as a last defence:
+// messages are built from plain words first.
+func scrubSecret(s, secret string) string {
+	if secret == "" {
+		return s
+	}
+	return strings.ReplaceAll(s, secret, "****")
+}

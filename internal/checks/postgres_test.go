@@ -1,0 +1,424 @@
+package checks_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/healthd/healthd/internal/checks"
+	"github.com/healthd/healthd/internal/testsvc"
+)
+
+const pgTestTimeout = 400 * time.Millisecond
+
+// newPostgresCheck builds a postgres check through the registry.
+func newPostgresCheck(t *testing.T, params map[string]any) checks.Checker {
+	t.Helper()
+	c, err := svcNew("postgres", params, pgTestTimeout)
+	if err != nil {
+		t.Fatalf("newPostgres(%v): %v", params, err)
+	}
+	return c
+}
+
+// svcNew builds a check of type typ through the builtin registry and closes
+// it when the test ends.
+func svcNew(typ string, params map[string]any, timeout time.Duration) (checks.Checker, error) {
+	ty, ok := checks.Builtin().Lookup(typ)
+	if !ok {
+		return nil, fmt.Errorf("type %q is not registered", typ)
+	}
+	return ty.New(checks.Spec{Name: typ + "-test", Params: checks.NewParams(params), Timeout: timeout})
+}
+
+func svcClose(t *testing.T, c checks.Checker) {
+	t.Cleanup(func() {
+		if cl, ok := c.(io.Closer); ok {
+			cl.Close()
+		}
+	})
+}
+
+// svcRun runs one probe and returns its message ("" when it passed) and how
+// long it took.
+func svcRun(c checks.Checker) (string, time.Duration) {
+	start := time.Now()
+	err := c.Check(context.Background())
+	took := time.Since(start)
+	if err == nil {
+		return "", took
+	}
+	return checks.Message(err), took
+}
+
+// svcExpectFailure asserts a probe fails within the deadline with a message
+// that starts with want and does not contain the test password.
+func svcExpectFailure(t *testing.T, c checks.Checker, timeout time.Duration, want string) string {
+	t.Helper()
+	msg, took := svcRun(c)
+	if msg == "" {
+		t.Fatalf("Check passed, want failure %q", want)
+	}
+	if !strings.HasPrefix(msg, want) {
+		t.Errorf("message = %q, want prefix %q", msg, want)
+	}
+	if strings.Contains(msg, testsvc.PostgresPassword) || strings.Contains(msg, "s3cr3t") {
+		t.Errorf("message %q contains the password", msg)
+	}
+	if took > timeout+100*time.Millisecond {
+		t.Errorf("Check took %v, want at most timeout %v + 100ms", took, timeout)
+	}
+	return msg
+}
+
+func svcEventually(t *testing.T, c checks.Checker, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		msg, _ := svcRun(c)
+		if msg == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("check did not recover within %v: %s", within, msg)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestPostgres_ConfigErrors(t *testing.T) {
+	tests := []struct {
+		name   string
+		params map[string]any
+		want   string
+	}{
+		{"dsn is required", map[string]any{}, `key "dsn": is required`},
+		{"malformed dsn", map[string]any{"dsn": "postgres://postgres:s3cr3t-pw-XYZ@127.0.0.1:notaport/db"}, `key "dsn": is not a valid PostgreSQL connection string`},
+		{"malformed key=value dsn", map[string]any{"dsn": "host=127.0.0.1 password='s3cr3t-pw-XYZ"}, `key "dsn": is not a valid PostgreSQL connection string`},
+		{"bad lag", map[string]any{"dsn": testsvc.MachinePostgresDSN, "max_replication_lag": "soon"}, `key "max_replication_lag": must be a duration`},
+		{"bad read_write", map[string]any{"dsn": testsvc.MachinePostgresDSN, "read_write": "maybe"}, `key "read_write": must be true or false`},
+		{"empty query", map[string]any{"dsn": testsvc.MachinePostgresDSN, "query": " "}, `key "query": must not be empty`},
+		{"unknown key", map[string]any{"dsn": testsvc.MachinePostgresDSN, "readwrite": true}, `key "readwrite": unknown key (did you mean "read_write"?)`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := svcNew("postgres", tt.params, time.Second)
+			if err == nil {
+				svcClose(t, c)
+				t.Fatalf("no error, want %q", tt.want)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error = %q, want it to contain %q", err, tt.want)
+			}
+			if strings.Contains(err.Error(), "s3cr3t") {
+				t.Errorf("error %q contains the password", err)
+			}
+		})
+	}
+}
+
+func TestPostgres_ConstructorDoesNotConnect(t *testing.T) {
+	addr := testsvc.BlackholeAddr(t)
+	start := time.Now()
+	c, err := svcNew("postgres", map[string]any{"dsn": "postgres://u:p@" + addr + "/db"}, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svcClose(t, c)
+	if took := time.Since(start); took > 200*time.Millisecond {
+		t.Errorf("constructor took %v; it must not touch the network", took)
+	}
+}
+
+func TestPostgres_SelectOnePassesOnRunningServer(t *testing.T) {
+	c := newPostgresCheck(t, map[string]any{"dsn": testsvc.MachinePostgres(t)})
+	svcClose(t, c)
+	if msg, _ := svcRun(c); msg != "" {
+		t.Fatalf("Check: %s", msg)
+	}
+}
+
+func TestPostgres_ReadWrite(t *testing.T) {
+	dsn := testsvc.MachinePostgres(t)
+	t.Run("primary passes", func(t *testing.T) {
+		c := newPostgresCheck(t, map[string]any{"dsn": dsn, "read_write": true})
+		svcClose(t, c)
+		if msg, _ := svcRun(c); msg != "" {
+			t.Fatalf("Check: %s", msg)
+		}
+	})
+	t.Run("read-only database fails", func(t *testing.T) {
+		c := newPostgresCheck(t, map[string]any{"dsn": dsn + "&options=-c%20default_transaction_read_only%3Don", "read_write": true})
+		svcClose(t, c)
+		svcExpectFailure(t, c, pgTestTimeout, "unavailable: database is read-only: transaction_read_only is on (127.0.0.1:5432)")
+	})
+	t.Run("read-only database passes without read_write", func(t *testing.T) {
+		c := newPostgresCheck(t, map[string]any{"dsn": dsn + "&options=-c%20default_transaction_read_only%3Don"})
+		svcClose(t, c)
+		if msg, _ := svcRun(c); msg != "" {
+			t.Fatalf("Check: %s", msg)
+		}
+	})
+	t.Run("max_replication_lag on a primary passes without observing lag", func(t *testing.T) {
+		c := newPostgresCheck(t, map[string]any{"dsn": dsn, "max_replication_lag": "1ms"})
+		svcClose(t, c)
+		var d checks.Details
+		if err := c.Check(checks.WithDetails(context.Background(), &d)); err != nil {
+			t.Fatalf("Check: %v", err)
+		}
+		if _, obs := d.Snapshot(); len(obs) != 0 {
+			t.Errorf("observations on a primary = %v, want none", obs)
+		}
+	})
+}
+
+func TestPostgres_CustomQuery(t *testing.T) {
+	dsn := testsvc.MachinePostgres(t)
+	tests := []struct {
+		name, query, want string
+	}{
+		{"a row passes", "SELECT 1 FROM pg_database WHERE datname = 'postgres'", ""},
+		{"no rows fails", "SELECT 1 WHERE false", "unexpected result: query returned no rows"},
+		{"an error fails", "SELECT * FROM no_such_table_healthd", `unexpected result: query failed: relation "no_such_table_healthd" does not exist (SQLSTATE 42P01)`},
+		{"a write is refused", "CREATE TABLE healthd_must_not_exist (id int)", "unexpected result: query failed: cannot execute CREATE TABLE in a read-only transaction (SQLSTATE 25006)"},
+		{"a slow query times out", "SELECT pg_sleep(5)", "unavailable: timed out after 400ms (127.0.0.1:5432)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newPostgresCheck(t, map[string]any{"dsn": dsn, "query": tt.query})
+			svcClose(t, c)
+			if tt.want == "" {
+				if msg, _ := svcRun(c); msg != "" {
+					t.Fatalf("Check: %s", msg)
+				}
+				return
+			}
+			if msg := svcExpectFailure(t, c, pgTestTimeout, tt.want); msg != tt.want {
+				t.Errorf("message = %q, want %q", msg, tt.want)
+			}
+		})
+	}
+}
+
+func TestPostgres_RefusedPortFailsFast(t *testing.T) {
+	addr := testsvc.RefusedAddr(t)
+	c := newPostgresCheck(t, map[string]any{"dsn": "postgres://postgres:" + testsvc.PostgresPassword + "@" + addr + "/postgres"})
+	svcClose(t, c)
+	want := "unavailable: connection refused (" + addr + ")"
+	if msg := svcExpectFailure(t, c, pgTestTimeout, want); msg != want {
+		t.Errorf("message = %q, want %q", msg, want)
+	}
+}
+
+func TestPostgres_HangingServerTimesOut(t *testing.T) {
+	for name, addr := range map[string]string{
+		"accepts and never answers": testsvc.HangingAddr(t),
+		"black-holed":               testsvc.BlackholeAddr(t),
+	} {
+		t.Run(name, func(t *testing.T) {
+			c := newPostgresCheck(t, map[string]any{"dsn": "postgres://postgres:" + testsvc.PostgresPassword + "@" + addr + "/postgres"})
+			svcClose(t, c)
+			want := "unavailable: timed out after 400ms (" + addr + ")"
+			for i := 0; i < 2; i++ { // the second probe must not wait on the first's connect
+				if msg := svcExpectFailure(t, c, pgTestTimeout, want); msg != want {
+					t.Errorf("probe %d: message = %q, want %q", i, msg, want)
+				}
+			}
+		})
+	}
+}
+
+func TestPostgres_RecoversWhenTheConnectionComesBack(t *testing.T) {
+	proxy := testsvc.NewProxy(t, "127.0.0.1:5432")
+	testsvc.MachinePostgres(t)
+	c := newPostgresCheck(t, map[string]any{"dsn": fmt.Sprintf("postgres://postgres@%s/postgres?sslmode=disable", proxy.Addr())})
+	svcClose(t, c)
+	if msg, _ := svcRun(c); msg != "" {
+		t.Fatalf("first Check: %s", msg)
+	}
+	proxy.Cut()
+	svcExpectFailure(t, c, pgTestTimeout, "unavailable: ")
+	proxy.Restore()
+	svcEventually(t, c, 3*time.Second)
+	proxy.Hang()
+	svcExpectFailure(t, c, pgTestTimeout, "unavailable: timed out after 400ms ("+proxy.Addr()+")")
+	proxy.Restore()
+	svcEventually(t, c, 3*time.Second)
+}
+
+func TestPostgres_ManyProbesKeepAtMostTwoConnections(t *testing.T) {
+	app := fmt.Sprintf("healthd-leaktest-%d", time.Now().UnixNano())
+	dsn := testsvc.MachinePostgres(t)
+	c := newPostgresCheck(t, map[string]any{"dsn": dsn + "&application_name=" + app})
+	svcClose(t, c)
+	for i := 0; i < 20; i++ {
+		if msg, _ := svcRun(c); msg != "" {
+			t.Fatalf("Check %d: %s", i, msg)
+		}
+	}
+	before := testsvc.PostgresBackends(t, dsn, app)
+	for i := 0; i < 200; i++ {
+		if msg, _ := svcRun(c); msg != "" {
+			t.Fatalf("Check %d: %s", i, msg)
+		}
+	}
+	after := testsvc.PostgresBackends(t, dsn, app)
+	if before < 1 || before > 2 || after != before {
+		t.Errorf("backends with application_name %s: %d after 20 probes, %d after 220; want 1 or 2, unchanged", app, before, after)
+	}
+	c.(io.Closer).Close()
+	deadline := time.Now().Add(3 * time.Second)
+	for testsvc.PostgresBackends(t, dsn, app) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("backends still open 3s after Close")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestPostgres_DefaultApplicationName(t *testing.T) {
+	dsn := testsvc.MachinePostgres(t)
+	c := newPostgresCheck(t, map[string]any{"dsn": dsn, "query": "SELECT 1 WHERE current_setting('application_name') = 'healthd'"})
+	svcClose(t, c)
+	if msg, _ := svcRun(c); msg != "" {
+		t.Fatalf("Check: %s", msg)
+	}
+}
+
+// TestPostgres_OwnServer shares one password-protected instance (initdb and
+// start take 1-3 s) between the subtests that need one; the standby subtests
+// add a standby of it (another 1-1.5 s).
+func TestPostgres_OwnServer(t *testing.T) {
+	pg := testsvc.StartPostgres(t)
+	t.Logf("own PostgreSQL: initdb + start took %v", pg.Startup)
+
+	t.Run("right password passes", func(t *testing.T) {
+		c := newPostgresCheck(t, map[string]any{"dsn": pg.DSN(testsvc.PostgresPassword)})
+		svcClose(t, c)
+		if msg, _ := svcRun(c); msg != "" {
+			t.Fatalf("Check: %s", msg)
+		}
+	})
+	t.Run("wrong password is reported without the password", func(t *testing.T) {
+		for _, dsn := range []string{
+			pg.DSN("wrong-" + testsvc.PostgresPassword),
+			fmt.Sprintf("host=127.0.0.1 port=%d user=postgres dbname=postgres sslmode=disable password='wrong-%s'", pg.Port(), testsvc.PostgresPassword),
+		} {
+			c := newPostgresCheck(t, map[string]any{"dsn": dsn})
+			svcClose(t, c)
+			want := "unavailable: password authentication failed"
+			if msg := svcExpectFailure(t, c, pgTestTimeout, want); msg != want {
+				t.Errorf("message = %q, want %q", msg, want)
+			}
+		}
+	})
+	t.Run("unknown database is named", func(t *testing.T) {
+		c := newPostgresCheck(t, map[string]any{"dsn": strings.Replace(pg.DSN(testsvc.PostgresPassword), "/postgres?", "/nosuchdb?", 1)})
+		svcClose(t, c)
+		want := `unavailable: database "nosuchdb" does not exist (` + pg.Addr() + ")"
+		if msg := svcExpectFailure(t, c, pgTestTimeout, want); msg != want {
+			t.Errorf("message = %q, want %q", msg, want)
+		}
+	})
+	t.Run("standby", func(t *testing.T) { postgresStandbyTests(t, pg) })
+	t.Run("a restart between probes is not a failure", func(t *testing.T) {
+		c := newPostgresCheck(t, map[string]any{"dsn": pg.DSN(testsvc.PostgresPassword)})
+		svcClose(t, c)
+		if msg, _ := svcRun(c); msg != "" {
+			t.Fatalf("Check: %s", msg)
+		}
+		pg.Stop()
+		pg.Start()
+		if msg, _ := svcRun(c); msg != "" {
+			t.Fatalf("first Check after the restart: %s", msg)
+		}
+	})
+	t.Run("recovers after the server restarts", func(t *testing.T) {
+		c := newPostgresCheck(t, map[string]any{"dsn": pg.DSN(testsvc.PostgresPassword)})
+		svcClose(t, c)
+		if msg, _ := svcRun(c); msg != "" {
+			t.Fatalf("Check: %s", msg)
+		}
+		pg.Stop()
+		svcExpectFailure(t, c, pgTestTimeout, "unavailable: ")
+		want := "unavailable: connection refused (" + pg.Addr() + ")"
+		if msg := svcExpectFailure(t, c, pgTestTimeout, want); msg != want {
+			t.Errorf("message while stopped = %q, want %q", msg, want)
+		}
+		pg.Start()
+		svcEventually(t, c, 3*time.Second)
+	})
+}
+
+// postgresStandbyTests runs against a standby of the test's own primary.
+func postgresStandbyTests(t *testing.T, primary *testsvc.Postgres) {
+	standby := primary.StartStandby(t)
+	t.Logf("own PostgreSQL standby: pg_basebackup + start took %v", standby.Startup)
+	dsn := standby.DSN(testsvc.PostgresPassword)
+
+	// A committed transaction the standby has replayed, so its lag is known.
+	primary.Exec("CREATE TABLE healthd_lag (x int)")
+	waitFor := func(what, sql string) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			var ok bool
+			standby.Query(sql, &ok)
+			if ok {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("standby: %s did not happen within 10s", what)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	waitFor("replay of the first commit", "SELECT pg_last_xact_replay_timestamp() IS NOT NULL AND pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn()")
+
+	t.Run("passes without read_write", func(t *testing.T) {
+		c := newPostgresCheck(t, map[string]any{"dsn": dsn})
+		svcClose(t, c)
+		if msg, _ := svcRun(c); msg != "" {
+			t.Fatalf("Check: %s", msg)
+		}
+	})
+	t.Run("read_write fails on a standby", func(t *testing.T) {
+		c := newPostgresCheck(t, map[string]any{"dsn": dsn, "read_write": true})
+		svcClose(t, c)
+		want := "unavailable: server is a standby in recovery, not writable (" + standby.Addr() + ")"
+		if msg := svcExpectFailure(t, c, pgTestTimeout, want); msg != want {
+			t.Errorf("message = %q, want %q", msg, want)
+		}
+	})
+	t.Run("a caught-up standby has no lag", func(t *testing.T) {
+		c := newPostgresCheck(t, map[string]any{"dsn": dsn, "max_replication_lag": "100ms"})
+		svcClose(t, c)
+		var d checks.Details
+		if err := c.Check(checks.WithDetails(context.Background(), &d)); err != nil {
+			t.Fatalf("Check: %v", err)
+		}
+		if _, obs := d.Snapshot(); len(obs) != 1 || obs[0].Measurement != "lag" || obs[0].Value != 0 || obs[0].Unit != "s" {
+			t.Errorf("observations = %+v, want lag 0 s", obs)
+		}
+	})
+	t.Run("lag beyond max_replication_lag warns", func(t *testing.T) {
+		standby.Exec("SELECT pg_wal_replay_pause()")
+		t.Cleanup(func() { standby.Exec("SELECT pg_wal_replay_resume()") })
+		primary.Exec("INSERT INTO healthd_lag VALUES (1)")
+		waitFor("receipt of WAL it does not replay", "SELECT pg_last_wal_receive_lsn() > pg_last_wal_replay_lsn()")
+		time.Sleep(300 * time.Millisecond)
+		c := newPostgresCheck(t, map[string]any{"dsn": dsn, "max_replication_lag": "100ms"})
+		svcClose(t, c)
+		var d checks.Details
+		err := c.Check(checks.WithDetails(context.Background(), &d))
+		if err == nil || checks.KindOf(err) != checks.KindWarning || !strings.HasSuffix(checks.Message(err), " exceeds 100ms") {
+			t.Fatalf("Check = %v, want warning: replication lag … exceeds 100ms", err)
+		}
+		if _, obs := d.Snapshot(); len(obs) != 1 || obs[0].Value < 0.3 {
+			t.Errorf("observations = %+v, want lag >= 0.3 s", obs)
+		}
+	})
+}

@@ -1,0 +1,193 @@
+package checks_test
+
+import (
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/healthd/healthd/internal/checks"
+	"github.com/healthd/healthd/internal/testsvc"
+)
+
+const redisTestTimeout = 300 * time.Millisecond
+
+func newRedisCheck(t *testing.T, params map[string]any) checks.Checker {
+	t.Helper()
+	c, err := svcNew("redis", params, redisTestTimeout)
+	if err != nil {
+		t.Fatalf("newRedis(%v): %v", params, err)
+	}
+	svcClose(t, c)
+	return c
+}
+
+func TestRedis_ConfigErrors(t *testing.T) {
+	tests := []struct {
+		name   string
+		params map[string]any
+		want   string
+	}{
+		{"url is required", map[string]any{}, `key "url": is required`},
+		{"wrong scheme", map[string]any{"url": "http://:s3cr3t-pw-XYZ@127.0.0.1:6379"}, `key "url": must start with redis://, rediss:// or unix://`},
+		{"malformed url", map[string]any{"url": "redis://:s3cr3t-pw-XYZ%zz@127.0.0.1:6379/0"}, `key "url": is not a valid Redis URL`},
+		{"bad database", map[string]any{"url": "redis://:s3cr3t-pw-XYZ@127.0.0.1:6379/abc"}, `key "url": is not a valid Redis URL`},
+		{"bad write_test", map[string]any{"url": "redis://127.0.0.1:6379", "write_test": "yes please"}, `key "write_test": must be true or false`},
+		{"unknown key", map[string]any{"url": "redis://127.0.0.1:6379", "write_tset": true}, `key "write_tset": unknown key (did you mean "write_test"?)`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := svcNew("redis", tt.params, time.Second)
+			if err == nil {
+				svcClose(t, c)
+				t.Fatalf("no error, want %q", tt.want)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error = %q, want it to contain %q", err, tt.want)
+			}
+			if strings.Contains(err.Error(), "s3cr3t") {
+				t.Errorf("error %q contains the password", err)
+			}
+		})
+	}
+}
+
+func TestRedis_PingAndWriteTestPassOnRunningServer(t *testing.T) {
+	addr := testsvc.MachineRedis(t)
+	for _, params := range []map[string]any{
+		{"url": "redis://" + addr},
+		{"url": "redis://" + addr + "/1", "write_test": true},
+	} {
+		c := newRedisCheck(t, params)
+		for i := 0; i < 3; i++ {
+			if msg, _ := svcRun(c); msg != "" {
+				t.Fatalf("Check(%v): %s", params, msg)
+			}
+		}
+	}
+}
+
+func TestRedis_RefusedPortFailsFast(t *testing.T) {
+	addr := testsvc.RefusedAddr(t)
+	c := newRedisCheck(t, map[string]any{"url": "redis://:" + testsvc.PostgresPassword + "@" + addr})
+	want := "unavailable: connection refused (" + addr + ")"
+	for i := 0; i < 3; i++ {
+		if msg := svcExpectFailure(t, c, redisTestTimeout, want); msg != want {
+			t.Errorf("probe %d: message = %q, want %q", i, msg, want)
+		}
+	}
+}
+
+func TestRedis_HangingServerTimesOut(t *testing.T) {
+	for name, addr := range map[string]string{
+		"accepts and never answers": testsvc.HangingAddr(t),
+		"black-holed":               testsvc.BlackholeAddr(t),
+	} {
+		t.Run(name, func(t *testing.T) {
+			c := newRedisCheck(t, map[string]any{"url": "redis://user:" + testsvc.PostgresPassword + "@" + addr, "write_test": true})
+			want := "unavailable: timed out after 300ms (" + addr + ")"
+			for i := 0; i < 3; i++ {
+				if msg := svcExpectFailure(t, c, redisTestTimeout, want); msg != want {
+					t.Errorf("probe %d: message = %q, want %q", i, msg, want)
+				}
+			}
+		})
+	}
+}
+
+func TestRedis_RecoversWhenTheConnectionComesBack(t *testing.T) {
+	proxy := testsvc.NewProxy(t, testsvc.MachineRedis(t))
+	c := newRedisCheck(t, map[string]any{"url": "redis://" + proxy.Addr()})
+	if msg, _ := svcRun(c); msg != "" {
+		t.Fatalf("first Check: %s", msg)
+	}
+	proxy.Hang()
+	svcExpectFailure(t, c, redisTestTimeout, "unavailable: ")
+	proxy.Restore()
+	svcEventually(t, c, 3*time.Second)
+	proxy.Cut()
+	svcExpectFailure(t, c, redisTestTimeout, "unavailable: ")
+	proxy.Restore()
+	svcEventually(t, c, 3*time.Second)
+}
+
+// TestRedis_OwnServer shares one password-protected redis-server between the
+// subtests that need one.
+func TestRedis_OwnServer(t *testing.T) {
+	srv := testsvc.StartRedis(t, testsvc.PostgresPassword)
+	t.Logf("own redis-server: start took %v", srv.Startup)
+	good := "redis://:" + testsvc.PostgresPassword + "@" + srv.Addr()
+
+	t.Run("right password passes the write test", func(t *testing.T) {
+		c := newRedisCheck(t, map[string]any{"url": good, "write_test": true})
+		if msg, _ := svcRun(c); msg != "" {
+			t.Fatalf("Check: %s", msg)
+		}
+	})
+	t.Run("wrong password is reported without the password", func(t *testing.T) {
+		for _, url := range []string{
+			"redis://:wrong-" + testsvc.PostgresPassword + "@" + srv.Addr(),
+			"redis://default:wrong-" + testsvc.PostgresPassword + "@" + srv.Addr() + "/0",
+		} {
+			c := newRedisCheck(t, map[string]any{"url": url})
+			want := "unavailable: password authentication failed"
+			if msg := svcExpectFailure(t, c, redisTestTimeout, want); msg != want {
+				t.Errorf("message = %q, want %q", msg, want)
+			}
+		}
+	})
+	t.Run("missing password is reported", func(t *testing.T) {
+		c := newRedisCheck(t, map[string]any{"url": "redis://" + srv.Addr()})
+		want := "unavailable: authentication required: the URL has no password"
+		if msg := svcExpectFailure(t, c, redisTestTimeout, want); msg != want {
+			t.Errorf("message = %q, want %q", msg, want)
+		}
+	})
+	t.Run("many probes keep one connection", func(t *testing.T) {
+		c := newRedisCheck(t, map[string]any{"url": good + "/0?client_name=healthd-leaktest", "write_test": true})
+		for i := 0; i < 20; i++ {
+			if msg, _ := svcRun(c); msg != "" {
+				t.Fatalf("Check %d: %s", i, msg)
+			}
+		}
+		before := srv.ClientsNamed("healthd-leaktest")
+		for i := 0; i < 200; i++ {
+			if msg, _ := svcRun(c); msg != "" {
+				t.Fatalf("Check %d: %s", i, msg)
+			}
+		}
+		after := srv.ClientsNamed("healthd-leaktest")
+		if before < 1 || before > 2 || after != before {
+			t.Errorf("connections named healthd-leaktest: %d after 20 probes, %d after 220; want 1 or 2, unchanged", before, after)
+		}
+		c.(io.Closer).Close()
+		if n := srv.ClientsNamed("healthd-leaktest"); n != 0 {
+			t.Errorf("%d connections left after Close", n)
+		}
+	})
+	t.Run("a restart between probes is not a failure", func(t *testing.T) {
+		c := newRedisCheck(t, map[string]any{"url": good})
+		if msg, _ := svcRun(c); msg != "" {
+			t.Fatalf("Check: %s", msg)
+		}
+		srv.Stop()
+		srv.Start()
+		if msg, _ := svcRun(c); msg != "" {
+			t.Fatalf("first Check after the restart: %s", msg)
+		}
+	})
+	t.Run("recovers after the server is killed and restarted", func(t *testing.T) {
+		c := newRedisCheck(t, map[string]any{"url": good, "write_test": true})
+		if msg, _ := svcRun(c); msg != "" {
+			t.Fatalf("Check: %s", msg)
+		}
+		srv.Stop()
+		svcExpectFailure(t, c, redisTestTimeout, "unavailable: ")
+		want := "unavailable: connection refused (" + srv.Addr() + ")"
+		if msg := svcExpectFailure(t, c, redisTestTimeout, want); msg != want {
+			t.Errorf("message while stopped = %q, want %q", msg, want)
+		}
+		srv.Start()
+		svcEventually(t, c, 3*time.Second)
+	})
+}
