@@ -66,7 +66,8 @@ func (m *Memory) Check(ctx context.Context) error {
 		avail, limited = headroom, true
 	}
 	mb := float64(avail) / mib
-	Observe(ctx, "available", math.Round(mb*10)/10, "MB")
+	// Whole MB, truncated, so the observation, the note and the warning agree.
+	Observe(ctx, "available", math.Floor(mb), "MB")
 	if m.min != nil && mb < *m.min {
 		return Warn("%s %d MB available RAM below %s MB", m.host, int64(mb), formatNumber(*m.min))
 	}
