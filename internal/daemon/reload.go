@@ -231,6 +231,10 @@ func (rl *Reloader) needsRestart(old config.Server, cur *config.Server) {
 // what is queued).
 func (rl *Reloader) stop() {
 	rl.mu.Lock()
+	if rl.stopped {
+		rl.mu.Unlock()
+		return
+	}
 	rl.stopped = true
 	set := rl.notify
 	rl.mu.Unlock()

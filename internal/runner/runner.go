@@ -331,14 +331,17 @@ func (r *Runner) runOnce(c *Check) *Result {
 	errc := make(chan error, 1)
 	c.stuck.Store(true)
 	go func() {
-		defer c.stuck.Store(false)
+		var err error
+		// stuck is cleared before the result is handed over: a run
+		// started right after this one ends must not find it still set.
+		defer func() { c.stuck.Store(false); errc <- err }()
 		defer func() {
 			if p := recover(); p != nil {
 				r.opts.Logger.Error("check panicked", "check", c.Name, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-				errc <- &checks.Error{Kind: checks.KindUnknown, Msg: fmt.Sprintf("the check crashed: %v", p)}
+				err = &checks.Error{Kind: checks.KindUnknown, Msg: fmt.Sprintf("the check crashed: %v", p)}
 			}
 		}()
-		errc <- c.Checker.Check(ctx)
+		err = c.Checker.Check(ctx)
 	}()
 	timer := time.NewTimer(c.Timeout + r.opts.Grace)
 	var err error
