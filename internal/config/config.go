@@ -85,6 +85,13 @@ type Notify struct {
 	Format  string // json or slack
 	Timeout time.Duration
 	Retries int
+	// Headers are sent with every request (e.g. Authorization); their
+	// values are secrets.
+	Headers map[string]string
+	// Checks, when set, limits the notifications to these checks.
+	Checks []string
+	// Secrets holds the URL (a Slack webhook URL is itself a credential),
+	// the header values and any credential in the entry.
 	Secrets []string
 }
 
@@ -325,6 +332,9 @@ func (l *loader) parse(data []byte) *Config {
 	l.defaults(cfg, top["defaults"])
 	l.notify(cfg, top["notify"])
 	l.checks(cfg, top["checks"])
+	if len(l.errs) == 0 {
+		l.notifyChecks(cfg, top["notify"])
+	}
 	return cfg
 }
 
@@ -636,8 +646,64 @@ func (l *loader) notify(cfg *Config, e entry) {
 		if n.Retries < 0 || n.Retries > 10 {
 			p.Errorf("retries", "must be from 0 to 10")
 		}
+		if n.Timeout <= 0 {
+			p.Errorf("timeout", "must be more than 0")
+		}
+		if n.URL != "" {
+			n.Secrets = append(n.Secrets, n.URL)
+		}
+		if v, ok := p.Raw("headers"); ok {
+			hm, ok := v.(map[string]any)
+			if !ok {
+				p.Errorf("headers", "must be a mapping of header names to values")
+			}
+			for _, k := range sortedKeys(hm) {
+				hv, ok := hm[k].(string)
+				if !ok {
+					p.Errorf("headers."+k, "must be a string")
+					continue
+				}
+				if n.Headers == nil {
+					n.Headers = map[string]string{}
+				}
+				n.Headers[k] = hv
+				if hv != "" {
+					n.Secrets = append(n.Secrets, hv)
+				}
+			}
+		}
+		n.Checks = p.Strings("checks")
 		cfg.Notify = append(cfg.Notify, n)
-		l.collect(p.Err(), nil, e.line, "", fmt.Sprintf("notify[%d].", i))
+		node, line := (*yaml.Node)(nil), e.line
+		if e.node != nil && e.node.Kind == yaml.SequenceNode && i < len(e.node.Content) {
+			node, line = e.node.Content[i], e.node.Content[i].Line
+		}
+		l.collect(p.Err(), node, line, "", fmt.Sprintf("notify[%d].", i))
+	}
+}
+
+// notifyChecks reports check names in notify[].checks that no check has.
+func (l *loader) notifyChecks(cfg *Config, e entry) {
+	known := map[string]bool{}
+	names := make([]string, 0, len(cfg.Checks))
+	for _, c := range cfg.Checks {
+		known[c.Name] = true
+		names = append(names, c.Name)
+	}
+	for i, n := range cfg.Notify {
+		for j, name := range n.Checks {
+			if !known[name] {
+				msg := fmt.Sprintf("no check is called %q", name)
+				if s := checks.Suggest(name, names); s != "" {
+					msg += fmt.Sprintf(" (did you mean %q?)", s)
+				}
+				line := e.line
+				if e.node != nil && e.node.Kind == yaml.SequenceNode && i < len(e.node.Content) {
+					line = keyLine(e.node.Content[i], "checks", e.node.Content[i].Line)
+				}
+				l.errorf(line, "", fmt.Sprintf("notify[%d].checks[%d]", i, j), "%s", msg)
+			}
+		}
 	}
 }
 

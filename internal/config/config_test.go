@@ -181,3 +181,27 @@ func contains(l []string, s string) bool {
 	}
 	return false
 }
+
+func TestLoad_NotifyHeadersAndURLAreSecrets(t *testing.T) {
+	cfg, err := config.Parse("n.yaml", []byte(`
+notify:
+  - url: https://hooks.slack.com/services/T0/B0/XyZ
+    format: slack
+    headers: {Authorization: "Bearer s3cr3t"}
+    checks: [db]
+checks: [{name: db, type: fake}]
+`), config.Options{Registry: checkstest.Registry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := cfg.Notify[0]
+	if n.Headers["Authorization"] != "Bearer s3cr3t" || len(n.Checks) != 1 || n.Timeout != 5*time.Second || n.Retries != 3 {
+		t.Errorf("parsed %+v", n)
+	}
+	secrets := strings.Join(cfg.Secrets(), " ")
+	for _, s := range []string{"Bearer s3cr3t", "https://hooks.slack.com/services/T0/B0/XyZ"} {
+		if !strings.Contains(secrets, s) {
+			t.Errorf("Secrets() lacks %q", s)
+		}
+	}
+}

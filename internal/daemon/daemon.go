@@ -20,7 +20,6 @@ import (
 
 	"github.com/healthd/healthd/internal/checks"
 	"github.com/healthd/healthd/internal/config"
-	"github.com/healthd/healthd/internal/runner"
 	"github.com/healthd/healthd/internal/server"
 )
 
@@ -32,6 +31,14 @@ type Options struct {
 	Version    string
 	Stderr     io.Writer         // log output
 	Ready      func(addr string) // called once the listener is open (tests)
+	// OnReload is told the outcome of every reload (SIGHUP, file change,
+	// POST /-/reload), e.g. for a metric; it must not block.
+	OnReload func(ok bool, err error)
+	// NoWatch disables reloading when the config file changes (SIGHUP and
+	// POST /-/reload still reload).
+	NoWatch bool
+	// Signals, when set, replaces SIGHUP as the reload trigger (tests).
+	Signals <-chan os.Signal
 }
 
 // ConfigError marks a failure to load the config: exit status 2.
@@ -42,8 +49,13 @@ func (e *ConfigError) Unwrap() error { return e.Err }
 
 // NewLogger builds the process logger from the server settings.
 func NewLogger(w io.Writer, s config.Server) *slog.Logger {
-	ho := &slog.HandlerOptions{Level: s.LogLevel}
-	if s.LogFormat == "json" {
+	return newLogger(w, s.LogFormat, s.LogLevel)
+}
+
+// newLogger logs at level, which a reload may change.
+func newLogger(w io.Writer, format string, level slog.Leveler) *slog.Logger {
+	ho := &slog.HandlerOptions{Level: level}
+	if format == "json" {
 		return slog.New(slog.NewJSONHandler(w, ho))
 	}
 	return slog.New(slog.NewTextHandler(w, ho))
@@ -66,26 +78,41 @@ func Serve(ctx context.Context, opts Options) error {
 		opts.Stderr = os.Stderr
 	}
 	boot := slog.New(slog.NewTextHandler(opts.Stderr, nil))
+	// The hash is taken before loading: were the file to change in
+	// between, the watcher would see a new hash and reload.
+	_, sum, _ := (&Reloader{path: opts.ConfigPath}).read()
 	cfg, err := Load(opts, boot)
 	if err != nil {
 		return err
 	}
-	logger := NewLogger(opts.Stderr, cfg.Server)
+	level := new(slog.LevelVar)
+	level.Set(cfg.Server.LogLevel)
+	logger := newLogger(opts.Stderr, cfg.Server.LogFormat, level)
 
-	r := runner.New(cfg, runner.Options{WarningsAsErrors: cfg.HealthCheck.WarningsAsErrors, Logger: logger})
-	srv := server.New(server.Options{Version: opts.Version, Logger: logger})
-	st, err := srv.NewState(cfg, r)
-	if err != nil {
-		cfg.Close()
+	var rl *Reloader
+	srv := server.New(server.Options{Version: opts.Version, Logger: logger, Reload: func() error { return rl.Reload() }})
+	rl = newReloader(opts, srv, logger, level)
+	rl.hash = sum
+	if err := rl.install(cfg); err != nil {
 		return &ConfigError{err}
 	}
-	srv.Swap(st)
-	r.Start()
+	defer rl.stop()
+
+	// Reloads stop before the state is shut down (deferred above, so run
+	// after this).
+	rctx, stopReloads := context.WithCancel(ctx)
+	signalsDone := rl.handleSignals(rctx, opts.Signals)
+	var watchDone <-chan struct{}
+	if !opts.NoWatch {
+		if watchDone, err = rl.Watch(rctx, watchDebounce); err != nil {
+			logger.Warn("not reloading on config file changes (SIGHUP still reloads)", "err", err)
+		}
+	}
 	defer func() {
-		cur := srv.State()
-		cur.Runner.Stop()
-		if err := cur.Config.Close(); err != nil {
-			logger.Warn("closing check clients", "err", err)
+		stopReloads()
+		<-signalsDone
+		if watchDone != nil {
+			<-watchDone
 		}
 	}()
 
@@ -112,7 +139,8 @@ func Serve(ctx context.Context, opts Options) error {
 		hs.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
 	logger.Info("healthd started", "version", opts.Version, "listen", ln.Addr().String(), "path", cfg.Server.Path,
-		"config", cfg.File, "checks", len(cfg.Checks), "groups", cfg.Groups(), "tls", tlsOn)
+		"config", cfg.File, "checks", len(cfg.Checks), "groups", cfg.Groups(), "tls", tlsOn, "notify", len(cfg.Notify),
+		"watch", watchDone != nil)
 	if opts.Ready != nil {
 		opts.Ready(ln.Addr().String())
 	}

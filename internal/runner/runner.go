@@ -42,7 +42,11 @@ func (s Status) String() string {
 
 // Result is one run of a check. Results are immutable once published.
 type Result struct {
+	// Status is what the check shows, after flap damping (see damping.go).
 	Status Status
+	// Raw is what the run itself found, before damping; it equals Status
+	// when the check has no thresholds.
+	Raw Status
 	// Message is the failure text ("unavailable: connection refused
 	// (127.0.0.1:5432)") or a passing run's note; secrets are redacted.
 	Message      string
@@ -90,6 +94,12 @@ type Check struct {
 	// stuck is set while a run's goroutine has not returned; a check that
 	// ignores its deadline cannot pile up goroutines.
 	stuck atomic.Bool
+	// damp holds the flap-damping counters; guarded by mu.
+	damp damping
+	// inherited is set while last was carried over from the runner this
+	// one replaced on reload: it is shown until the first run ends but
+	// never counted as fresh, so a changed check is run at once.
+	inherited atomic.Bool
 }
 
 // Last returns the latest result, or nil before the first run ends.
@@ -236,7 +246,7 @@ func (r *Runner) Run(ctx context.Context, sel []*Check) []Snapshot {
 // (then a refresh is started so the next probe sees a fresh one).
 func (r *Runner) usable(c *Check, now time.Time) *Result {
 	last := c.last.Load()
-	if last == nil {
+	if last == nil || c.inherited.Load() {
 		return nil
 	}
 	age := now.Sub(last.Finished())
@@ -288,7 +298,9 @@ func (r *Runner) startLocked(c *Check) *flight {
 func (r *Runner) execute(c *Check, f *flight) {
 	res := r.runOnce(c)
 	c.mu.Lock()
+	c.damp.apply(&c.Check, c.last.Load(), res)
 	prev := c.last.Swap(res)
+	c.inherited.Store(false)
 	c.flight = nil
 	c.mu.Unlock()
 	c.history.add(res)
@@ -307,7 +319,7 @@ func (r *Runner) runOnce(c *Check) *Result {
 	start := time.Now()
 	res := &Result{Started: start, Seq: r.seq.Add(1)}
 	if c.stuck.Load() {
-		res.Status, res.Kind = Failing, checks.KindUnavailable
+		res.Status, res.Raw, res.Kind = Failing, Failing, checks.KindUnavailable
 		res.Message = fmt.Sprintf("unavailable: timed out: the previous run has not returned after %s (the check ignores its deadline)", c.Timeout)
 		return res
 	}
@@ -319,14 +331,17 @@ func (r *Runner) runOnce(c *Check) *Result {
 	errc := make(chan error, 1)
 	c.stuck.Store(true)
 	go func() {
-		defer c.stuck.Store(false)
+		var err error
+		// stuck is cleared before the result is handed over: a run
+		// started right after this one ends must not find it still set.
+		defer func() { c.stuck.Store(false); errc <- err }()
 		defer func() {
 			if p := recover(); p != nil {
 				r.opts.Logger.Error("check panicked", "check", c.Name, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-				errc <- &checks.Error{Kind: checks.KindUnknown, Msg: fmt.Sprintf("the check crashed: %v", p)}
+				err = &checks.Error{Kind: checks.KindUnknown, Msg: fmt.Sprintf("the check crashed: %v", p)}
 			}
 		}()
-		errc <- c.Checker.Check(ctx)
+		err = c.Checker.Check(ctx)
 	}()
 	timer := time.NewTimer(c.Timeout + r.opts.Grace)
 	var err error
@@ -359,6 +374,7 @@ func (r *Runner) runOnce(c *Check) *Result {
 			res.Status = Warning
 		}
 	}
+	res.Raw = res.Status
 	return res
 }
 

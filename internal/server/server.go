@@ -22,6 +22,8 @@ import (
 type Options struct {
 	Version string
 	Logger  *slog.Logger
+	// Reload, when set, is called by POST /-/reload (see reload.go).
+	Reload func() error
 }
 
 // Server is an http.Handler whose routes and checks can be swapped atomically
@@ -42,6 +44,7 @@ type State struct {
 	groups   map[string][]*runner.Check
 	srv      *Server
 	draining atomic.Bool
+	inflight atomic.Int64 // probes using Runner; see WaitIdle
 }
 
 // New returns a server with no state; call Swap before serving.
@@ -126,6 +129,9 @@ func (st *State) routes() http.Handler {
 		}
 		st.serveChecks(w, r, sel, name)
 	}
+	if st.srv.opts.Reload != nil {
+		r.HandleFunc("/-/reload", st.serveReload)
+	}
 	get(base+"{group}", group)
 	get(base+"{group}/", group)
 	return r
@@ -145,6 +151,11 @@ func (st *State) unknownGroup(name string) string {
 
 // serveChecks runs sel and writes the answer in the negotiated format.
 func (st *State) serveChecks(w http.ResponseWriter, r *http.Request, sel []*runner.Check, group string) {
+	if cur := st.enter(); cur != st { // swapped out by a reload meanwhile
+		cur.router.ServeHTTP(w, r)
+		return
+	}
+	defer st.inflight.Add(-1)
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
 	h.Add("Vary", "Accept")

@@ -26,7 +26,14 @@ type Fake struct {
 	running atomic.Int64
 	maxPar  atomic.Int64
 	closed  atomic.Bool
+	// override, when set by SetFail, replaces Fail: tests flip a check
+	// between passing and failing while it runs.
+	override atomic.Pointer[string]
 }
+
+// SetFail makes later runs fail with msg, or pass when msg is empty,
+// whatever the config said.
+func (f *Fake) SetFail(msg string) { f.override.Store(&msg) }
 
 // Runs is how many times Check started.
 func (f *Fake) Runs() int64 { return f.runs.Load() }
@@ -68,9 +75,13 @@ func (f *Fake) Check(ctx context.Context) error {
 	if f.Observe != 0 {
 		checks.Observe(ctx, "value", f.Observe, "units")
 	}
+	fail := f.Fail
+	if o := f.override.Load(); o != nil {
+		fail = *o
+	}
 	switch {
-	case f.Fail != "":
-		return checks.Unavailable("%s", f.Fail)
+	case fail != "":
+		return checks.Unavailable("%s", fail)
 	case f.Warn != "":
 		return checks.Warn("%s", f.Warn)
 	}
