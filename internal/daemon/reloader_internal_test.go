@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/healthd/healthd/internal/checks/checkstest"
 	"github.com/healthd/healthd/internal/config"
@@ -65,6 +66,16 @@ func TestReloader_ClosesOldClientsCarriesHistoryAndNotifies(t *testing.T) {
 	hist := db.History().Results()
 	if res.Status != runner.Passing || len(hist) < 2 || hist[0].Status != runner.Failing || hist[len(hist)-1] != res {
 		t.Errorf("after reload: %v; history of %d results, want the carried failure first and this pass last", res.Status, len(hist))
+	}
+	// Observers run just after the run's waiters are released: wait for the
+	// webhook rather than racing the observer with stop.
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		mu.Lock()
+		n := len(hooks)
+		mu.Unlock()
+		if n > 0 {
+			break
+		}
 	}
 	rl.stop() // drains the webhooks
 	mu.Lock()
