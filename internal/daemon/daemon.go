@@ -20,6 +20,7 @@ import (
 
 	"github.com/healthd/healthd/internal/checks"
 	"github.com/healthd/healthd/internal/config"
+	"github.com/healthd/healthd/internal/metrics"
 	"github.com/healthd/healthd/internal/runner"
 	"github.com/healthd/healthd/internal/server"
 )
@@ -72,8 +73,12 @@ func Serve(ctx context.Context, opts Options) error {
 	}
 	logger := NewLogger(opts.Stderr, cfg.Server)
 
+	// One registry per process: it outlives reloads, which Attach a new runner.
+	m := metrics.New(metrics.Options{Version: opts.Version})
 	r := runner.New(cfg, runner.Options{WarningsAsErrors: cfg.HealthCheck.WarningsAsErrors, Logger: logger})
-	srv := server.New(server.Options{Version: opts.Version, Logger: logger})
+	m.Attach(r)
+	m.ReloadResult(true, time.Now())
+	srv := server.New(server.Options{Version: opts.Version, Logger: logger, Metrics: m})
 	st, err := srv.NewState(cfg, r)
 	if err != nil {
 		cfg.Close()

@@ -269,3 +269,29 @@ func labelValue(m *dto.Metric, name string) string {
 	}
 	return ""
 }
+
+// Names of the series that only /ht/ serves in OpenMetrics, about the
+// response itself. They carry no label, so a caller without a token gets
+// them too.
+const (
+	NameResponseState = "healthd_response_state"
+	NameResponseOK    = "healthd_response_ok"
+)
+
+// ResponseFamilies returns the overall series of one /ht/ response: its
+// state (0 failing, 1 warning, 2 passing, where a non-critical failure
+// counts as a warning) and whether its status code is 200.
+func ResponseFamilies(state runner.Status, ok bool) []*dto.MetricFamily {
+	st := prometheus.NewGauge(prometheus.GaugeOpts{Name: NameResponseState,
+		Help: "Worst state of the selected checks: 0 failing, 1 warning, 2 passing; a non-critical failure counts as a warning."})
+	st.Set(float64(state))
+	okg := prometheus.NewGauge(prometheus.GaugeOpts{Name: NameResponseOK,
+		Help: "1 if this response's status code is 200, else 0."})
+	if ok {
+		okg.Set(1)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(okg, st)
+	fams, _ := reg.Gather() // two valid gauges always gather
+	return fams
+}
