@@ -181,6 +181,9 @@ func (st *State) serveChecks(w http.ResponseWriter, r *http.Request, sel []*runn
 	snaps := st.Runner.Run(r.Context(), sel)
 	v := view{snaps: snaps, overall: runner.Summarize(snaps), group: group, scope: scope, draining: st.draining.Load(), full: full}
 	v.ok = v.overall.OK && !v.draining
+	if !full { // not even the name in the URL is echoed
+		v.group, v.scope = "", defaultScope
+	}
 	code := http.StatusOK
 	if !v.ok {
 		code = st.Config.Server.FailureStatus
