@@ -164,8 +164,10 @@ func (m *Metrics) Attach(r *runner.Runner) {
 }
 
 // Track replaces the exported set of checks with cs: the series of every
-// check not in cs (by name and type) are deleted, and the runs counters of
-// the new ones start at 0 for each result so rate() works from the first run.
+// check not in cs (by name and type) are deleted; a check that stays keeps
+// its counters, histogram and last values until its next run; the runs
+// counters of new checks start at 0 for each result, so rate() and
+// increase() work from their first run.
 func (m *Metrics) Track(cs []*runner.Check) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -281,7 +283,7 @@ const (
 // ResponseFamilies returns the overall series of one /ht/ response: its
 // state (0 failing, 1 warning, 2 passing, where a non-critical failure
 // counts as a warning) and whether its status code is 200.
-func ResponseFamilies(state runner.Status, ok bool) []*dto.MetricFamily {
+func ResponseFamilies(state runner.Status, ok bool) ([]*dto.MetricFamily, error) {
 	st := prometheus.NewGauge(prometheus.GaugeOpts{Name: NameResponseState,
 		Help: "Worst state of the selected checks: 0 failing, 1 warning, 2 passing; a non-critical failure counts as a warning."})
 	st.Set(float64(state))
@@ -292,6 +294,9 @@ func ResponseFamilies(state runner.Status, ok bool) []*dto.MetricFamily {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(okg, st)
-	fams, _ := reg.Gather() // two valid gauges always gather
-	return fams
+	fams, err := reg.Gather()
+	if err != nil {
+		return nil, fmt.Errorf("metrics: gather response: %w", err)
+	}
+	return fams, nil
 }

@@ -110,7 +110,11 @@ func (st *State) renderOverall(f Format, v view) ([]byte, error) {
 	case FormatText:
 		return []byte(textVerdict(v) + "\n"), nil
 	case FormatOpenMetrics:
-		return encodeOpenMetrics(metrics.ResponseFamilies(v.overall.Status, v.ok))
+		fams, err := metrics.ResponseFamilies(v.overall.Status, v.ok)
+		if err != nil {
+			return nil, err
+		}
+		return encodeOpenMetrics(fams)
 	default:
 		var b bytes.Buffer
 		if err := overallPage.Execute(&b, overallWord(v)); err != nil {

@@ -16,11 +16,15 @@ import (
 // the runs counter and the duration histogram come from the process's
 // registry (absent when the server has none).
 func (st *State) renderOpenMetrics(v view) ([]byte, error) {
+	resp, err := metrics.ResponseFamilies(v.overall.Status, v.ok)
+	if err != nil {
+		return nil, err
+	}
 	fams, err := st.srv.opts.Metrics.CheckFamilies(v.snaps)
 	if err != nil {
 		return nil, err
 	}
-	return encodeOpenMetrics(append(metrics.ResponseFamilies(v.overall.Status, v.ok), fams...))
+	return encodeOpenMetrics(append(resp, fams...))
 }
 
 func encodeOpenMetrics(fams []*dto.MetricFamily) ([]byte, error) {
