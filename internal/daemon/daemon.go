@@ -20,6 +20,7 @@ import (
 
 	"github.com/healthd/healthd/internal/checks"
 	"github.com/healthd/healthd/internal/config"
+	"github.com/healthd/healthd/internal/metrics"
 	"github.com/healthd/healthd/internal/server"
 )
 
@@ -89,13 +90,18 @@ func Serve(ctx context.Context, opts Options) error {
 	level.Set(cfg.Server.LogLevel)
 	logger := newLogger(opts.Stderr, cfg.Server.LogFormat, level)
 
+	// One registry per process: it outlives reloads, each of which attaches
+	// its new runner.
+	m := metrics.New(metrics.Options{Version: opts.Version})
 	var rl *Reloader
-	srv := server.New(server.Options{Version: opts.Version, Logger: logger, Reload: func() error { return rl.Reload() }})
+	srv := server.New(server.Options{Version: opts.Version, Logger: logger, Metrics: m, Reload: func() error { return rl.Reload() }})
 	rl = newReloader(opts, srv, logger, level)
+	rl.metrics = m
 	rl.hash = sum
 	if err := rl.install(cfg); err != nil {
 		return &ConfigError{err}
 	}
+	m.ReloadResult(true, time.Now())
 	defer rl.stop()
 
 	// Reloads stop before the state is shut down (deferred above, so run

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/healthd/healthd/internal/config"
+	"github.com/healthd/healthd/internal/metrics"
 	"github.com/healthd/healthd/internal/notify"
 	"github.com/healthd/healthd/internal/runner"
 	"github.com/healthd/healthd/internal/server"
@@ -39,6 +40,7 @@ type Reloader struct {
 	mu      sync.Mutex // one reload at a time
 	hash    [32]byte   // of the file content last tried
 	live    *gate      // observers of the current runner
+	metrics *metrics.Metrics
 	notify  *notify.Set
 	stopped bool
 	closing sync.WaitGroup // old webhooks finishing their queues
@@ -88,6 +90,9 @@ func (rl *Reloader) install(cfg *config.Config) error {
 	g := &gate{obs: []runner.Observer{rl.stateLog, set}}
 	g.on.Store(true)
 	r.AddObserver(g)
+	if rl.metrics != nil {
+		rl.metrics.Attach(r)
+	}
 
 	if rl.live != nil {
 		rl.live.on.Store(false)
@@ -184,6 +189,9 @@ func (rl *Reloader) reloadLocked(data []byte, sum [32]byte, rerr error) error {
 			rl.logger.Error("reload: config error", "err", err)
 		}
 		rl.logger.Error("reload failed: the running config is kept", "config", rl.path)
+	}
+	if rl.metrics != nil {
+		rl.metrics.ReloadResult(err == nil, time.Now())
 	}
 	if rl.opts.OnReload != nil {
 		rl.opts.OnReload(err == nil, err)

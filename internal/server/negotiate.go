@@ -10,8 +10,11 @@ import (
 type Format string
 
 const (
-	FormatHTML Format = "html"
-	FormatJSON Format = "json"
+	FormatHTML        Format = "html"
+	FormatJSON        Format = "json"
+	FormatHealth      Format = "health"      // application/health+json, healthjson.go
+	FormatText        Format = "text"        // Kubernetes-style lines, text.go
+	FormatOpenMetrics Format = "openmetrics" // openmetrics.go
 )
 
 // mediaType maps a media type to the format served for it.
@@ -27,6 +30,9 @@ var acceptable = []mediaType{
 	{"text/html", FormatHTML},
 	{"application/xhtml+xml", FormatHTML},
 	{"application/json", FormatJSON},
+	{"application/health+json", FormatHealth},
+	{"text/plain", FormatText},
+	{"application/openmetrics-text", FormatOpenMetrics},
 	{"text/*", FormatHTML},
 	{"application/*", FormatJSON},
 	{"*/*", FormatHTML},
@@ -34,14 +40,20 @@ var acceptable = []mediaType{
 
 // queryFormats maps ?format= values to formats.
 var queryFormats = map[string]Format{
-	"json": FormatJSON,
-	"html": FormatHTML,
+	"json":        FormatJSON,
+	"html":        FormatHTML,
+	"health":      FormatHealth,
+	"text":        FormatText,
+	"openmetrics": FormatOpenMetrics,
 }
 
 // contentTypes is each format's Content-Type.
 var contentTypes = map[Format]string{
-	FormatHTML: "text/html; charset=utf-8",
-	FormatJSON: "application/json",
+	FormatHTML:        "text/html; charset=utf-8",
+	FormatJSON:        "application/json",
+	FormatHealth:      "application/health+json",
+	FormatText:        "text/plain; charset=utf-8",
+	FormatOpenMetrics: "application/openmetrics-text; version=1.0.0; charset=utf-8",
 }
 
 // supportedTypes is the list shown in a 406.

@@ -6,12 +6,32 @@ import (
 	"github.com/healthd/healthd/internal/runner"
 )
 
-func (st *State) render(f Format, snaps []runner.Snapshot, o runner.Overall, group string) ([]byte, error) {
+// view is what the renderers get for one /ht/ response.
+type view struct {
+	snaps    []runner.Snapshot
+	overall  runner.Overall
+	group    string // the group of a group URL, else ""
+	scope    string // what the text format's last line names: "healthd", the group or the check
+	ok       bool   // the response is 200: every critical check passes and healthd is not draining
+	draining bool
+	full     bool // the caller may see check names and messages (auth.go)
+}
+
+func (st *State) render(f Format, v view) ([]byte, error) {
+	if !v.full {
+		return st.renderOverall(f, v)
+	}
 	switch f {
 	case FormatJSON:
-		return renderJSON(snaps)
+		return renderJSON(v.snaps)
+	case FormatHealth:
+		return st.renderHealthJSON(v)
+	case FormatText:
+		return renderText(v), nil
+	case FormatOpenMetrics:
+		return st.renderOpenMetrics(v)
 	default:
-		return st.renderHTML(snaps, o, group)
+		return st.renderHTML(v.snaps, v.overall, v.group)
 	}
 }
 

@@ -1,5 +1,6 @@
-// Package server serves the checks over HTTP: /ht/ and its groups as HTML or
-// JSON (chosen by ?format= or the Accept header), and /ping.
+// Package server serves the checks over HTTP: /ht/, its groups and single
+// checks as HTML, JSON, health+json, text or OpenMetrics (chosen by ?format=
+// or the Accept header), /metrics, and /ping.
 package server
 
 import (
@@ -15,6 +16,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/healthd/healthd/internal/config"
+	"github.com/healthd/healthd/internal/metrics"
 	"github.com/healthd/healthd/internal/runner"
 )
 
@@ -24,6 +26,9 @@ type Options struct {
 	Logger  *slog.Logger
 	// Reload, when set, is called by POST /-/reload (see reload.go).
 	Reload func() error
+	// Metrics, when set, is served at /metrics and feeds the counters and
+	// histograms of /ht/'s OpenMetrics format. It outlives reloads.
+	Metrics *metrics.Metrics
 }
 
 // Server is an http.Handler whose routes and checks can be swapped atomically
@@ -42,6 +47,7 @@ type State struct {
 	router   http.Handler
 	page     *template.Template
 	groups   map[string][]*runner.Check
+	tokens   tokens
 	srv      *Server
 	draining atomic.Bool
 	inflight atomic.Int64 // probes using Runner; see WaitIdle
@@ -59,7 +65,7 @@ func New(opts Options) *Server {
 // NewState prepares the routes and templates for cfg and r. It fails (and
 // the caller keeps its current state) when a custom template does not parse.
 func (s *Server) NewState(cfg *config.Config, r *runner.Runner) (*State, error) {
-	st := &State{Config: cfg, Runner: r, srv: s, groups: map[string][]*runner.Check{}}
+	st := &State{Config: cfg, Runner: r, srv: s, groups: map[string][]*runner.Check{}, tokens: newTokens(cfg.Server.AuthTokens)}
 	for _, c := range r.Checks() {
 		for _, g := range c.Groups {
 			st.groups[g] = append(st.groups[g], c)
@@ -100,7 +106,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (st *State) routes() http.Handler {
 	r := chi.NewRouter()
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
-		plain(w, http.StatusNotFound, fmt.Sprintf("not found: %s serves %s, %s{group}/ and /ping", r.URL.Path, st.Config.Server.Path, st.Config.Server.Path))
+		plain(w, http.StatusNotFound, fmt.Sprintf("not found: %s serves %s, %s{group}/, %scheck/{name}/, /metrics and /ping", r.URL.Path, st.Config.Server.Path, st.Config.Server.Path, st.Config.Server.Path))
 	})
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Allow", "GET, HEAD")
@@ -115,7 +121,12 @@ func (st *State) routes() http.Handler {
 		w.Header().Set("Cache-Control", "no-store")
 		plain(w, http.StatusOK, "pong")
 	})
-	all := func(w http.ResponseWriter, r *http.Request) { st.serveChecks(w, r, st.Runner.Checks(), "") }
+	if m := st.srv.opts.Metrics; m != nil {
+		get("/metrics", st.requireToken(m.Handler()).ServeHTTP)
+	}
+	all := func(w http.ResponseWriter, r *http.Request) {
+		st.serveChecks(w, r, st.Runner.Checks(), "", defaultScope)
+	}
 	get(base, all)
 	if base != "/" {
 		get(strings.TrimSuffix(base, "/"), all)
@@ -124,20 +135,25 @@ func (st *State) routes() http.Handler {
 		name := chi.URLParam(r, "group")
 		sel, ok := st.groups[name]
 		if !ok {
-			plain(w, http.StatusNotFound, st.unknownGroup(name))
+			plain(w, http.StatusNotFound, st.unknownGroup(name, st.authorize(w, r)))
 			return
 		}
-		st.serveChecks(w, r, sel, name)
+		st.serveChecks(w, r, sel, name, name)
 	}
 	if st.srv.opts.Reload != nil {
 		r.HandleFunc("/-/reload", st.serveReload)
 	}
 	get(base+"{group}", group)
 	get(base+"{group}/", group)
+	get(base+"check/{name}", st.serveCheck)
+	get(base+"check/{name}/", st.serveCheck)
 	return r
 }
 
-func (st *State) unknownGroup(name string) string {
+func (st *State) unknownGroup(name string, full bool) string {
+	if !full {
+		return fmt.Sprintf("unknown group %q", truncate(name, 64))
+	}
 	if len(st.groups) == 0 {
 		return fmt.Sprintf("unknown group %q: no groups are configured", name)
 	}
@@ -149,8 +165,11 @@ func (st *State) unknownGroup(name string) string {
 	return fmt.Sprintf("unknown group %q; known groups: %s", name, strings.Join(names, ", "))
 }
 
-// serveChecks runs sel and writes the answer in the negotiated format.
-func (st *State) serveChecks(w http.ResponseWriter, r *http.Request, sel []*runner.Check, group string) {
+// serveChecks runs sel, narrowed by ?check= and ?skip=, and writes the
+// answer in the negotiated format; a caller without a valid token (when
+// tokens are configured) gets the same status code and the overall status
+// only. scope names sel in the text format.
+func (st *State) serveChecks(w http.ResponseWriter, r *http.Request, sel []*runner.Check, group, scope string) {
 	if cur := st.enter(); cur != st { // swapped out by a reload meanwhile
 		cur.router.ServeHTTP(w, r)
 		return
@@ -159,18 +178,28 @@ func (st *State) serveChecks(w http.ResponseWriter, r *http.Request, sel []*runn
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
 	h.Add("Vary", "Accept")
+	full := st.authorize(w, r)
 	format, status, msg := pickFormat(r)
 	if status != 0 {
 		plain(w, status, msg)
 		return
 	}
+	sel, msg = st.filter(r.URL.Query(), sel, full)
+	if msg != "" {
+		plain(w, http.StatusBadRequest, msg)
+		return
+	}
 	snaps := st.Runner.Run(r.Context(), sel)
-	overall := runner.Summarize(snaps)
+	v := view{snaps: snaps, overall: runner.Summarize(snaps), group: group, scope: scope, draining: st.draining.Load(), full: full}
+	v.ok = v.overall.OK && !v.draining
+	if !full { // not even the name in the URL is echoed
+		v.group, v.scope = "", defaultScope
+	}
 	code := http.StatusOK
-	if !overall.OK || st.draining.Load() {
+	if !v.ok {
 		code = st.Config.Server.FailureStatus
 	}
-	body, err := st.render(format, snaps, overall, group)
+	body, err := st.render(format, v)
 	if err != nil {
 		st.srv.opts.Logger.Error("render failed", "format", string(format), "err", err)
 		plain(w, http.StatusInternalServerError, "render failed")

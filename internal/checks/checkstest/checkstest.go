@@ -21,6 +21,8 @@ type Fake struct {
 	IgnoreContext bool
 	Panic         string
 	Observe       float64
+	Measurement   string // of Observe; "value" unless set
+	Unit          string // of Observe; "units" unless set
 
 	runs    atomic.Int64
 	running atomic.Int64
@@ -73,7 +75,7 @@ func (f *Fake) Check(ctx context.Context) error {
 		panic(f.Panic)
 	}
 	if f.Observe != 0 {
-		checks.Observe(ctx, "value", f.Observe, "units")
+		checks.Observe(ctx, f.Measurement, f.Observe, f.Unit)
 	}
 	fail := f.Fail
 	if o := f.override.Load(); o != nil {
@@ -102,6 +104,8 @@ var Type = checks.Type{Name: "fake", ComponentType: "component", New: func(s che
 		IgnoreContext: p.Bool("ignore_context", false),
 		Panic:         p.String("panic", ""),
 		Observe:       *p.Float("observe", new(float64)),
+		Measurement:   p.String("measurement", "value"),
+		Unit:          p.String("unit", "units"),
 	}
 	_ = p.String("password", "") // lets secret-redaction tests carry a credential
 	_ = p.String("dsn", "")

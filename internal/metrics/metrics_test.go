@@ -1,0 +1,161 @@
+package metrics_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/healthd/healthd/internal/checks/checkstest"
+	"github.com/healthd/healthd/internal/config"
+	"github.com/healthd/healthd/internal/metrics"
+	"github.com/healthd/healthd/internal/runner"
+)
+
+func newRunner(t *testing.T, yaml string) *runner.Runner {
+	t.Helper()
+	cfg, err := config.Parse("test.yaml", []byte(yaml), config.Options{Registry: checkstest.Registry()})
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	r := runner.New(cfg, runner.Options{WarningsAsErrors: cfg.HealthCheck.WarningsAsErrors})
+	t.Cleanup(func() { r.Stop(); cfg.Close() })
+	return r
+}
+
+// scrape fetches /metrics from m's handler and parses it with the
+// Prometheus text parser.
+func scrape(t *testing.T, m *metrics.Metrics) map[string]*dto.MetricFamily {
+	t.Helper()
+	ts := httptest.NewServer(m.Handler())
+	defer ts.Close()
+	resp, err := http.Get(ts.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatalf("parse: %v", err)
+	}
+	return fams
+}
+
+// series returns the value of name's series whose labels include want, and
+// whether there is one.
+func series(fams map[string]*dto.MetricFamily, name string, want map[string]string) (float64, bool) {
+	f, ok := fams[name]
+	if !ok {
+		return 0, false
+	}
+next:
+	for _, m := range f.Metric {
+		got := map[string]string{}
+		for _, l := range m.Label {
+			got[l.GetName()] = l.GetValue()
+		}
+		for k, v := range want {
+			if got[k] != v {
+				continue next
+			}
+		}
+		switch {
+		case m.Gauge != nil:
+			return m.Gauge.GetValue(), true
+		case m.Counter != nil:
+			return m.Counter.GetValue(), true
+		case m.Histogram != nil:
+			return float64(m.Histogram.GetSampleCount()), true
+		}
+		return 0, true
+	}
+	return 0, false
+}
+
+// runAll runs every check once and waits for the observers.
+func runAll(t *testing.T, r *runner.Runner, m *metrics.Metrics, name string) {
+	t.Helper()
+	r.Run(context.Background(), r.Checks())
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		total := 0.0
+		for _, res := range []string{"passing", "warning", "failing"} {
+			v, _ := series(scrape(t, m), metrics.NameRuns, map[string]string{"check": name, "result": res})
+			total += v
+		}
+		if total > 0 {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("no run of %s was observed", name)
+}
+
+func TestMetrics_RemovedCheckSeriesGoAwayOnReload(t *testing.T) {
+	m := metrics.New(metrics.Options{Version: "test"})
+	old := newRunner(t, "checks: [{name: db, type: fake}, {name: cache, type: fake, fail: down}]")
+	m.Attach(old)
+	runAll(t, old, m, "cache")
+	runAll(t, old, m, "db")
+	if _, ok := series(scrape(t, m), metrics.NameState, map[string]string{"check": "cache"}); !ok {
+		t.Fatal("cache has no state series before the reload")
+	}
+
+	next := newRunner(t, "checks: [{name: db, type: fake}]")
+	m.Attach(next)
+	fams := scrape(t, m)
+	for _, name := range []string{metrics.NameState, metrics.NameUp, metrics.NameLastDuration, metrics.NameLastRun, metrics.NameRuns, metrics.NameDuration} {
+		if _, ok := series(fams, name, map[string]string{"check": "cache"}); ok {
+			t.Errorf("%s{check=cache} survived the reload that removed cache", name)
+		}
+	}
+	// db is still configured: its counter carries on across the reload.
+	if v, _ := series(fams, metrics.NameRuns, map[string]string{"check": "db", "result": "passing"}); v != 1 {
+		t.Errorf("db's passing runs = %v after the reload, want 1", v)
+	}
+	// ...and its gauges keep their last value until the new runner's first
+	// run, so a reload leaves no gap in the series.
+	if v, ok := series(fams, metrics.NameState, map[string]string{"check": "db"}); !ok || v != 2 {
+		t.Errorf("db's state across the reload = %v, %v; want 2", v, ok)
+	}
+
+	// A late run of the old runner's checks does not bring cache back.
+	old.Run(context.Background(), old.Checks())
+	time.Sleep(20 * time.Millisecond)
+	if _, ok := series(scrape(t, m), metrics.NameState, map[string]string{"check": "cache"}); ok {
+		t.Error("a run of the replaced runner re-created cache's series")
+	}
+}
+
+func TestMetrics_ReloadResult(t *testing.T) {
+	m := metrics.New(metrics.Options{Version: "v1.2.3"})
+	at := time.Unix(1700000000, 0)
+	m.ReloadResult(true, at)
+	fams := scrape(t, m)
+	if v, _ := series(fams, metrics.NameReloadOK, nil); v != 1 {
+		t.Errorf("reload successful = %v, want 1", v)
+	}
+	if v, _ := series(fams, metrics.NameReloadTime, nil); v != 1700000000 {
+		t.Errorf("reload time = %v", v)
+	}
+	m.ReloadResult(false, at.Add(time.Hour))
+	fams = scrape(t, m)
+	if v, _ := series(fams, metrics.NameReloadOK, nil); v != 0 {
+		t.Errorf("after a failed reload, successful = %v, want 0", v)
+	}
+	if v, _ := series(fams, metrics.NameReloadTime, nil); v != 1700000000 {
+		t.Errorf("a failed reload moved the success time to %v", v)
+	}
+	if v, ok := series(fams, metrics.NameBuildInfo, map[string]string{"version": "v1.2.3"}); !ok || v != 1 {
+		t.Errorf("build info %v %v", v, ok)
+	}
+}

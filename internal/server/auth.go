@@ -1,0 +1,125 @@
+package server
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"net/http"
+	"strings"
+
+	"github.com/healthd/healthd/internal/metrics"
+	"github.com/healthd/healthd/internal/runner"
+)
+
+// tokens holds the SHA-256 of each server.auth.tokens entry. Comparing
+// digests of equal length keeps the comparison's time independent of the
+// tokens' lengths as well as their contents.
+type tokens [][sha256.Size]byte
+
+func newTokens(list []string) tokens {
+	out := make(tokens, len(list))
+	for i, t := range list {
+		out[i] = sha256.Sum256([]byte(t))
+	}
+	return out
+}
+
+// check reports whether r carries `Authorization: Bearer <token>` with one of
+// the tokens, and whether it presented a bearer token at all. Every token is
+// compared, in constant time, without stopping at a match.
+func (ts tokens) check(r *http.Request) (ok, presented bool) {
+	scheme, cred, found := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !found || !strings.EqualFold(scheme, "Bearer") {
+		return false, false
+	}
+	sum := sha256.Sum256([]byte(strings.TrimSpace(cred)))
+	match := 0
+	for _, t := range ts {
+		match |= subtle.ConstantTimeCompare(sum[:], t[:])
+	}
+	return match == 1, true
+}
+
+// authorize reports whether r may see check names and messages: always when
+// no tokens are configured. For other callers it sets the headers that say
+// credentials would change the answer.
+func (st *State) authorize(w http.ResponseWriter, r *http.Request) bool {
+	if len(st.tokens) == 0 {
+		return true
+	}
+	w.Header().Add("Vary", "Authorization")
+	ok, presented := st.tokens.check(r)
+	if !ok {
+		challenge := `Bearer realm="healthd"`
+		if presented {
+			challenge += `, error="invalid_token"`
+		}
+		w.Header().Set("WWW-Authenticate", challenge)
+	}
+	return ok
+}
+
+// requireToken guards h (the /metrics handler): without a valid token, when
+// tokens are configured, the answer is 401, since per-check series name the
+// checks. Prometheus sends the token with `authorization: {credentials: …}`.
+func (st *State) requireToken(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !st.authorize(w, r) {
+			plain(w, http.StatusUnauthorized, "unauthorized: send Authorization: Bearer <token>")
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// overallWord is the HTML page's word: passing, warning or failing, where
+// failing is exactly a failure status code.
+func overallWord(v view) string {
+	switch {
+	case !v.ok:
+		return "failing"
+	case v.overall.Status == runner.Passing:
+		return "passing"
+	}
+	return "warning"
+}
+
+var overallPage = template.Must(template.New("overall").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="robots" content="noindex"><title>System status: {{.}}</title>
+<style>body{font-family:system-ui,sans-serif;margin:2rem}.passing{color:#1a7f37}.warning{color:#9a6700}.failing{color:#cf222e}</style>
+</head><body><h1>System status</h1><p class="{{.}}">{{.}}</p></body></html>
+`))
+
+// renderOverall answers a caller without a valid token: the overall status
+// only, in the requested format. No check name, group list, message, time
+// or version appears.
+func (st *State) renderOverall(f Format, v view) ([]byte, error) {
+	switch f {
+	case FormatJSON:
+		word := "working"
+		if !v.ok {
+			word = "failing"
+		}
+		return json.Marshal(map[string]string{"status": word})
+	case FormatHealth:
+		return json.Marshal(map[string]string{"status": healthStatusOverall(v)})
+	case FormatText:
+		return []byte(textVerdict(v) + "\n"), nil
+	case FormatOpenMetrics:
+		fams, err := metrics.ResponseFamilies(v.overall.Status, v.ok)
+		if err != nil {
+			return nil, err
+		}
+		return encodeOpenMetrics(fams)
+	default:
+		var b bytes.Buffer
+		if err := overallPage.Execute(&b, overallWord(v)); err != nil {
+			return nil, fmt.Errorf("overall page: %w", err)
+		}
+		return b.Bytes(), nil
+	}
+}

@@ -1,0 +1,58 @@
+package server
+
+import (
+	"strings"
+
+	"github.com/healthd/healthd/internal/runner"
+)
+
+// defaultScope names the whole set of checks in the text format's last line.
+const defaultScope = "healthd"
+
+// renderText writes kube-apiserver's verbose style: a line per check, then
+// "<scope> check passed" or "<scope> check failed", where scope is
+// "healthd", the group or the check. A warning or a non-critical failure
+// does not fail the response, and says so:
+//
+//	[+]database ok
+//	[+]disk warning: web-1 93.2% disk usage exceeds 90%
+//	[-]workers failed (non-critical): unavailable: no worker answered
+//	[-]cache failed: unavailable: connection refused (127.0.0.1:11211)
+//	healthd check failed
+func renderText(v view) []byte {
+	var b strings.Builder
+	for _, s := range v.snaps {
+		c, r := s.Check, s.Result
+		switch r.Status {
+		case runner.Passing:
+			b.WriteString("[+]" + c.Name + " ok\n")
+		case runner.Warning:
+			b.WriteString("[+]" + c.Name + " " + oneLine(r.Message) + "\n")
+		default:
+			b.WriteString("[-]" + c.Name + " failed")
+			if !c.Critical {
+				b.WriteString(" (non-critical)")
+			}
+			b.WriteString(": " + oneLine(r.Message) + "\n")
+		}
+	}
+	if v.draining {
+		b.WriteString("[-]shutdown failed: healthd is shutting down\n")
+	}
+	b.WriteString(textVerdict(v) + "\n")
+	return []byte(b.String())
+}
+
+// textVerdict is the last line, and the only one a caller without a token
+// gets.
+func textVerdict(v view) string {
+	if v.ok {
+		return v.scope + " check passed"
+	}
+	return v.scope + " check failed"
+}
+
+// oneLine keeps a message on its line.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
