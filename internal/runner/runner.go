@@ -235,7 +235,7 @@ func (r *Runner) Run(ctx context.Context, sel []*Check) []Snapshot {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			out[i].Result = r.await(ctx, c)
+			out[i].Result = r.await(ctx, c, now)
 		}()
 	}
 	wg.Wait()
@@ -268,10 +268,18 @@ func (r *Runner) usable(c *Check, now time.Time) *Result {
 	return nil
 }
 
-func (r *Runner) await(ctx context.Context, c *Check) *Result {
+// await joins c's run in flight, or starts one, for a request that arrived
+// at arrived and found no usable result. A run that ended after arrived (it
+// was in flight when usable looked) answers the request as joining it would
+// have: without it, 64 cold probes could cause two runs.
+func (r *Runner) await(ctx context.Context, c *Check, arrived time.Time) *Result {
 	c.mu.Lock()
 	f := c.flight
 	if f == nil {
+		if last := c.last.Load(); last != nil && !c.inherited.Load() && !last.Finished().Before(arrived) {
+			c.mu.Unlock()
+			return last
+		}
 		f = r.startLocked(c)
 	}
 	c.mu.Unlock()
@@ -299,11 +307,14 @@ func (r *Runner) execute(c *Check, f *flight) {
 	res := r.runOnce(c)
 	c.mu.Lock()
 	c.damp.apply(&c.Check, c.last.Load(), res)
+	// The history holds res before res is published: whoever sees res as
+	// the last result sees a history that includes it, so a body rendered
+	// for res (bodycache.go) never shows the history one run behind.
+	c.history.add(res)
 	prev := c.last.Swap(res)
 	c.inherited.Store(false)
 	c.flight = nil
 	c.mu.Unlock()
-	c.history.add(res)
 	f.res = res
 	close(f.done)
 	for _, o := range r.opts.Observers {

@@ -6,6 +6,7 @@ package checkstest
 
 import (
 	"context"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -23,6 +24,12 @@ type Fake struct {
 	Observe       float64
 	Measurement   string // of Observe; "value" unless set
 	Unit          string // of Observe; "units" unless set
+	// Hold makes every run wait until Release is called (or its context
+	// ends): tests decide exactly when a run finishes.
+	Hold bool
+
+	release     chan struct{}
+	releaseOnce sync.Once
 
 	runs    atomic.Int64
 	running atomic.Int64
@@ -36,6 +43,9 @@ type Fake struct {
 // SetFail makes later runs fail with msg, or pass when msg is empty,
 // whatever the config said.
 func (f *Fake) SetFail(msg string) { f.override.Store(&msg) }
+
+// Release lets every held run, and every later one, finish.
+func (f *Fake) Release() { f.releaseOnce.Do(func() { close(f.release) }) }
 
 // Runs is how many times Check started.
 func (f *Fake) Runs() int64 { return f.runs.Load() }
@@ -58,6 +68,13 @@ func (f *Fake) Check(ctx context.Context) error {
 		m := f.maxPar.Load()
 		if n <= m || f.maxPar.CompareAndSwap(m, n) {
 			break
+		}
+	}
+	if f.Hold {
+		select {
+		case <-f.release:
+		case <-ctx.Done():
+			return ctx.Err()
 		}
 	}
 	if f.Sleep > 0 {
@@ -106,6 +123,8 @@ var Type = checks.Type{Name: "fake", ComponentType: "component", New: func(s che
 		Observe:       *p.Float("observe", new(float64)),
 		Measurement:   p.String("measurement", "value"),
 		Unit:          p.String("unit", "units"),
+		Hold:          p.Bool("hold", false),
+		release:       make(chan struct{}),
 	}
 	_ = p.String("password", "") // lets secret-redaction tests carry a credential
 	_ = p.String("dsn", "")
