@@ -225,21 +225,31 @@ type Snapshot struct {
 func (r *Runner) Run(ctx context.Context, sel []*Check) []Snapshot {
 	out := make([]Snapshot, len(sel))
 	now := time.Now()
-	var wg sync.WaitGroup
+	missing := false
 	for i, c := range sel {
-		out[i].Check = c
-		if res := r.usable(c, now); res != nil {
-			out[i].Result = res
+		out[i] = Snapshot{Check: c, Result: r.usable(c, now)}
+		missing = missing || out[i].Result == nil
+	}
+	if missing { // kept out of the cached path, which then allocates only out
+		r.awaitAll(ctx, out, now)
+	}
+	return out
+}
+
+// awaitAll fills in the results out lacks, waiting for them in parallel.
+func (r *Runner) awaitAll(ctx context.Context, out []Snapshot, now time.Time) {
+	var wg sync.WaitGroup
+	for i := range out {
+		if out[i].Result != nil {
 			continue
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			out[i].Result = r.await(ctx, c, now)
+			out[i].Result = r.await(ctx, out[i].Check, now)
 		}()
 	}
 	wg.Wait()
-	return out
 }
 
 // usable returns c's last result if it is fresh, or stale within bounds

@@ -51,7 +51,7 @@ type Row struct {
 var icons = map[runner.Status]string{runner.Passing: "✓", runner.Warning: "!", runner.Failing: "✗"}
 
 func (st *State) pageData(snaps []runner.Snapshot, o runner.Overall, group string) Page {
-	now := time.Now()
+	now := referenceTime(snaps) // not the clock: the body is cached (bodycache.go)
 	p := Page{
 		Title:   "System status",
 		Host:    st.srv.host,

@@ -91,7 +91,7 @@ func (st *State) renderHealthJSON(v view) ([]byte, error) {
 	if v.draining {
 		doc.Output = "healthd is shutting down"
 	}
-	now := time.Now()
+	now := referenceTime(v.snaps) // not the clock: the body is cached (bodycache.go)
 	for _, s := range v.snaps {
 		c, r := s.Check, s.Result
 		base := healthComponent{

@@ -56,6 +56,16 @@ var contentTypes = map[Format]string{
 	FormatOpenMetrics: "application/openmetrics-text; version=1.0.0; charset=utf-8",
 }
 
+// contentTypeValues holds contentTypes as header values, shared read-only
+// (see hdrNoStore).
+var contentTypeValues = func() map[Format][]string {
+	m := make(map[Format][]string, len(contentTypes))
+	for f, t := range contentTypes {
+		m[f] = []string{t}[:1:1]
+	}
+	return m
+}()
+
 // supportedTypes is the list shown in a 406.
 func supportedTypes() string {
 	var out []string

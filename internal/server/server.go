@@ -8,6 +8,7 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"sort"
 	"strings"
@@ -51,6 +52,8 @@ type State struct {
 	srv      *Server
 	draining atomic.Bool
 	inflight atomic.Int64 // probes using Runner; see WaitIdle
+	bodies   bodyCache    // bodycache.go
+	accepts  acceptCache
 }
 
 // New returns a server with no state; call Swap before serving.
@@ -176,15 +179,16 @@ func (st *State) serveChecks(w http.ResponseWriter, r *http.Request, sel []*runn
 	}
 	defer st.inflight.Add(-1)
 	h := w.Header()
-	h.Set("Cache-Control", "no-store")
-	h.Add("Vary", "Accept")
+	h["Cache-Control"] = hdrNoStore
+	h["Vary"] = hdrAccept
 	full := st.authorize(w, r)
-	format, status, msg := pickFormat(r)
+	q := query(r)
+	format, status, msg := st.pickFormat(r, q)
 	if status != 0 {
 		plain(w, status, msg)
 		return
 	}
-	sel, msg = st.filter(r.URL.Query(), sel, full)
+	sel, msg = st.filter(q, sel, full)
 	if msg != "" {
 		plain(w, http.StatusBadRequest, msg)
 		return
@@ -199,22 +203,22 @@ func (st *State) serveChecks(w http.ResponseWriter, r *http.Request, sel []*runn
 	if !v.ok {
 		code = st.Config.Server.FailureStatus
 	}
-	body, err := st.render(format, v)
+	body, err := st.bodies.body(format, v, func() ([]byte, error) { return st.render(format, v) })
 	if err != nil {
 		st.srv.opts.Logger.Error("render failed", "format", string(format), "err", err)
 		plain(w, http.StatusInternalServerError, "render failed")
 		return
 	}
-	h.Set("Content-Type", contentTypes[format])
-	h.Set("X-Content-Type-Options", "nosniff")
+	h["Content-Type"] = contentTypeValues[format]
+	h["X-Content-Type-Options"] = hdrNosniff
 	w.WriteHeader(code)
 	w.Write(body)
 }
 
 // pickFormat returns the format, or a status and message for a request that
 // cannot be served (400 for a bad format or header, 406 for none acceptable).
-func pickFormat(r *http.Request) (Format, int, string) {
-	if q := r.URL.Query(); q.Has("format") {
+func (st *State) pickFormat(r *http.Request, q url.Values) (Format, int, string) {
+	if q.Has("format") {
 		name := q.Get("format")
 		f, ok := queryFormats[name]
 		if !ok {
@@ -227,7 +231,7 @@ func pickFormat(r *http.Request) (Format, int, string) {
 		}
 		return f, 0, ""
 	}
-	f, ok, malformed := negotiate(strings.Join(r.Header.Values("Accept"), ","))
+	f, ok, malformed := st.accepts.negotiate(strings.Join(r.Header.Values("Accept"), ","))
 	switch {
 	case malformed:
 		return "", http.StatusBadRequest, "malformed Accept header"

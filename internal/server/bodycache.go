@@ -1,0 +1,215 @@
+package server
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/healthd/healthd/internal/runner"
+)
+
+// Rendering once per result set. A body is a pure function of the format,
+// the selection (group, scope, the selected checks), whether the caller is
+// authorised, whether healthd is draining, and the results shown, each
+// identified by its Seq (unique per run, runner.Result). The cache keeps the
+// body of the latest result set of each selection and hands the same bytes
+// to every probe until one of the results changes.
+//
+// For that to hold, a renderer must not read the clock or add anything per
+// response: relative figures (a result's age, an uptime window) are measured
+// from referenceTime, the newest shown result's finish time. OpenMetrics is
+// not cached: it carries the process's counters.
+
+// bodyCacheSize bounds the selections remembered per State: ?check=
+// permutations cannot grow memory without limit. When full, the least
+// recently used selection is dropped.
+const bodyCacheSize = 64
+
+type bodyCache struct {
+	mu      sync.RWMutex
+	entries map[string]*cachedBody
+	clock   atomic.Uint64 // ticks on every use, for LRU eviction
+}
+
+// cachedBody is the body for one selection and one result set. Concurrent
+// probes that miss on the same result set render it once: the first runs
+// render inside once, the others wait for it.
+type cachedBody struct {
+	seqs []uint64
+	used atomic.Uint64
+	once sync.Once
+	body []byte
+	err  error
+}
+
+func (e *cachedBody) matches(snaps []runner.Snapshot) bool {
+	if len(e.seqs) != len(snaps) {
+		return false
+	}
+	for i, s := range snaps {
+		if e.seqs[i] != s.Result.Seq {
+			return false
+		}
+	}
+	return true
+}
+
+// body returns v's body in format f, rendered by render at most once per
+// result set.
+func (c *bodyCache) body(f Format, v view, render func() ([]byte, error)) ([]byte, error) {
+	if f == FormatOpenMetrics {
+		return render()
+	}
+	for _, s := range v.snaps {
+		if s.Result.Seq == 0 { // a stand-in result ("the request ended before…"), not a run
+			return render()
+		}
+	}
+	var buf [256]byte
+	key := appendBodyKey(buf[:0], f, v)
+	c.mu.RLock()
+	e := c.entries[string(key)]
+	c.mu.RUnlock()
+	if e == nil || !e.matches(v.snaps) {
+		e = c.insert(string(key), v.snaps)
+	}
+	e.used.Store(c.clock.Add(1))
+	e.once.Do(func() { e.body, e.err = render() })
+	if e.err != nil {
+		c.mu.Lock()
+		if c.entries[string(key)] == e {
+			delete(c.entries, string(key))
+		}
+		c.mu.Unlock()
+	}
+	return e.body, e.err
+}
+
+// insert returns the entry for key and snaps' result set, adding it (in
+// place of key's older one, or of the least recently used selection when
+// the cache is full) unless another probe just did.
+func (c *bodyCache) insert(key string, snaps []runner.Snapshot) *cachedBody {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e := c.entries[key]; e != nil && e.matches(snaps) {
+		return e
+	}
+	if c.entries == nil {
+		c.entries = make(map[string]*cachedBody, bodyCacheSize)
+	}
+	if _, ok := c.entries[key]; !ok && len(c.entries) >= bodyCacheSize {
+		var oldest string
+		least := ^uint64(0)
+		for k, e := range c.entries {
+			if u := e.used.Load(); u < least {
+				oldest, least = k, u
+			}
+		}
+		delete(c.entries, oldest)
+	}
+	e := &cachedBody{seqs: make([]uint64, len(snaps))}
+	for i, s := range snaps {
+		e.seqs[i] = s.Result.Seq
+	}
+	c.entries[key] = e
+	return e
+}
+
+// len is how many selections are cached.
+func (c *bodyCache) len() int {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return len(c.entries)
+}
+
+// appendBodyKey appends the selection part of a body's key: format, flags,
+// group, scope and the selected checks' names, NUL-separated (names never
+// contain NUL: the config allows letters, digits, '-', '_' and '.').
+func appendBodyKey(b []byte, f Format, v view) []byte {
+	b = append(b, f...)
+	flags := byte('0')
+	if v.full {
+		flags |= 1
+	}
+	if v.draining {
+		flags |= 2
+	}
+	b = append(b, 0, flags, 0)
+	b = append(b, v.group...)
+	b = append(b, 0)
+	b = append(b, v.scope...)
+	for _, s := range v.snaps {
+		b = append(b, 0)
+		b = append(b, s.Check.Name...)
+	}
+	return b
+}
+
+// referenceTime is "now" for a body: the finish time of the newest result
+// shown. Ages and uptime windows are measured from it, so the body depends
+// on the results only and can be cached.
+func referenceTime(snaps []runner.Snapshot) time.Time {
+	var t time.Time
+	for _, s := range snaps {
+		if f := s.Result.Finished(); f.After(t) {
+			t = f
+		}
+	}
+	return t
+}
+
+// acceptCacheSize bounds the Accept headers whose negotiation is
+// remembered; probers send one or a few fixed headers.
+const acceptCacheSize = 32
+
+// acceptCache remembers negotiate's answer for recent Accept headers.
+type acceptCache struct {
+	mu sync.RWMutex
+	m  map[string]negotiated
+}
+
+type negotiated struct {
+	f             Format
+	ok, malformed bool
+}
+
+func (c *acceptCache) negotiate(header string) (Format, bool, bool) {
+	c.mu.RLock()
+	n, hit := c.m[header]
+	c.mu.RUnlock()
+	if hit {
+		return n.f, n.ok, n.malformed
+	}
+	n.f, n.ok, n.malformed = negotiate(header)
+	if len(header) <= 256 {
+		c.mu.Lock()
+		if c.m == nil {
+			c.m = make(map[string]negotiated, acceptCacheSize)
+		}
+		if len(c.m) < acceptCacheSize {
+			c.m[strings.Clone(header)] = n
+		}
+		c.mu.Unlock()
+	}
+	return n.f, n.ok, n.malformed
+}
+
+// query parses r's query string, or returns nil (a valid empty Values)
+// when it has none.
+func query(r *http.Request) url.Values {
+	if r.URL.RawQuery == "" {
+		return nil
+	}
+	return r.URL.Query()
+}
+
+// Header values set on every probe, shared read-only. Their capacity equals
+// their length, so a later Header.Add appends to a copy, never to these.
+var (
+	hdrNoStore = []string{"no-store"}[:1:1]
+	hdrAccept  = []string{"Accept"}[:1:1]
+	hdrNosniff = []string{"nosniff"}[:1:1]
+)
