@@ -315,6 +315,8 @@ func (c *S3) explain(ctx context.Context, err error, perm string) error {
 		return wrap(KindUnavailable, "timed out after %s (%s)", c.budget(ctx), addr)
 	case errors.Is(ctx.Err(), context.Canceled) || errors.Is(err, context.Canceled):
 		return wrap(KindUnavailable, "check canceled (%s)", addr)
+	case credentialsError(err):
+		return wrap(KindUnavailable, "no usable AWS credentials (set access_key_id and secret_access_key, or the AWS environment)")
 	case errors.As(err, &dnsErr):
 		return wrap(KindUnavailable, "cannot resolve %s", dnsErr.Name)
 	case errors.Is(err, syscall.ECONNREFUSED):
@@ -359,10 +361,6 @@ func (c *S3) explain(ctx context.Context, err error, perm string) error {
 		return wrap(KindUnexpected, "server answered %d (%s)", status, addr)
 	}
 
-	var signErr *v4.SigningError
-	if errors.As(err, &signErr) {
-		return wrap(KindUnavailable, "no usable AWS credentials (set access_key_id and secret_access_key, or the AWS environment)")
-	}
 	var opErr *net.OpError
 	if errors.As(err, &opErr) {
 		return wrap(KindUnavailable, "%s failed (%s): %v", opErr.Op, addr, opErr.Err)
@@ -371,6 +369,15 @@ func (c *S3) explain(ctx context.Context, err error, perm string) error {
 		return wrap(KindUnavailable, "request failed (%s): %v", addr, uerr.Err)
 	}
 	return wrap(KindUnavailable, "request failed (%s)", addr)
+}
+
+// credentialsError reports whether err is the SDK failing to get credentials
+// (default chain empty, IMDS disabled or unreachable). The SDK words it as an
+// untyped "get identity: …" error; older versions used v4.SigningError.
+func credentialsError(err error) bool {
+	var signErr *v4.SigningError
+	return errors.As(err, &signErr) || strings.Contains(err.Error(), "get identity: ") ||
+		strings.Contains(err.Error(), "failed to refresh cached credentials")
 }
 
 func (c *S3) regionOf() string {

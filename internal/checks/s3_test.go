@@ -319,3 +319,35 @@ func TestS3_ValidConfigsBuildWithoutNetwork(t *testing.T) {
 		c.(io.Closer).Close()
 	}
 }
+
+// isolateAWSEnv points the SDK's default chain at an empty environment.
+func isolateAWSEnv(t *testing.T) {
+	dir := t.TempDir()
+	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
+		"AWS_DEFAULT_PROFILE", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+		"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"} {
+		t.Setenv(k, "")
+		os.Unsetenv(k)
+	}
+	t.Setenv("AWS_CONFIG_FILE", dir+"/config")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", dir+"/credentials")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+}
+
+func TestS3_DefaultCredentialChainFromEnvironment(t *testing.T) {
+	g := testsvc.StartVersityGW(t)
+	isolateAWSEnv(t)
+	t.Setenv("AWS_ACCESS_KEY_ID", g.AccessKey)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", g.SecretKey)
+	c := newS3Check(t, map[string]any{"bucket": g.Bucket, "endpoint": g.Endpoint, "path_style": true})
+	if err := probe(t, c); err != nil {
+		t.Fatalf("Check with credentials from the environment: %v", err)
+	}
+}
+
+func TestS3_NoCredentialsFails(t *testing.T) {
+	g := testsvc.StartVersityGW(t)
+	isolateAWSEnv(t)
+	c := newS3Check(t, map[string]any{"bucket": g.Bucket, "endpoint": g.Endpoint, "path_style": true})
+	wantMessage(t, probe(t, c), "unavailable: no usable AWS credentials (set access_key_id and secret_access_key, or the AWS environment)")
+}
