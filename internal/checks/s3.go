@@ -101,6 +101,9 @@ func newS3(spec Spec) (Checker, error) {
 		// One attempt: the standard retryer's back-off would eat the deadline
 		// and turn "connection refused" into "timed out".
 		config.WithRetryMaxAttempts(1),
+		// AWS_DEFAULTS_MODE=auto would ask EC2 instance metadata about the
+		// environment here, in the constructor; legacy never does.
+		config.WithDefaultsMode(aws.DefaultsModeLegacy),
 	}
 	if accessKey != "" {
 		opts = append(opts, config.WithCredentialsProvider(

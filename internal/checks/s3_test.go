@@ -303,6 +303,8 @@ func TestS3_ConstructorValidation(t *testing.T) {
 
 func TestS3_ValidConfigsBuildWithoutNetwork(t *testing.T) {
 	typ, _ := checks.Builtin().Lookup("s3")
+	t.Setenv("AWS_DEFAULTS_MODE", "auto") // would query instance metadata if honoured
+	t.Setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://"+testsvc.BlackholeAddr(t))
 	for _, params := range []map[string]any{
 		{"bucket": "b"}, // default credential chain, us-east-1
 		{"bucket": "b", "region": "eu-west-1", "write_test": true, "prefix": ""},
