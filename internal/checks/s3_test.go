@@ -2,10 +2,16 @@ package checks_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -352,4 +358,80 @@ func TestS3_NoCredentialsFails(t *testing.T) {
 	isolateAWSEnv(t)
 	c := newS3Check(t, map[string]any{"bucket": g.Bucket, "endpoint": g.Endpoint, "path_style": true})
 	wantMessage(t, probe(t, c), "unavailable: no usable AWS credentials (set access_key_id and secret_access_key, or the AWS environment)")
+}
+
+// probeReadFault puts a reverse proxy in front of g that interferes with
+// reads of probe objects (GET …/probe-…): "hang" never answers them,
+// "corrupt" flips their content. Everything else passes through unchanged.
+func probeReadFault(t *testing.T, g *testsvc.VersityGW, fault string) string {
+	t.Helper()
+	target, _ := url.Parse(g.Endpoint)
+	rp := httputil.NewSingleHostReverseProxy(target) // keeps the Host header, so signatures hold
+	isProbeRead := func(r *http.Request) bool {
+		return r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/probe-")
+	}
+	rp.ModifyResponse = func(resp *http.Response) error {
+		if fault == "corrupt" && isProbeRead(resp.Request) && resp.StatusCode == http.StatusOK {
+			b, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil {
+				return err
+			}
+			resp.Body = io.NopCloser(bytes.NewReader(bytes.ToUpper(b)))
+		}
+		return nil
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if fault == "hang" && isProbeRead(r) {
+			<-r.Context().Done()
+			return
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+func assertNoProbeObjects(t *testing.T, g *testsvc.VersityGW) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	out, err := g.Client().ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(g.Bucket), Prefix: aws.String("healthd/")})
+	if err != nil {
+		t.Fatalf("list: %v", err)
+	}
+	for _, o := range out.Contents {
+		t.Errorf("object left behind: %s", aws.ToString(o.Key))
+	}
+}
+
+func TestS3_WriteTestContentMismatchFailsAndDeletes(t *testing.T) {
+	g := testsvc.StartVersityGW(t)
+	c := newS3Check(t, gwParams(g, map[string]any{"endpoint": probeReadFault(t, g, "corrupt"), "write_test": true}))
+	err := probe(t, c)
+	if err == nil {
+		t.Fatal("Check passed, want a content mismatch")
+	}
+	want := regexp.MustCompile(`^unexpected result: object healthd/probe-[0-9a-f]{16} read back does not match what was written \((\d+) bytes written, (\d+) read\)$`)
+	if !want.MatchString(checks.Message(err)) {
+		t.Fatalf("message = %q, want %s", checks.Message(err), want)
+	}
+	assertNoProbeObjects(t, g)
+}
+
+func TestS3_WriteTestHangingReadTimesOutAndStillDeletes(t *testing.T) {
+	g := testsvc.StartVersityGW(t)
+	endpoint := probeReadFault(t, g, "hang")
+	c := newS3Check(t, gwParams(g, map[string]any{"endpoint": endpoint, "write_test": true}))
+	err := probe(t, c)
+	if err == nil {
+		t.Fatal("Check passed, want a time-out")
+	}
+	host := strings.TrimPrefix(endpoint, "http://")
+	want := regexp.MustCompile(`^unavailable: reading healthd/probe-[0-9a-f]{16}: timed out after 400ms \(` + regexp.QuoteMeta(host) + `\)$`)
+	if !want.MatchString(checks.Message(err)) {
+		t.Fatalf("message = %q, want %s", checks.Message(err), want)
+	}
+	c.(io.Closer).Close() // waits for the background delete
+	assertNoProbeObjects(t, g)
 }
