@@ -6,6 +6,8 @@ package checkstest
 
 import (
 	"context"
+	"os"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -21,6 +23,10 @@ type Fake struct {
 	IgnoreContext bool
 	Panic         string
 	Observe       float64
+	// ResultFile, when set, is read on every run and decides the result:
+	// "fail MESSAGE" fails, "warn MESSAGE" warns, anything else passes (so a
+	// test can flip a running check by rewriting the file).
+	ResultFile string
 
 	runs    atomic.Int64
 	running atomic.Int64
@@ -68,11 +74,25 @@ func (f *Fake) Check(ctx context.Context) error {
 	if f.Observe != 0 {
 		checks.Observe(ctx, "value", f.Observe, "units")
 	}
+	fail, warn := f.Fail, f.Warn
+	if f.ResultFile != "" {
+		b, err := os.ReadFile(f.ResultFile)
+		if err != nil {
+			return checks.Unexpected("fake: read result_file: %v", err)
+		}
+		verb, msg, _ := strings.Cut(strings.TrimSpace(string(b)), " ")
+		switch verb {
+		case "fail":
+			fail = msg
+		case "warn":
+			warn = msg
+		}
+	}
 	switch {
-	case f.Fail != "":
-		return checks.Unavailable("%s", f.Fail)
-	case f.Warn != "":
-		return checks.Warn("%s", f.Warn)
+	case fail != "":
+		return checks.Unavailable("%s", fail)
+	case warn != "":
+		return checks.Warn("%s", warn)
 	}
 	if f.Note != "" {
 		checks.Note(ctx, "%s", f.Note)
@@ -91,6 +111,7 @@ var Type = checks.Type{Name: "fake", ComponentType: "component", New: func(s che
 		IgnoreContext: p.Bool("ignore_context", false),
 		Panic:         p.String("panic", ""),
 		Observe:       *p.Float("observe", new(float64)),
+		ResultFile:    p.String("result_file", ""),
 	}
 	_ = p.String("password", "") // lets secret-redaction tests carry a credential
 	_ = p.String("dsn", "")
