@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/healthd/healthd/internal/runner"
@@ -103,16 +104,7 @@ func (st *State) pageData(snaps []runner.Snapshot, o runner.Overall, group strin
 	if !o.OK {
 		p.Overall.Word = "Unhealthy"
 	}
-	switch {
-	case o.Failing == 0 && o.Warnings == 0:
-		p.Overall.Summary = "all checks passing"
-	case o.Warnings == 0:
-		p.Overall.Summary = fmt.Sprintf("%d failing", o.Failing)
-	case o.Failing == 0:
-		p.Overall.Summary = plural(o.Warnings, "warning")
-	default:
-		p.Overall.Summary = fmt.Sprintf("%d failing, %s", o.Failing, plural(o.Warnings, "warning"))
-	}
+	p.Overall.Summary = summary(snaps, o)
 	for _, s := range snaps {
 		r := s.Result
 		row := Row{
@@ -188,6 +180,36 @@ func formatPercent(f float64) string {
 		}
 	}
 	return "99.999%"
+}
+
+// summary counts the failing checks (saying how many of them are not
+// critical) and the warnings: "all checks passing", "2 failing (1
+// non-critical), 1 warning".
+func summary(snaps []runner.Snapshot, o runner.Overall) string {
+	if o.Failing == 0 && o.Warnings == 0 {
+		return "all checks passing"
+	}
+	var parts []string
+	if o.Failing > 0 {
+		nonCritical := 0
+		for _, s := range snaps {
+			if s.Result.Status == runner.Failing && !s.Check.Critical {
+				nonCritical++
+			}
+		}
+		f := fmt.Sprintf("%d failing", o.Failing)
+		switch {
+		case nonCritical == o.Failing:
+			f += " (non-critical)"
+		case nonCritical > 0:
+			f += fmt.Sprintf(" (%d non-critical)", nonCritical)
+		}
+		parts = append(parts, f)
+	}
+	if o.Warnings > 0 {
+		parts = append(parts, plural(o.Warnings, "warning"))
+	}
+	return strings.Join(parts, ", ")
 }
 
 func plural(n int, word string) string {
