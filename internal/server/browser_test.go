@@ -159,7 +159,7 @@ func TestDashboard_InChromium(t *testing.T) {
 	if err := log.listen(ctx, ts.URL); err != nil {
 		t.Fatalf("start chromium (%s): %v", exe, err)
 	}
-	must := func(what string, err error) {
+	must := func(t *testing.T, what string, err error) {
 		t.Helper()
 		if err != nil {
 			problems, _ := log.snapshot()
@@ -171,8 +171,8 @@ func TestDashboard_InChromium(t *testing.T) {
 		document.addEventListener("securitypolicyviolation", function (e) {
 			window.__csp.push(e.violatedDirective + " blocked " + e.blockedURI + " at line " + e.lineNumber);
 		});`})
-	must("install CSP listener", err)
-	must("load", chromedp.Do(ctx,
+	must(t, "install CSP listener", err)
+	must(t, "load", chromedp.Do(ctx,
 		chromedp.EmulateViewport(1280, 900),
 		chromedp.Navigate(pageURL),
 		chromedp.WaitVisible(chromedp.CSS("#checks")),
@@ -180,12 +180,12 @@ func TestDashboard_InChromium(t *testing.T) {
 
 	t.Run("rows match the config", func(t *testing.T) {
 		names, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("#checks tbody tr")).map(tr => tr.dataset.check)`))
-		must("read rows", err)
+		must(t, "read rows", err)
 		if want := []string{"database", "cache", "queue", "search", "disk"}; !slices.Equal(names, want) {
 			t.Errorf("rows %q, want %q", names, want)
 		}
 		h1, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("h1").textContent`))
-		must("read h1", err)
+		must(t, "read h1", err)
 		if h1 != "System status" {
 			t.Errorf("h1 %q", h1)
 		}
@@ -197,7 +197,7 @@ func TestDashboard_InChromium(t *testing.T) {
 			return {class: tr.className, word: tr.querySelector(".word").textContent,
 				message: tr.querySelector(".message").textContent, scripts: String(tr.querySelectorAll("script").length)};
 		})()`))
-		must("read search row", err)
+		must(t, "read search row", err)
 		if row["class"] != "status_failing" || row["word"] != "failing" {
 			t.Errorf("search row: class %q, word %q", row["class"], row["word"])
 		}
@@ -205,7 +205,7 @@ func TestDashboard_InChromium(t *testing.T) {
 			t.Errorf("message not shown as text: %q (%s script elements)", row["message"], row["scripts"])
 		}
 		overall, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("overall").textContent`))
-		must("read overall", err)
+		must(t, "read overall", err)
 		if !strings.Contains(overall, "Healthy 1 failing (non-critical), 1 warning") {
 			t.Errorf("overall %q", overall)
 		}
@@ -213,7 +213,7 @@ func TestDashboard_InChromium(t *testing.T) {
 
 	t.Run("history strips", func(t *testing.T) {
 		cells, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('tr[data-check="queue"] .strip .cell').length`))
-		must("count cells", err)
+		must(t, "count cells", err)
 		if cells < 13 {
 			t.Errorf("queue has %d history cells, want at least 13", cells)
 		}
@@ -222,14 +222,14 @@ func TestDashboard_InChromium(t *testing.T) {
 	t.Run("keyboard reaches the history tooltips", func(t *testing.T) {
 		var got map[string]any
 		for range 20 {
-			must("tab", chromedp.Do(ctx, chromedp.KeyEvent(kb.Tab)))
+			must(t, "tab", chromedp.Do(ctx, chromedp.KeyEvent(kb.Tab)))
 			got, err = chromedp.Run(ctx, chromedp.Evaluate[map[string]any](`(() => {
 				const el = document.activeElement;
 				if (!el || !el.classList.contains("cell")) return {cell: false};
 				const tip = el.querySelector(".tip").getBoundingClientRect(), style = getComputedStyle(el);
 				return {cell: true, tipWidth: tip.width, tipHeight: tip.height, outline: style.outlineStyle, text: el.textContent};
 			})()`))
-			must("read focus", err)
+			must(t, "read focus", err)
 			if got["cell"] == true {
 				break
 			}
@@ -250,7 +250,7 @@ func TestDashboard_InChromium(t *testing.T) {
 
 	t.Run("refresh in place picks up a changed state", func(t *testing.T) {
 		_, err := chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void](`window.__notReloaded = true`))
-		must("mark page", err)
+		must(t, "mark page", err)
 		write("fail replica lag 42s exceeds 30s")
 		_, err = chromedp.Run(ctx, chromedp.Poll[bool](`document.querySelector('tr[data-check="queue"]').className === "status_failing"`,
 			chromedp.WithPollingTimeout(6*time.Second)))
@@ -260,7 +260,7 @@ func TestDashboard_InChromium(t *testing.T) {
 		res, err := chromedp.Run(ctx, chromedp.Evaluate[map[string]any](`({kept: window.__notReloaded === true,
 			message: document.querySelector('tr[data-check="queue"] .message').textContent,
 			overall: document.getElementById("overall").textContent, title: document.title})`))
-		must("read refreshed page", err)
+		must(t, "read refreshed page", err)
 		if res["kept"] != true {
 			t.Errorf("the page was reloaded instead of refreshed in place")
 		}
@@ -279,38 +279,53 @@ func TestDashboard_InChromium(t *testing.T) {
 			// Wait for a refresh to land so the page shows its latest state.
 			_, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.querySelector('tr[data-check="queue"] .cell:last-child.cell_failing') !== null`,
 				chromedp.WithPollingTimeout(5*time.Second)))
-			must("wait for refresh", err)
+			must(t, "wait for refresh", err)
 			buf, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-			must("screenshot", err)
+			must(t, "screenshot", err)
 			if err := os.WriteFile(filepath.Join("..", "..", "docs", name), buf, 0o644); err != nil {
 				t.Fatal(err)
 			}
 		}
-		must("blur", chromedp.Do(ctx, blur))
+		must(t, "blur", chromedp.Do(ctx, blur))
 		shot("dashboard.png")
 
 		_, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
 			Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "dark"}}})
-		must("dark mode", err)
+		must(t, "dark mode", err)
 		shot("dashboard-dark.png")
 		_, err = chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
 			Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "light"}}})
-		must("light mode", err)
+		must(t, "light mode", err)
 
-		must("phone", chromedp.Do(ctx, chromedp.EmulateViewport(320, 640, chromedp.EmulateMobile)))
+		must(t, "phone", chromedp.Do(ctx, chromedp.EmulateViewport(320, 640, chromedp.EmulateMobile)))
 		wide, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`document.documentElement.scrollWidth <= 320 ? [] :
 			Array.from(document.querySelectorAll("main *"))
 			.filter(el => el.getBoundingClientRect().right > 320.5 && !el.closest(".tip, .vh"))
 			.map(el => el.tagName + "." + el.className + " " + Math.round(el.getBoundingClientRect().right) + "px")`))
-		must("measure", err)
+		must(t, "measure", err)
 		if len(wide) > 0 {
 			t.Errorf("at 320px wide the page scrolls sideways: %q", wide)
 		}
 		shot("dashboard-phone.png")
 	})
 
+	t.Run("usable with JavaScript off", func(t *testing.T) {
+		_, err := chromedp.Call(ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true})
+		must(t, "disable JavaScript", err)
+		must(t, "load without JavaScript", chromedp.Do(ctx, chromedp.Navigate(pageURL), chromedp.WaitVisible(chromedp.CSS("#checks"))))
+		rows, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("#checks tbody tr").length`))
+		must(t, "count rows", err)
+		note, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("refresh-note").innerText`))
+		must(t, "read note", err)
+		if rows != 5 || !strings.Contains(note, "Reload the page") {
+			t.Errorf("without JavaScript: %d rows, note %q", rows, note)
+		}
+		_, err = chromedp.Call(ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: false})
+		must(t, "enable JavaScript", err)
+	})
+
 	csp, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`window.__csp`))
-	must("read CSP violations", err)
+	must(t, "read CSP violations", err)
 	problems, requests := log.snapshot()
 	problems = append(problems, csp...)
 	if len(problems) > 0 {

@@ -73,15 +73,15 @@ func TestDashboard_SecurityHeaders(t *testing.T) {
 func TestDashboard_HistoryAndUptime(t *testing.T) {
 	ts := newServer(t, `
 defaults: {cache_ttl: 0s, max_stale: 0s}
-checks: [{name: db, type: fake, fail: "down <b>hard</b>"}]`)
-	for range 3 {
+checks: [{name: db, type: fake, fail: "down <b>hard</b>", history: 4}]`)
+	for range 5 {
 		get(t, ts.URL+"/ht/?format=json")
 	}
 	_, body := get(t, ts.URL+"/ht/")
 	if n := strings.Count(body, `<li class="cell cell_failing" tabindex="0"`); n != 4 {
 		t.Errorf("history strip has %d failing cells, want 4", n)
 	}
-	for _, want := range []string{"<strong>0%</strong> up over", "(4 results)", "unavailable: down &lt;b&gt;hard&lt;/b&gt;", `aria-label="Last 4 results of db, oldest first"`} {
+	for _, want := range []string{"<strong>0%</strong> up over", "(4 results)", ">2 earlier problems</summary>", "unavailable: down &lt;b&gt;hard&lt;/b&gt;", `aria-label="Last 4 results of db, oldest first"`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("page lacks %q", want)
 		}
