@@ -81,6 +81,9 @@ func (f *Fake) Check(ctx context.Context) error {
 			return checks.Unexpected("fake: read result_file: %v", err)
 		}
 		verb, msg, _ := strings.Cut(strings.TrimSpace(string(b)), " ")
+		if msg == "" {
+			msg = verb
+		}
 		switch verb {
 		case "fail":
 			fail = msg
