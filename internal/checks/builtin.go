@@ -12,7 +12,7 @@ func builtinTypes() []Type {
 		// {Name: "process", ComponentType: "system", New: newProcess},
 		// {Name: "rabbitmq", ComponentType: "component", New: newRabbitMQ},
 		{Name: "redis", ComponentType: "datastore", New: newRedis},
-		// {Name: "s3", ComponentType: "datastore", New: newS3},
+		{Name: "s3", ComponentType: "datastore", New: newS3},
 		{Name: "storage", ComponentType: "system", New: newStorage},
 		{Name: "tcp", ComponentType: "component", New: newTCP},
 	}

@@ -5,7 +5,6 @@ package server
 
 import (
 	"fmt"
-	"html/template"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -46,7 +45,7 @@ type State struct {
 	Runner *runner.Runner
 
 	router   http.Handler
-	page     *template.Template
+	page     *dashboard
 	groups   map[string][]*runner.Check
 	tokens   tokens
 	srv      *Server
@@ -211,6 +210,9 @@ func (st *State) serveChecks(w http.ResponseWriter, r *http.Request, sel []*runn
 	}
 	h["Content-Type"] = contentTypeValues[format]
 	h["X-Content-Type-Options"] = hdrNosniff
+	if format == FormatHTML {
+		st.page.setHeaders(h)
+	}
 	w.WriteHeader(code)
 	w.Write(body)
 }

@@ -6,6 +6,8 @@ package checkstest
 
 import (
 	"context"
+	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,6 +32,10 @@ type Fake struct {
 
 	release     chan struct{}
 	releaseOnce sync.Once
+	// ResultFile, when set, is read on every run and decides the result:
+	// "fail MESSAGE" fails, "warn MESSAGE" warns, anything else passes (so a
+	// test can flip a running check by rewriting the file).
+	ResultFile string
 
 	runs    atomic.Int64
 	running atomic.Int64
@@ -94,15 +100,31 @@ func (f *Fake) Check(ctx context.Context) error {
 	if f.Observe != 0 {
 		checks.Observe(ctx, f.Measurement, f.Observe, f.Unit)
 	}
-	fail := f.Fail
+	fail, warn := f.Fail, f.Warn
 	if o := f.override.Load(); o != nil {
 		fail = *o
+	}
+	if f.ResultFile != "" {
+		b, err := os.ReadFile(f.ResultFile)
+		if err != nil {
+			return checks.Unexpected("fake: read result_file: %v", err)
+		}
+		verb, msg, _ := strings.Cut(strings.TrimSpace(string(b)), " ")
+		if msg == "" {
+			msg = verb
+		}
+		switch verb {
+		case "fail":
+			fail = msg
+		case "warn":
+			warn = msg
+		}
 	}
 	switch {
 	case fail != "":
 		return checks.Unavailable("%s", fail)
-	case f.Warn != "":
-		return checks.Warn("%s", f.Warn)
+	case warn != "":
+		return checks.Warn("%s", warn)
 	}
 	if f.Note != "" {
 		checks.Note(ctx, "%s", f.Note)
@@ -125,6 +147,7 @@ var Type = checks.Type{Name: "fake", ComponentType: "component", New: func(s che
 		Unit:          p.String("unit", "units"),
 		Hold:          p.Bool("hold", false),
 		release:       make(chan struct{}),
+		ResultFile:    p.String("result_file", ""),
 	}
 	_ = p.String("password", "") // lets secret-redaction tests carry a credential
 	_ = p.String("dsn", "")
