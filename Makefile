@@ -33,5 +33,19 @@ lint: vet fmt-check
 	$(GO) run $(STATICCHECK) ./...
 	$(GO) run $(GOVULNCHECK) ./...
 
+# make bench and make soak are measurements, not tests: they start healthd
+# against the machine's servers (set up as for make test) and write their
+# figures to docs/benchmarks.md. See docs/benchmarks.md.
+BENCH_DURATION ?= 10s
+SOAK_DURATION  ?= 60s
+
+bench: build test-setup
+	$(GO) build -o bin/healthd-bench ./internal/bench
+	./bin/healthd-bench bench -healthd $(BIN) -out docs/benchmarks.md -duration $(BENCH_DURATION)
+
+soak: build test-setup
+	$(GO) build -o bin/healthd-bench ./internal/bench
+	./bin/healthd-bench soak -healthd $(BIN) -out docs/benchmarks.md -duration $(SOAK_DURATION)
+
 clean:
 	rm -rf bin

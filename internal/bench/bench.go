@@ -1,0 +1,383 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/healthd/healthd/internal/checks"
+	"github.com/healthd/healthd/internal/config"
+)
+
+// checkLine is one check of the benchmark config.
+type checkLine struct{ typ, yaml string }
+
+// benchChecks is every check type against the local servers; hangAddr,
+// when set, replaces Redis by a listener that never answers.
+func (d *deps) benchChecks(redisAddr string) []checkLine {
+	tmp := os.TempDir()
+	return []checkLine{
+		{"postgres", fmt.Sprintf(`{name: postgres, type: postgres, dsn: "postgres://postgres@%s/%s?sslmode=disable"}`, d.pgProxy.Addr(), pgDB)},
+		{"redis", fmt.Sprintf(`{name: redis, type: redis, url: "redis://%s/0", timeout: 1s}`, redisAddr)},
+		{"memcached", fmt.Sprintf(`{name: memcached, type: memcached, servers: ["%s"]}`, d.mcAddr)},
+		{"rabbitmq", fmt.Sprintf(`{name: rabbitmq, type: rabbitmq, url: "amqp://guest:guest@%s/"}`, d.amqpProxy.Addr())},
+		{"celery", fmt.Sprintf(`{name: celery, type: celery, broker: "amqp://guest:guest@127.0.0.1:5672/%s"}`, celeryVhost)},
+		{"s3", fmt.Sprintf(`{name: s3, type: s3, bucket: %s, endpoint: "%s", region: us-east-1, path_style: true, access_key_id: %s, secret_access_key: %s}`, s3Bucket, d.s3Endpoint, d.s3Key, d.s3Secret)},
+		{"disk", `{name: disk, type: disk, path: /}`},
+		{"memory", `{name: memory, type: memory}`},
+		{"storage", fmt.Sprintf(`{name: storage, type: storage, path: "%s"}`, tmp)},
+		{"tcp", `{name: tcp, type: tcp, address: "127.0.0.1:6379"}`},
+		{"http", fmt.Sprintf(`{name: http, type: http, url: "%s"}`, d.httpURL)},
+		{"process", `{name: process, type: process, pattern: redis-server}`},
+	}
+}
+
+// writeConfig writes a healthd config with lines (those whose type this
+// build has) and returns its path and the types left out.
+func writeConfig(dir, name string, lines []checkLine) (string, []string, error) {
+	reg := checks.Builtin()
+	var b strings.Builder
+	b.WriteString("health_check: {DISK_USAGE_MAX: 99, MEMORY_MIN: 10, WARNINGS_AS_ERRORS: true}\n")
+	b.WriteString("defaults: {timeout: 2s, cache_ttl: 1s, max_stale: 5s}\n")
+	b.WriteString("server: {log_level: warn}\nchecks:\n")
+	var skipped []string
+	for _, l := range lines {
+		if _, ok := reg.Lookup(l.typ); !ok {
+			skipped = append(skipped, l.typ)
+			continue
+		}
+		b.WriteString("  - " + l.yaml + "\n")
+	}
+	path := filepath.Join(dir, name)
+	return path, skipped, os.WriteFile(path, []byte(b.String()), 0o600)
+}
+
+type measured struct {
+	name  string
+	conns int
+	res   loadResult
+	rss   int64
+}
+
+func runBench(args []string) error {
+	fs := flag.NewFlagSet("bench", flag.ExitOnError)
+	bin := fs.String("healthd", "bin/healthd", "healthd binary")
+	out := fs.String("out", "docs/benchmarks.md", "report file")
+	dur := fs.Duration("duration", 10*time.Second, "length of each load run")
+	command := fs.String("command", "make bench", "command shown in the report")
+	fs.Parse(args)
+
+	d, err := startDeps()
+	if err != nil {
+		return err
+	}
+	defer d.stop()
+	cfgPath, skipped, err := writeConfig(d.dir, "bench.yaml", d.benchChecks("127.0.0.1:6379"))
+	if err != nil {
+		return err
+	}
+	xact0, err := xactCommit(pgDB)
+	if err != nil {
+		return err
+	}
+	amqp0 := d.amqpProxy.opened.Load()
+	h, addr, err := startHealthd(*bin, cfgPath)
+	if err != nil {
+		return err
+	}
+	defer h.stop()
+	// Every check must be healthy before the load starts.
+	var body []byte
+	for i := 0; ; i++ {
+		code, b, err := fetch("http://" + addr + "/ht/?format=json")
+		if err == nil && code == 200 {
+			body = b
+			break
+		}
+		if i == 50 {
+			return fmt.Errorf("healthd is not healthy: %d %s %v", code, b, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	names := map[string]string{}
+	if err := json.Unmarshal(body, &names); err != nil {
+		return fmt.Errorf("healthd's JSON: %w", err)
+	}
+	bodyFile := filepath.Join(d.dir, "ceiling.json")
+	os.WriteFile(bodyFile, body, 0o600)
+	self, _ := os.Executable()
+	ceiling, ceilAddr, err := startCeiling(self, bodyFile)
+	if err != nil {
+		return err
+	}
+	defer ceiling.stop()
+
+	checkJSON := func(code int, b []byte) error {
+		if code != 200 {
+			return fmt.Errorf("status %d", code)
+		}
+		return nil
+	}
+	var runs []measured
+	var probes int64
+	for _, conns := range []int{16, 256} {
+		load(ceilAddr, "/ht/", conns, time.Second, nil) // warm-up
+		runs = append(runs, measured{"ceiling", conns, load(ceilAddr, "/ht/", conns, *dur, checkJSON), 0})
+		probes += load(addr, "/ht/", conns, time.Second, nil).Requests
+		s := sampleRSS(h.Pid())
+		r := load(addr, "/ht/", conns, *dur, checkJSON)
+		runs = append(runs, measured{"healthd", conns, r, s.Stop()})
+		probes += r.Requests
+		fmt.Printf("%d conns: ceiling %.0f/s, healthd %.0f/s\n", conns, runs[len(runs)-2].res.RPS(), r.RPS())
+	}
+	h.stop()
+	time.Sleep(1500 * time.Millisecond) // the backends have exited and flushed their statistics
+	xact1, err := xactCommit(pgDB)
+	if err != nil {
+		return err
+	}
+	amqpOpened := d.amqpProxy.opened.Load() - amqp0
+
+	hang, err := benchHanging(*bin, d, *dur)
+	if err != nil {
+		return err
+	}
+	celery := timeCelery(d)
+
+	// Report.
+	var b strings.Builder
+	host, _ := os.Hostname()
+	fmt.Fprintf(&b, "## `make bench`\n\n")
+	fmt.Fprintf(&b, "- Date: %s\n- Machine: %s (host %s)\n- Command: `%s` (internal/bench; %s per load run, own keep-alive load generator in a separate process, one request in flight per connection)\n",
+		time.Now().UTC().Format("2006-01-02 15:04 UTC"), machine(), host, *command, *dur)
+	types := []string{}
+	for _, l := range d.benchChecks("") {
+		if !slices.Contains(skipped, l.typ) {
+			types = append(types, l.typ)
+		}
+	}
+	fmt.Fprintf(&b, "- healthd config: %s, cache_ttl 1s, max_stale 5s, timeout 2s, every check healthy", strings.Join(types, ", "))
+	if len(skipped) > 0 {
+		fmt.Fprintf(&b, "; not in this build: %s", strings.Join(skipped, ", "))
+	}
+	fmt.Fprintf(&b, "\n- Ceiling: a minimal net/http server answering healthd's JSON body (%d bytes) from memory\n\n", len(body))
+	b.WriteString("| server | conns | requests/s | p50 | p99 | non-200 / socket errors | max RSS |\n|---|---|---|---|---|---|---|\n")
+	for _, m := range runs {
+		rssCol := "-"
+		if m.rss > 0 {
+			rssCol = mb(m.rss)
+		}
+		fmt.Fprintf(&b, "| %s | %d | %.0f | %s | %s | %d / %d | %s |\n", m.name, m.conns, m.res.RPS(), ms(m.res.Pct(.5)), ms(m.res.Pct(.99)), m.res.BadBodies, m.res.SockErrors, rssCol)
+	}
+	fmt.Fprintf(&b, "| healthd, %s hanging | 256 | %.0f | %s | %s | %d non-200 (expected: the check fails) / %d | %s |\n\n",
+		hang.check, hang.res.RPS(), ms(hang.res.Pct(.5)), ms(hang.res.Pct(.99)), hang.res.Requests-hang.res.Codes[200], hang.res.SockErrors, mb(hang.rss))
+
+	pgPer := float64(xact1-xact0) / float64(probes)
+	fmt.Fprintf(&b, "- PostgreSQL: %d transactions (`pg_stat_database.xact_commit` of %s, healthd's whole life) for %d probes: %.5f per probe, %.2f per 1,000\n",
+		xact1-xact0, pgDB, probes, pgPer, pgPer*1000)
+	fmt.Fprintf(&b, "- RabbitMQ: %d connections opened (counted by a TCP proxy in front of 5672, healthd's whole life) for %d probes: %.3f per 1,000\n",
+		amqpOpened, probes, float64(amqpOpened)*1000/float64(probes))
+	fmt.Fprintf(&b, "- Celery ping with a live worker (%s): %s\n", d.celeryNote, celery.text)
+	fmt.Fprintf(&b, "- Hanging dependency: %s pointed at a listener that accepts and never answers (timeout %s); max age of the other checks' results, sampled every 250ms from health+json: %s\n\n",
+		hang.check, hang.timeout, hang.freshText)
+
+	r16, c16, r256, c256 := runs[1].res, runs[0].res, runs[3].res, runs[2].res
+	maxRSS := max(runs[1].rss, runs[3].rss)
+	b.WriteString("| target | measured | result |\n|---|---|---|\n")
+	fmt.Fprintf(&b, "| JSON throughput >= 50%% of the ceiling, 16 conns | %.0f%% | %s |\n", 100*r16.RPS()/c16.RPS(), passFail(r16.RPS() >= c16.RPS()/2))
+	fmt.Fprintf(&b, "| JSON throughput >= 50%% of the ceiling, 256 conns | %.0f%% | %s |\n", 100*r256.RPS()/c256.RPS(), passFail(r256.RPS() >= c256.RPS()/2))
+	fmt.Fprintf(&b, "| <= 0.01 PostgreSQL transactions per probe (over >= 10,000 probes) | %.5f over %d | %s |\n", pgPer, probes, passFail(pgPer <= 0.01 && probes >= 10000))
+	fmt.Fprintf(&b, "| p99 at 256 conns <= 1.5x the ceiling's p99 | %s vs %s (%.2fx) | %s |\n", ms(r256.Pct(.99)), ms(c256.Pct(.99)),
+		float64(r256.Pct(.99))/float64(c256.Pct(.99)), passFail(float64(r256.Pct(.99)) <= 1.5*float64(c256.Pct(.99))))
+	fmt.Fprintf(&b, "| one dependency hanging: p99 at 256 conns <= its timeout + 50 ms | %s (bound %s) | %s |\n", ms(hang.res.Pct(.99)), ms(hang.timeout+50*time.Millisecond),
+		passFail(hang.res.Pct(.99) <= hang.timeout+50*time.Millisecond))
+	fmt.Fprintf(&b, "| one dependency hanging: the other checks stay fresh (age <= cache_ttl + their run time + 50 ms) | %s | %s |\n", hang.freshShort, passFail(hang.fresh))
+	fmt.Fprintf(&b, "| resident memory <= 30 MB under load | %s | %s |\n", mb(maxRSS), passFail(maxRSS <= 30<<20))
+	fmt.Fprintf(&b, "| Celery ping with a live worker < 50 ms | %s | %s |\n", celery.short, celery.verdict)
+	fmt.Print(b.String())
+	return writeSection(*out, "bench", b.String())
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond)) }
+
+func fetch(url string) (int, []byte, error) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, b, err
+}
+
+func startCeiling(self, bodyFile string) (*proc, string, error) {
+	cmd := exec.Command(self, "ceiling", "-body", bodyFile)
+	stdout, _ := cmd.StdoutPipe()
+	p := &proc{cmd: cmd}
+	if err := cmd.Start(); err != nil {
+		return nil, "", err
+	}
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		cmd.Process.Kill()
+		return nil, "", fmt.Errorf("ceiling: %w", err)
+	}
+	return p, strings.TrimSpace(line), nil
+}
+
+type hangResult struct {
+	check, freshText, freshShort string
+	timeout                      time.Duration
+	fresh                        bool
+	res                          loadResult
+	rss                          int64
+}
+
+// benchHanging serves the same checks with Redis replaced by a listener
+// that never answers, loads /ht/ at 256 connections, and samples the other
+// checks' result ages meanwhile.
+func benchHanging(bin string, d *deps, dur time.Duration) (hangResult, error) {
+	hr := hangResult{check: "redis", timeout: time.Second}
+	ln, err := hangListener()
+	if err != nil {
+		return hr, err
+	}
+	defer ln.Close()
+	cfgPath, _, err := writeConfig(d.dir, "hang.yaml", d.benchChecks(ln.Addr().String()))
+	if err != nil {
+		return hr, err
+	}
+	h, addr, err := startHealthd(bin, cfgPath)
+	if err != nil {
+		return hr, err
+	}
+	defer h.stop()
+	time.Sleep(2500 * time.Millisecond) // the hanging check's first run has timed out
+	stop := make(chan struct{})
+	type ageStat struct{ maxAge, maxRun time.Duration }
+	ages := map[string]*ageStat{}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		client := &http.Client{Timeout: 5 * time.Second}
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(250 * time.Millisecond):
+			}
+			sent := time.Now()
+			resp, err := client.Get("http://" + addr + "/ht/?format=health")
+			if err != nil {
+				continue
+			}
+			var doc struct {
+				Checks map[string][]struct {
+					ComponentID   string  `json:"componentId"`
+					Time          string  `json:"time"`
+					ObservedValue float64 `json:"observedValue"`
+				} `json:"checks"`
+			}
+			json.NewDecoder(resp.Body).Decode(&doc)
+			resp.Body.Close()
+			for key, cs := range doc.Checks {
+				if !strings.HasSuffix(key, ":responseTime") || len(cs) == 0 {
+					continue
+				}
+				c := cs[0]
+				t, err := time.Parse("2006-01-02T15:04:05.000Z07:00", c.Time)
+				if err != nil {
+					continue
+				}
+				st := ages[c.ComponentID]
+				if st == nil {
+					st = &ageStat{}
+					ages[c.ComponentID] = st
+				}
+				st.maxAge = max(st.maxAge, sent.Sub(t))
+				st.maxRun = max(st.maxRun, time.Duration(c.ObservedValue*float64(time.Millisecond)))
+			}
+		}
+	}()
+	s := sampleRSS(h.Pid())
+	hr.res = load(addr, "/ht/", 256, dur, func(code int, b []byte) error {
+		if code != 200 && code != 500 {
+			return fmt.Errorf("status %d", code)
+		}
+		return nil
+	})
+	hr.rss = s.Stop()
+	close(stop)
+	<-done
+	hr.fresh = len(ages) > 1
+	var parts []string
+	worst := ""
+	var worstAge time.Duration
+	names := make([]string, 0, len(ages))
+	for n := range ages {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		if n == hr.check {
+			continue
+		}
+		st := ages[n]
+		bound := time.Second + st.maxRun + 50*time.Millisecond
+		ok := st.maxAge <= bound
+		hr.fresh = hr.fresh && ok
+		parts = append(parts, fmt.Sprintf("%s %s (bound %s)", n, ms(st.maxAge), ms(bound)))
+		if st.maxAge > worstAge {
+			worst, worstAge = n, st.maxAge
+		}
+	}
+	hr.freshText = strings.Join(parts, ", ")
+	hr.freshShort = fmt.Sprintf("oldest: %s at %s", worst, ms(worstAge))
+	return hr, nil
+}
+
+type celeryTiming struct{ text, short, verdict string }
+
+// timeCelery times the celery check in-process against the live worker:
+// 20 runs of the check's Check, one after another.
+func timeCelery(d *deps) celeryTiming {
+	if d.celery == nil {
+		return celeryTiming{"not measured: " + d.celeryNote, "not measured", "not measured"}
+	}
+	yaml := fmt.Sprintf("checks:\n  - {name: celery, type: celery, broker: \"amqp://guest:guest@127.0.0.1:5672/%s\", timeout: 5s}\n", celeryVhost)
+	cfg, err := config.Parse("celery.yaml", []byte(yaml), config.Options{})
+	if err != nil {
+		return celeryTiming{"config: " + err.Error(), "error", "**FAIL**"}
+	}
+	defer cfg.Close()
+	c := cfg.Checks[0]
+	var took []time.Duration
+	var lastErr error
+	for range 21 {
+		start := time.Now()
+		err := withTimeout(c.Timeout, func(ctx context.Context) error { return c.Checker.Check(ctx) })
+		took = append(took, time.Since(start))
+		if err != nil {
+			lastErr = err
+		}
+	}
+	first := took[0]
+	took = took[1:] // the first run opens the connection
+	slices.Sort(took)
+	med, worst := took[len(took)/2], took[len(took)-1]
+	text := fmt.Sprintf("median %s, max %s over 20 runs after a first run of %s (which opens the AMQP connection); timed in-process", ms(med), ms(worst), ms(first))
+	if lastErr != nil {
+		text += "; a run failed: " + lastErr.Error()
+	}
+	return celeryTiming{text, fmt.Sprintf("median %s, max %s", ms(med), ms(worst)), passFail(lastErr == nil && worst < 50*time.Millisecond)}
+}
