@@ -10,7 +10,7 @@ func builtinTypes() []Type {
 		// {Name: "memory", ComponentType: "system", New: newMemory},
 		// {Name: "postgres", ComponentType: "datastore", New: newPostgres},
 		// {Name: "process", ComponentType: "system", New: newProcess},
-		// {Name: "rabbitmq", ComponentType: "component", New: newRabbitMQ},
+		{Name: "rabbitmq", ComponentType: "component", New: newRabbitMQ},
 		// {Name: "redis", ComponentType: "datastore", New: newRedis},
 		// {Name: "s3", ComponentType: "datastore", New: newS3},
 		// {Name: "storage", ComponentType: "system", New: newStorage},
