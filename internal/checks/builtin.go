@@ -9,7 +9,7 @@ func builtinTypes() []Type {
 		// {Name: "memcached", ComponentType: "datastore", New: newMemcached},
 		// {Name: "memory", ComponentType: "system", New: newMemory},
 		// {Name: "postgres", ComponentType: "datastore", New: newPostgres},
-		// {Name: "process", ComponentType: "system", New: newProcess},
+		{Name: "process", ComponentType: "system", New: newProcess},
 		{Name: "rabbitmq", ComponentType: "component", New: newRabbitMQ},
 		// {Name: "redis", ComponentType: "datastore", New: newRedis},
 		// {Name: "s3", ComponentType: "datastore", New: newS3},
