@@ -410,7 +410,8 @@ func isTimeout(err error) bool {
 type queueSpec struct {
 	name         string
 	minConsumers int
-	maxMessages  int // -1 when unset
+	maxMessages  int  // -1 when unset
+	minSet       bool // min_consumers was given
 }
 
 // readQueues reads a `queues:` list of {name, min_consumers, max_messages}.
@@ -421,6 +422,7 @@ func readQueues(p *Params, defMinConsumers int) []queueSpec {
 			name:         q.Required("name"),
 			minConsumers: q.Int("min_consumers", defMinConsumers),
 			maxMessages:  q.Int("max_messages", -1),
+			minSet:       q.Has("min_consumers"),
 		}
 		if s.minConsumers < 0 {
 			q.Errorf("min_consumers", "must not be negative")

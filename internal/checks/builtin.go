@@ -3,7 +3,7 @@ package checks
 // builtinTypes lists the built-in check types. One line per type; keep it sorted.
 func builtinTypes() []Type {
 	return []Type{
-		// {Name: "celery", ComponentType: "component", New: newCelery},
+		{Name: "celery", ComponentType: "component", New: newCelery},
 		// {Name: "disk", ComponentType: "system", New: newDisk},
 		// {Name: "http", ComponentType: "component", New: newHTTP},
 		// {Name: "memcached", ComponentType: "datastore", New: newMemcached},
