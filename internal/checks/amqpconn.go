@@ -157,7 +157,8 @@ func (m *amqpConn) dial(ctx context.Context) (*amqp.Connection, error) {
 	select {
 	case r := <-done:
 		if r.err != nil {
-			if ctx.Err() != nil || isTimeout(r.err) {
+			// The socket deadline equals ctx's: either may fire first.
+			if ctx.Err() != nil || isTimeout(r.err) || !time.Now().Before(deadline) {
 				return nil, m.timeoutErr(ctx, hc.Load())
 			}
 			return nil, m.describe(r.err)
@@ -246,6 +247,13 @@ func (m *amqpConn) watch(c *amqp.Connection) {
 	}()
 }
 
+// current returns the connection in use, or nil.
+func (m *amqpConn) current() *amqp.Connection {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.conn
+}
+
 // blockedReason returns the reason of a connection.blocked notification on
 // the current connection, or "".
 func (m *amqpConn) blockedReason() string {
@@ -277,6 +285,11 @@ func (m *amqpConn) withChannel(ctx context.Context, fn func(c *amqp.Connection, 
 		if c, err = m.get(ctx); err != nil {
 			return err
 		}
+		// A blocked connection stalls every call until the alarm clears:
+		// report it at once, and keep the connection (the broker unblocks it).
+		if err := m.blockedErr(); err != nil {
+			return err
+		}
 		ch, err = m.openChannel(ctx, c)
 		if err == nil {
 			break
@@ -299,9 +312,19 @@ func (m *amqpConn) withChannel(ctx context.Context, fn func(c *amqp.Connection, 
 	case err := <-done:
 		return err
 	case <-ctx.Done():
+		if err := m.blockedErr(); err != nil {
+			return err // fn ends when the broker unblocks the connection
+		}
 		m.drop(c)
 		return m.ctxErr(ctx)
 	}
+}
+
+func (m *amqpConn) blockedErr() error {
+	if reason := m.blockedReason(); reason != "" {
+		return Unavailable("connection blocked by the broker: %s (%s)", reason, m.addr)
+	}
+	return nil
 }
 
 func (m *amqpConn) openChannel(ctx context.Context, c *amqp.Connection) (*amqp.Channel, error) {
@@ -361,6 +384,8 @@ func (m *amqpConn) describe(err error) error {
 			return &Error{Kind: KindUnavailable, Msg: fmt.Sprintf("access refused: %s (%s)", amqpReason(ae), m.addr), Err: err}
 		case ae == amqp.ErrVhost || ae.Code == amqp.NotAllowed:
 			return &Error{Kind: KindUnavailable, Msg: fmt.Sprintf("vhost not allowed: %s (%s)", amqpReason(ae), m.addr), Err: err}
+		case strings.HasSuffix(ae.Reason, "i/o timeout"): // a socket deadline, reported by amqp091's reader
+			return &Error{Kind: KindUnavailable, Msg: fmt.Sprintf("timed out after %s (%s)", m.timeout, m.addr), Err: err}
 		case ae == amqp.ErrClosed:
 			return &Error{Kind: KindUnavailable, Msg: fmt.Sprintf("connection closed (%s)", m.addr), Err: err}
 		}

@@ -270,3 +270,30 @@ func TestCelery_RedisBrokerMeasuresBacklog(t *testing.T) {
 		t.Fatalf("refused: message = %q", msg)
 	}
 }
+
+// A memory alarm blocks publishing connections (connection.blocked). The
+// alarm is raised on the machine's broker for about a second and always
+// lifted; the vhost lock keeps this package's other broker tests away.
+func TestCelery_ResourceAlarmIsReported(t *testing.T) {
+	testsvc.LockCeleryVhost(t)
+	addr := testsvc.RabbitMQ(t)
+	c := newTestCheck(t, "celery", newCelery, map[string]any{"broker": testsvc.CeleryBrokerURL}, celeryTestTimeout)
+	probe(c, celeryTestTimeout) // connect; the result depends on other workers
+	testsvc.Rabbitmqctl(t, "set_vm_memory_high_watermark", "0.000001")
+	t.Cleanup(func() { testsvc.Rabbitmqctl(t, "set_vm_memory_high_watermark", "0.4") })
+	var msg string
+	for i := 0; i < 5 && !strings.Contains(msg, "blocked"); i++ {
+		msg, _, _, _ = probe(c, celeryTestTimeout)
+	}
+	if !strings.Contains(msg, "connection blocked by the broker: low on memory ("+addr+")") {
+		t.Fatalf("message = %q, want it to name the block", msg)
+	}
+	testsvc.Rabbitmqctl(t, "set_vm_memory_high_watermark", "0.4")
+	for i := 0; i < 10 && strings.Contains(msg, "blocked"); i++ {
+		time.Sleep(50 * time.Millisecond)
+		msg, _, _, _ = probe(c, celeryTestTimeout)
+	}
+	if strings.Contains(msg, "blocked") {
+		t.Fatalf("still %q after the alarm cleared", msg)
+	}
+}
