@@ -158,6 +158,14 @@ func TestCelery_AgainstARealWorker(t *testing.T) {
 	})
 
 	w.Stop()
+	// The broker drops a dead worker's consumers asynchronously: wait for
+	// it, so the cases below see the worker gone rather than a race.
+	for i := 0; queueConsumers(t, w.Queue) != 0; i++ {
+		if i == 100 {
+			t.Fatalf("queue %s still has consumers 5s after the worker was killed", w.Queue)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 
 	t.Run("after the worker stops, ping fails: no worker replied", func(t *testing.T) {
 		msg, _, obs, _ := check(t, map[string]any{})
@@ -199,14 +207,19 @@ func TestCelery_AgainstARealWorker(t *testing.T) {
 	})
 	t.Run("round trip to a missing queue is refused at once", func(t *testing.T) {
 		msg, _, _, took := check(t, map[string]any{"min_workers": 0, "round_trip": true, "round_trip_queue": "healthd-no-such-queue"})
-		if msg != "unavailable: round-trip task unroutable: queue healthd-no-such-queue does not exist" || took > 200*time.Millisecond {
+		if msg != "unavailable: round-trip task unroutable: queue healthd-no-such-queue does not exist" || took > celeryTestTimeout-100*time.Millisecond {
 			t.Fatalf("message = %q after %v", msg, took)
 		}
 	})
 }
 
 // queueMessages passive-declares queue on the test vhost and returns its ready messages.
-func queueMessages(t *testing.T, queue string) int {
+func queueMessages(t *testing.T, queue string) int { return queueState(t, queue).Messages }
+
+// queueConsumers returns the consumers of queue on the test vhost.
+func queueConsumers(t *testing.T, queue string) int { return queueState(t, queue).Consumers }
+
+func queueState(t *testing.T, queue string) amqp.Queue {
 	t.Helper()
 	conn, err := amqp.Dial(testsvc.CeleryBrokerURL)
 	if err != nil {
@@ -221,7 +234,7 @@ func queueMessages(t *testing.T, queue string) int {
 	if err != nil {
 		t.Fatalf("passive declare %s: %v", queue, err)
 	}
-	return q.Messages
+	return q
 }
 
 // cleanupCeleryQueue deletes the worker's queue and exchange (durable, made
