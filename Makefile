@@ -8,7 +8,7 @@ CONFIG  ?= configs/healthd.yaml
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@2025.1.1
 GOVULNCHECK := golang.org/x/vuln/cmd/govulncheck@v1.1.4
 
-.PHONY: build run test test-setup lint vet fmt-check bench soak fuzz clean
+.PHONY: build run test test-setup lint vet fmt-check bench soak fuzz screenshots clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/healthd
@@ -46,6 +46,10 @@ bench: build test-setup
 soak: build test-setup
 	$(GO) build -o bin/healthd-bench ./internal/bench
 	./bin/healthd-bench soak -healthd $(BIN) -out docs/benchmarks.md -duration $(SOAK_DURATION)
+
+# Refresh the dashboard screenshots in docs/ (README shows them).
+screenshots: test-setup
+	HEALTHD_SCREENSHOTS=1 $(GO) test -count=1 -run TestDashboard_InChromium ./internal/server/
 
 clean:
 	rm -rf bin
