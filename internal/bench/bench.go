@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/healthd/healthd/internal/checks"
@@ -75,7 +76,12 @@ func runBench(args []string) error {
 	out := fs.String("out", "docs/benchmarks.md", "report file")
 	dur := fs.Duration("duration", 10*time.Second, "length of each load run")
 	command := fs.String("command", "make bench", "command shown in the report")
+	env := fs.String("env", "", "extra environment for healthd, comma-separated (GOGC=50,GOMEMLIMIT=20MiB)")
 	fs.Parse(args)
+	var healthdEnv []string
+	if *env != "" {
+		healthdEnv = strings.Split(*env, ",")
+	}
 
 	d, err := startDeps()
 	if err != nil {
@@ -91,7 +97,7 @@ func runBench(args []string) error {
 		return err
 	}
 	amqp0 := d.amqpProxy.opened.Load()
-	h, addr, err := startHealthd(*bin, cfgPath)
+	h, addr, err := startHealthd(*bin, cfgPath, healthdEnv...)
 	if err != nil {
 		return err
 	}
@@ -129,6 +135,7 @@ func runBench(args []string) error {
 		return nil
 	}
 	var runs []measured
+	var rssSplit []string
 	var probes int64
 	for _, conns := range []int{16, 256} {
 		load(ceilAddr, "/ht/", conns, time.Second, nil) // warm-up
@@ -137,6 +144,7 @@ func runBench(args []string) error {
 		s := sampleRSS(h.Pid())
 		r := load(addr, "/ht/", conns, *dur, checkJSON)
 		runs = append(runs, measured{"healthd", conns, r, s.Stop()})
+		rssSplit = append(rssSplit, fmt.Sprintf("%d conns %s", conns, s.Split()))
 		probes += r.Requests
 		fmt.Printf("%d conns: ceiling %.0f/s, healthd %.0f/s\n", conns, runs[len(runs)-2].res.RPS(), r.RPS())
 	}
@@ -148,7 +156,7 @@ func runBench(args []string) error {
 	}
 	amqpOpened := d.amqpProxy.opened.Load() - amqp0
 
-	hang, err := benchHanging(*bin, d, *dur)
+	hang, err := benchHanging(*bin, d, *dur, healthdEnv)
 	if err != nil {
 		return err
 	}
@@ -165,6 +173,9 @@ func runBench(args []string) error {
 		if !slices.Contains(skipped, l.typ) {
 			types = append(types, l.typ)
 		}
+	}
+	if *env != "" {
+		fmt.Fprintf(&b, "- healthd's environment: %s\n", *env)
 	}
 	fmt.Fprintf(&b, "- healthd config: %s, cache_ttl 1s, max_stale 5s, timeout 2s, every check healthy", strings.Join(types, ", "))
 	if len(skipped) > 0 {
@@ -187,6 +198,7 @@ func runBench(args []string) error {
 		xact1-xact0, pgDB, probes, pgPer, pgPer*1000)
 	fmt.Fprintf(&b, "- RabbitMQ: %d connections opened (counted by a TCP proxy in front of 5672, healthd's whole life) for %d probes: %.3f per 1,000\n",
 		amqpOpened, probes, float64(amqpOpened)*1000/float64(probes))
+	fmt.Fprintf(&b, "- healthd's largest VmRSS: %s; the file-backed part is the binary's own pages (%s on disk), clean and shared\n", strings.Join(rssSplit, "; "), binSize(*bin))
 	fmt.Fprintf(&b, "- Celery ping with a live worker (%s): %s\n", d.celeryNote, celery.text)
 	fmt.Fprintf(&b, "- Hanging dependency: %s pointed at a listener that accepts and never answers (timeout %s); max age of the other checks' results, sampled every 250ms from health+json: %s\n\n",
 		hang.check, hang.timeout, hang.freshText)
@@ -222,6 +234,7 @@ func fetch(url string) (int, []byte, error) {
 
 func startCeiling(self, bodyFile string) (*proc, string, error) {
 	cmd := exec.Command(self, "ceiling", "-body", bodyFile)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	stdout, _ := cmd.StdoutPipe()
 	p := &proc{cmd: cmd}
 	if err := cmd.Start(); err != nil {
@@ -246,7 +259,7 @@ type hangResult struct {
 // benchHanging serves the same checks with Redis replaced by a listener
 // that never answers, loads /ht/ at 256 connections, and samples the other
 // checks' result ages meanwhile.
-func benchHanging(bin string, d *deps, dur time.Duration) (hangResult, error) {
+func benchHanging(bin string, d *deps, dur time.Duration, env []string) (hangResult, error) {
 	hr := hangResult{check: "redis", timeout: time.Second}
 	ln, err := hangListener()
 	if err != nil {
@@ -257,7 +270,7 @@ func benchHanging(bin string, d *deps, dur time.Duration) (hangResult, error) {
 	if err != nil {
 		return hr, err
 	}
-	h, addr, err := startHealthd(bin, cfgPath)
+	h, addr, err := startHealthd(bin, cfgPath, env...)
 	if err != nil {
 		return hr, err
 	}
@@ -380,4 +393,12 @@ func timeCelery(d *deps) celeryTiming {
 		text += "; a run failed: " + lastErr.Error()
 	}
 	return celeryTiming{text, fmt.Sprintf("median %s, max %s", ms(med), ms(worst)), passFail(lastErr == nil && worst < 50*time.Millisecond)}
+}
+
+func binSize(path string) string {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return "?"
+	}
+	return mb(fi.Size())
 }

@@ -73,7 +73,7 @@ func startDeps() (*deps, error) {
 		return fail(err)
 	}
 	d.mcAddr = fmt.Sprintf("127.0.0.1:%d", port)
-	if d.memcached, err = start("memcached", nil, "-l", "127.0.0.1", "-p", fmt.Sprint(port), "-U", "0", "-u", "nobody"); err != nil {
+	if d.memcached, err = start("memcached", nil, "-l", "127.0.0.1", "-p", fmt.Sprint(port), "-U", "0", "-u", "root"); err != nil {
 		return fail(err)
 	}
 	if err := waitTCP(d.mcAddr); err != nil {

@@ -60,6 +60,7 @@ func (p *proc) stop() {
 	case <-done:
 	case <-time.After(10 * time.Second):
 		syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+		p.cmd.Process.Kill()
 		<-done
 	}
 }
@@ -125,7 +126,10 @@ func startHealthd(bin, config string, env ...string) (*proc, string, error) {
 }
 
 // rss returns pid's resident memory in bytes (VmRSS).
-func rss(pid int) int64 {
+func rss(pid int) int64 { return statusBytes(pid, "VmRSS:") }
+
+// statusBytes reads a "<field> N kB" line of /proc/<pid>/status.
+func statusBytes(pid int, field string) int64 {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0
@@ -133,7 +137,7 @@ func rss(pid int) int64 {
 	defer f.Close()
 	s := bufio.NewScanner(f)
 	for s.Scan() {
-		if v, ok := strings.CutPrefix(s.Text(), "VmRSS:"); ok {
+		if v, ok := strings.CutPrefix(s.Text(), field); ok {
 			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
 			return kb * 1024
 		}
@@ -141,11 +145,13 @@ func rss(pid int) int64 {
 	return 0
 }
 
-// rssSampler records the largest VmRSS of pid every 50ms until stopped.
+// rssSampler records the largest VmRSS of pid every 50ms until stopped,
+// and how much of it was anonymous (heap, stacks) and file-backed (the
+// binary's pages) at that moment.
 type rssSampler struct {
-	max  atomic.Int64
-	stop chan struct{}
-	done chan struct{}
+	max, anon, file atomic.Int64
+	stop            chan struct{}
+	done            chan struct{}
 }
 
 func sampleRSS(pid int) *rssSampler {
@@ -157,6 +163,8 @@ func sampleRSS(pid int) *rssSampler {
 		for {
 			if v := rss(pid); v > s.max.Load() {
 				s.max.Store(v)
+				s.anon.Store(statusBytes(pid, "RssAnon:"))
+				s.file.Store(statusBytes(pid, "RssFile:"))
 			}
 			select {
 			case <-s.stop:
@@ -169,6 +177,11 @@ func sampleRSS(pid int) *rssSampler {
 }
 
 func (s *rssSampler) Stop() int64 { close(s.stop); <-s.done; return s.max.Load() }
+
+// Split describes the largest sample: "38.1 MB (anon 15.2 MB, file 22.9 MB)".
+func (s *rssSampler) Split() string {
+	return fmt.Sprintf("%s (anonymous %s, file-backed %s)", mb(s.max.Load()), mb(s.anon.Load()), mb(s.file.Load()))
+}
 
 // metric reads one unlabelled sample from a Prometheus text page.
 func metric(url, name string) (float64, error) {
