@@ -35,3 +35,16 @@ lint: vet fmt-check
 
 clean:
 	rm -rf bin
+
+# fuzz runs each fuzz target for FUZZTIME (make test runs their seed corpora
+# in testdata/fuzz/ as ordinary tests). A failure writes its input to
+# testdata/fuzz/<FuzzName>/: commit it with the fix.
+FUZZTIME ?= 20s
+FUZZ_TARGETS := FuzzNegotiate:./internal/server FuzzServeQuery:./internal/server FuzzParse:./internal/config
+
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		name=$${t%%:*}; pkg=$${t#*:}; \
+		echo "== $$name ($$pkg, $(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	done
