@@ -8,7 +8,7 @@ CONFIG  ?= configs/healthd.yaml
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 GOVULNCHECK := golang.org/x/vuln/cmd/govulncheck@v1.9.0
 
-.PHONY: build run test test-setup lint vet fmt-check bench soak fuzz clean
+.PHONY: build run test test-setup lint vet fmt-check bench soak fuzz screenshots clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/healthd
@@ -32,6 +32,10 @@ fmt-check:
 lint: vet fmt-check
 	$(GO) run $(STATICCHECK) ./...
 	$(GO) run $(GOVULNCHECK) ./...
+
+# Refresh the dashboard screenshots in docs/ (README shows them).
+screenshots: test-setup
+	HEALTHD_SCREENSHOTS=1 $(GO) test -count=1 -run TestDashboard_InChromium ./internal/server/
 
 clean:
 	rm -rf bin

@@ -3,16 +3,16 @@ package checks
 // builtinTypes lists the built-in check types. One line per type; keep it sorted.
 func builtinTypes() []Type {
 	return []Type{
-		// {Name: "celery", ComponentType: "component", New: newCelery},
+		{Name: "celery", ComponentType: "component", New: newCelery},
 		{Name: "disk", ComponentType: "system", New: newDisk},
 		{Name: "http", ComponentType: "component", New: newHTTP},
 		{Name: "memcached", ComponentType: "datastore", New: newMemcached},
 		{Name: "memory", ComponentType: "system", New: newMemory},
 		{Name: "postgres", ComponentType: "datastore", New: newPostgres},
-		// {Name: "process", ComponentType: "system", New: newProcess},
-		// {Name: "rabbitmq", ComponentType: "component", New: newRabbitMQ},
+		{Name: "process", ComponentType: "system", New: newProcess},
+		{Name: "rabbitmq", ComponentType: "component", New: newRabbitMQ},
 		{Name: "redis", ComponentType: "datastore", New: newRedis},
-		// {Name: "s3", ComponentType: "datastore", New: newS3},
+		{Name: "s3", ComponentType: "datastore", New: newS3},
 		{Name: "storage", ComponentType: "system", New: newStorage},
 		{Name: "tcp", ComponentType: "component", New: newTCP},
 	}

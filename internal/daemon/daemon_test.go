@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/healthd/healthd/internal/checks"
 	"github.com/healthd/healthd/internal/checks/checkstest"
 	"github.com/healthd/healthd/internal/daemon"
 )
@@ -224,6 +225,26 @@ func TestDiskThresholds(t *testing.T) {
 		}
 		if c.code == 200 && string(body) != `{"disk":"working"}` {
 			t.Errorf("DISK_USAGE_MAX null: body %s", body)
+		}
+	}
+}
+
+// TestFullExampleConfigValidates keeps configs/healthd-full.yaml, the example
+// with every check type and key, loadable: validating it needs no server.
+func TestFullExampleConfigValidates(t *testing.T) {
+	t.Setenv("HEALTHD_TOKEN", "example-token")
+	cfg, err := daemon.Load(daemon.Options{ConfigPath: "../../configs/healthd-full.yaml"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cfg.Close()
+	types := map[string]bool{}
+	for _, c := range cfg.Checks {
+		types[c.Type] = true
+	}
+	for _, name := range checks.Builtin().Names() {
+		if !types[name] {
+			t.Errorf("configs/healthd-full.yaml has no %s check", name)
 		}
 	}
 }

@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"fmt"
 	"html/template"
+	"net/http"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/healthd/healthd/internal/runner"
@@ -12,24 +15,27 @@ import (
 )
 
 // Page is the data handed to the dashboard template (and to a custom one
-// named by server.template). See README "Customizing the dashboard".
+// named by server.template). docs/dashboard.md documents every field; keep
+// it in step.
 type Page struct {
-	Title    string
-	Host     string
-	Version  string
-	Group    string // "" for all checks
-	Taken    time.Time
+	Title    string    // "System status"
+	Host     string    // the machine's host name
+	Version  string    // healthd's version
+	Group    string    // the group this page shows; "" for all checks
+	Taken    time.Time // when the page was rendered (results are at most Row.Age older)
 	Overall  Overall
-	Checks   []Row
-	Refresh  int // seconds between in-place refreshes; 0 disables
+	Checks   []Row // in config order
+	Refresh  int   // seconds between in-place refreshes; 0 disables them
 	JSONPath string
 }
 
 // Overall is the page's headline.
 type Overall struct {
-	Status   string // passing, warning, failing
+	Status   string // worst state: passing, warning, failing (a non-critical failure counts as a warning)
+	Icon     string // ✓ ! ✗
+	Word     string // Healthy or Unhealthy, as the HTTP status says
 	Summary  string // "all checks passing", "2 failing, 1 warning"
-	OK       bool
+	OK       bool   // every critical check passes: /ht/ answers 200
 	Failing  int
 	Warnings int
 }
@@ -39,58 +45,171 @@ type Row struct {
 	Name     string
 	Type     string
 	Status   string // passing, warning, failing
-	Icon     string // ✓ ! ✗, so state never relies on colour alone
-	Message  string
+	Icon     string // ✓ ! ✗, so a state never relies on colour alone
+	Message  string // the failure text, a passing run's note, or "working"
 	Critical bool
 	Groups   []string
-	Duration string
-	Age      string
-	Taken    time.Time
+	Duration string    // time the run took, "12ms"
+	Age      string    // how old the result is, "3.2s"
+	Taken    time.Time // when the run ended
+
+	// History is the strip of recent results, oldest first (at most
+	// StripCells of them); empty before a check has run.
+	History []Cell
+	// Earlier are failures that aged out of the history ring, oldest first.
+	Earlier []Cell
+	// Kept is how many results the history holds (the uptime window).
+	Kept int
+	// Uptime is the share of the window the check was not failing, as
+	// "99.5%"; Window is the window's length, "16m40s". Both are "" without
+	// history.
+	Uptime string
+	Window string
 }
+
+// Cell is one past result in a history strip.
+type Cell struct {
+	Status   string // passing, warning, failing
+	Icon     string
+	Taken    time.Time // when the run ended
+	When     string    // Taken as "15:04:05 UTC" (with the date when not today)
+	Duration string
+	Message  string
+	Seq      uint64 // unique per result: a stable key for the page's script
+}
+
+// StripCells is how many of a check's latest results the page shows.
+const StripCells = 30
 
 var icons = map[runner.Status]string{runner.Passing: "✓", runner.Warning: "!", runner.Failing: "✗"}
 
 func (st *State) pageData(snaps []runner.Snapshot, o runner.Overall, group string) Page {
 	now := time.Now()
 	p := Page{
-		Title:   "System status",
-		Host:    st.srv.host,
-		Version: st.srv.opts.Version,
-		Group:   group,
-		Taken:   now,
-		Refresh: int(st.Config.Server.Refresh / time.Second),
-		Overall: Overall{Status: o.Status.String(), OK: o.OK, Failing: o.Failing, Warnings: o.Warnings},
+		Title:    "System status",
+		Host:     st.srv.host,
+		Version:  st.srv.opts.Version,
+		Group:    group,
+		Taken:    now,
+		Refresh:  int(st.Config.Server.Refresh / time.Second),
+		JSONPath: "?format=json",
+		Overall: Overall{
+			Status: o.Status.String(), Icon: icons[o.Status], OK: o.OK,
+			Failing: o.Failing, Warnings: o.Warnings, Word: "Healthy",
+		},
 	}
-	switch {
-	case o.Failing == 0 && o.Warnings == 0:
-		p.Overall.Summary = "all checks passing"
-	case o.Warnings == 0:
-		p.Overall.Summary = fmt.Sprintf("%d failing", o.Failing)
-	case o.Failing == 0:
-		p.Overall.Summary = plural(o.Warnings, "warning")
-	default:
-		p.Overall.Summary = fmt.Sprintf("%d failing, %s", o.Failing, plural(o.Warnings, "warning"))
+	if st.Config.Server.Refresh > 0 && p.Refresh == 0 {
+		p.Refresh = 1
 	}
+	if !o.OK {
+		p.Overall.Word = "Unhealthy"
+	}
+	p.Overall.Summary = summary(snaps, o)
 	for _, s := range snaps {
 		r := s.Result
-		msg := r.Message
-		if r.Status == runner.Passing && msg == "" {
-			msg = "working"
-		}
-		p.Checks = append(p.Checks, Row{
+		row := Row{
 			Name:     s.Check.Name,
 			Type:     s.Check.Type,
 			Status:   r.Status.String(),
 			Icon:     icons[r.Status],
-			Message:  msg,
+			Message:  message(r),
 			Critical: s.Check.Critical,
 			Groups:   s.Check.Groups,
 			Duration: formatDuration(r.Duration),
 			Age:      formatDuration(now.Sub(r.Finished())),
 			Taken:    r.Finished(),
-		})
+		}
+		if h := s.Check.History(); h != nil {
+			rs := h.Results()
+			row.Kept = len(rs)
+			if len(rs) > StripCells {
+				rs = rs[len(rs)-StripCells:]
+			}
+			for _, hr := range rs {
+				row.History = append(row.History, cell(hr, now))
+			}
+			for _, hr := range h.KeptFailures() {
+				row.Earlier = append(row.Earlier, cell(hr, now))
+			}
+			if row.Kept > 0 {
+				up, window := h.Uptime(now)
+				row.Uptime = formatPercent(up)
+				row.Window = formatDuration(window)
+			}
+		}
+		p.Checks = append(p.Checks, row)
 	}
 	return p
+}
+
+func message(r *runner.Result) string {
+	if r.Status == runner.Passing && r.Message == "" {
+		return "working"
+	}
+	return r.Message
+}
+
+func cell(r *runner.Result, now time.Time) Cell {
+	t := r.Finished().UTC()
+	layout := "15:04:05 UTC"
+	if y, m, d := t.Date(); y != now.UTC().Year() || m != now.UTC().Month() || d != now.UTC().Day() {
+		layout = "Jan 2 15:04:05 UTC"
+	}
+	return Cell{
+		Status:   r.Status.String(),
+		Icon:     icons[r.Status],
+		Taken:    t,
+		When:     t.Format(layout),
+		Duration: formatDuration(r.Duration),
+		Message:  message(r),
+		Seq:      r.Seq,
+	}
+}
+
+// formatPercent shows an uptime with as many decimals as it takes not to
+// round a failure away: 100% only when nothing failed, else 99%, 99.9%,
+// 99.95%, at most 99.999%.
+func formatPercent(f float64) string {
+	if f >= 1 {
+		return "100%"
+	}
+	for prec := 0; prec <= 3; prec++ {
+		s := strconv.FormatFloat(f*100, 'f', prec, 64)
+		if v, _ := strconv.ParseFloat(s, 64); v < 100 {
+			return s + "%"
+		}
+	}
+	return "99.999%"
+}
+
+// summary counts the failing checks (saying how many of them are not
+// critical) and the warnings: "all checks passing", "2 failing (1
+// non-critical), 1 warning".
+func summary(snaps []runner.Snapshot, o runner.Overall) string {
+	if o.Failing == 0 && o.Warnings == 0 {
+		return "all checks passing"
+	}
+	var parts []string
+	if o.Failing > 0 {
+		nonCritical := 0
+		for _, s := range snaps {
+			if s.Result.Status == runner.Failing && !s.Check.Critical {
+				nonCritical++
+			}
+		}
+		f := fmt.Sprintf("%d failing", o.Failing)
+		switch {
+		case nonCritical == o.Failing:
+			f += " (non-critical)"
+		case nonCritical > 0:
+			f += fmt.Sprintf(" (%d non-critical)", nonCritical)
+		}
+		parts = append(parts, f)
+	}
+	if o.Warnings > 0 {
+		parts = append(parts, plural(o.Warnings, "warning"))
+	}
+	return strings.Join(parts, ", ")
 }
 
 func plural(n int, word string) string {
@@ -116,25 +235,57 @@ func formatDuration(d time.Duration) string {
 
 func (st *State) renderHTML(snaps []runner.Snapshot, o runner.Overall, group string) ([]byte, error) {
 	var b bytes.Buffer
-	if err := st.page.Execute(&b, st.pageData(snaps, o, group)); err != nil {
+	if err := st.page.tmpl.Execute(&b, st.pageData(snaps, o, group)); err != nil {
 		return nil, err
 	}
 	return b.Bytes(), nil
 }
 
+// dashboard is a parsed page template and the security headers that go
+// with it. The Content-Security-Policy allows the template's inline
+// scripts and styles by their hashes, computed once here: a rendered body
+// depends only on the data, never on a per-response nonce, so it can be
+// cached.
+type dashboard struct {
+	tmpl *template.Template
+	csp  string
+}
+
+// setHeaders sets the headers every HTML answer carries.
+func (d *dashboard) setHeaders(h http.Header) {
+	h.Set("Content-Security-Policy", d.csp)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Frame-Options", "DENY")
+}
+
 // loadTemplate parses the dashboard: the built-in one, or the file named
 // by server.template.
-func loadTemplate(file string) (*template.Template, error) {
+func loadTemplate(file string) (*dashboard, error) {
+	var (
+		t   *template.Template
+		err error
+	)
+	name := "built-in dashboard template"
 	if file == "" {
-		return template.ParseFS(templates.FS, "dashboard.html")
+		t, err = template.ParseFS(templates.FS, "dashboard.html")
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+	} else {
+		name = "server.template " + file
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("server.template: %w", err)
+		}
+		t, err = template.New("custom").Parse(string(data))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
 	}
-	data, err := os.ReadFile(file)
+	csp, err := policyFor(t)
 	if err != nil {
-		return nil, fmt.Errorf("server.template: %w", err)
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	t, err := template.New("custom").Parse(string(data))
-	if err != nil {
-		return nil, fmt.Errorf("server.template %s: %w", file, err)
-	}
-	return t, nil
+	return &dashboard{tmpl: t, csp: csp}, nil
 }

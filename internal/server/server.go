@@ -5,7 +5,6 @@ package server
 
 import (
 	"fmt"
-	"html/template"
 	"log/slog"
 	"net/http"
 	"os"
@@ -45,7 +44,7 @@ type State struct {
 	Runner *runner.Runner
 
 	router   http.Handler
-	page     *template.Template
+	page     *dashboard
 	groups   map[string][]*runner.Check
 	tokens   tokens
 	srv      *Server
@@ -207,6 +206,9 @@ func (st *State) serveChecks(w http.ResponseWriter, r *http.Request, sel []*runn
 	}
 	h.Set("Content-Type", contentTypes[format])
 	h.Set("X-Content-Type-Options", "nosniff")
+	if format == FormatHTML {
+		st.page.setHeaders(h)
+	}
 	w.WriteHeader(code)
 	w.Write(body)
 }

@@ -6,6 +6,8 @@ package checkstest
 
 import (
 	"context"
+	"os"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -23,6 +25,10 @@ type Fake struct {
 	Observe       float64
 	Measurement   string // of Observe; "value" unless set
 	Unit          string // of Observe; "units" unless set
+	// ResultFile, when set, is read on every run and decides the result:
+	// "fail MESSAGE" fails, "warn MESSAGE" warns, anything else passes (so a
+	// test can flip a running check by rewriting the file).
+	ResultFile string
 
 	runs    atomic.Int64
 	running atomic.Int64
@@ -77,15 +83,31 @@ func (f *Fake) Check(ctx context.Context) error {
 	if f.Observe != 0 {
 		checks.Observe(ctx, f.Measurement, f.Observe, f.Unit)
 	}
-	fail := f.Fail
+	fail, warn := f.Fail, f.Warn
 	if o := f.override.Load(); o != nil {
 		fail = *o
+	}
+	if f.ResultFile != "" {
+		b, err := os.ReadFile(f.ResultFile)
+		if err != nil {
+			return checks.Unexpected("fake: read result_file: %v", err)
+		}
+		verb, msg, _ := strings.Cut(strings.TrimSpace(string(b)), " ")
+		if msg == "" {
+			msg = verb
+		}
+		switch verb {
+		case "fail":
+			fail = msg
+		case "warn":
+			warn = msg
+		}
 	}
 	switch {
 	case fail != "":
 		return checks.Unavailable("%s", fail)
-	case f.Warn != "":
-		return checks.Warn("%s", f.Warn)
+	case warn != "":
+		return checks.Warn("%s", warn)
 	}
 	if f.Note != "" {
 		checks.Note(ctx, "%s", f.Note)
@@ -106,6 +128,7 @@ var Type = checks.Type{Name: "fake", ComponentType: "component", New: func(s che
 		Observe:       *p.Float("observe", new(float64)),
 		Measurement:   p.String("measurement", "value"),
 		Unit:          p.String("unit", "units"),
+		ResultFile:    p.String("result_file", ""),
 	}
 	_ = p.String("password", "") // lets secret-redaction tests carry a credential
 	_ = p.String("dsn", "")

@@ -1,0 +1,460 @@
+package checks
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+	"github.com/redis/go-redis/v9"
+)
+
+// Celery checks Celery workers from the outside, over the broker, without
+// Python (wire format: health-standards.md section 5). With an AMQP broker a
+// probe can inspect queues (passive declare), broadcast the remote-control
+// ping and wait for the workers' pongs, and send the built-in
+// celery.accumulate task and wait for its rpc:// result. With a Redis broker
+// it can only measure queue backlogs (LLEN).
+type Celery struct {
+	amqp    *amqpConn
+	redis   *redis.Client
+	addr    string
+	timeout time.Duration
+
+	minWorkers     int      // 0 with no workers: no ping
+	workers        []string // when set, ping these and want every one
+	queues         []queueSpec
+	roundTrip      bool
+	roundTripQueue string
+}
+
+const (
+	pidboxExchange      = "celery.pidbox"
+	pidboxReplyExchange = "reply.celery.pidbox"
+	directReplyTo       = "amq.rabbitmq.reply-to"
+)
+
+func newCelery(s Spec) (Checker, error) {
+	p := s.Params
+	raw := p.Required("broker")
+	c := &Celery{timeout: specTimeout(s)}
+	scheme := ""
+	if raw != "" {
+		if u, err := url.Parse(raw); err == nil {
+			scheme = u.Scheme
+		}
+		switch scheme {
+		case "amqp", "amqps":
+			addr, err := parseAMQPURL(raw)
+			if err != nil {
+				p.Errorf("broker", "%v", err)
+			}
+			c.addr = addr
+			c.amqp = newAMQPConn(raw, addr, s.Name, c.timeout)
+		case "redis", "rediss":
+			opt, err := redis.ParseURL(raw)
+			if err != nil {
+				p.Errorf("broker", "must be a valid redis:// URL")
+				break
+			}
+			opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = c.timeout, c.timeout, c.timeout
+			opt.MaxRetries = -1 // no retries: one probe, one try
+			opt.DialerRetries = 1
+			opt.PoolSize, opt.MinIdleConns = 2, 0
+			opt.ContextTimeoutEnabled = true
+			opt.DisableIdentity = true // no CLIENT SETINFO on old servers
+			c.addr = opt.Addr
+			c.redis = redis.NewClient(opt)
+		default:
+			p.Errorf("broker", "must be an amqp://, amqps://, redis:// or rediss:// URL")
+		}
+	}
+	c.minWorkers = p.Int("min_workers", 1)
+	c.workers = p.Strings("workers")
+	c.queues = readQueues(p, 1)
+	c.roundTrip = p.Bool("round_trip", false)
+	c.roundTripQueue = p.String("round_trip_queue", "celery")
+	if c.minWorkers < 0 {
+		p.Errorf("min_workers", "must not be negative")
+	}
+	if p.Has("min_workers") && len(c.workers) > 0 {
+		p.Errorf("workers", "every listed worker must answer: leave out min_workers")
+	}
+	if len(c.workers) > 0 {
+		c.minWorkers = len(c.workers)
+	}
+	if c.roundTripQueue == "" {
+		p.Errorf("round_trip_queue", "must not be empty")
+	}
+	if c.redis != nil {
+		const why = "is not supported with a redis:// broker (only queue backlogs are)"
+		for _, k := range []string{"min_workers", "workers", "round_trip", "round_trip_queue"} {
+			if p.Has(k) {
+				p.Errorf(k, "%s", why)
+			}
+		}
+		for i, q := range c.queues {
+			if q.minSet {
+				p.Errorf(fmt.Sprintf("queues[%d].min_consumers", i), "%s", why)
+			}
+		}
+		c.minWorkers, c.workers, c.roundTrip = 0, nil, false
+	}
+	if err := p.Err(); err != nil {
+		if c.redis != nil {
+			c.redis.Close()
+		}
+		return nil, err
+	}
+	return c, nil
+}
+
+// Close releases the broker connection.
+func (c *Celery) Close() error {
+	if c.redis != nil {
+		return c.redis.Close()
+	}
+	return c.amqp.close()
+}
+
+// Check implements Checker.
+func (c *Celery) Check(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	if c.redis != nil {
+		return c.checkRedis(ctx)
+	}
+	// The ping and the round trip give up a little before the deadline, so
+	// the probe can say what was missing instead of just "timed out".
+	deadline, _ := ctx.Deadline()
+	until := deadline.Add(-min(50*time.Millisecond, c.timeout/10))
+
+	var problems queueProblems
+	var notes []string
+	err := c.amqp.withChannel(ctx, func(conn *amqp.Connection, ch *amqp.Channel) error {
+		if len(c.queues) > 0 {
+			res, err := inspectQueues(ctx, conn, nil, c.queues)
+			if err != nil {
+				return c.amqp.describe(err)
+			}
+			problems.kind, problems.msgs = res.kind, res.msgs
+			if len(res.ok) > 0 {
+				notes = append(notes, "queues "+strings.Join(res.ok, ", "))
+			}
+		}
+		if c.minWorkers > 0 {
+			note, err := c.ping(ctx, ch, until)
+			if err != nil {
+				var e *Error
+				if !errors.As(err, &e) {
+					return c.amqp.describe(err)
+				}
+				problems.add(e.Kind, "%s", e.Msg)
+				return nil // no time left for a round trip
+			}
+			notes = append(notes, note)
+		}
+		if c.roundTrip {
+			rt, err := conn.Channel()
+			if err != nil {
+				return c.amqp.describe(err)
+			}
+			defer rt.Close()
+			note, err := c.roundTripTask(ctx, rt, until)
+			if err != nil {
+				var e *Error
+				if !errors.As(err, &e) {
+					return c.amqp.describe(err)
+				}
+				problems.add(e.Kind, "%s", e.Msg)
+				return nil
+			}
+			notes = append(notes, note)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if reason := c.amqp.blockedReason(); reason != "" {
+		problems.add(KindUnavailable, "connection blocked by the broker: %s (%s)", reason, c.addr)
+	}
+	if err := problems.err(); err != nil {
+		return err
+	}
+	if len(notes) == 0 {
+		notes = append(notes, "connected to "+c.addr)
+	}
+	Note(ctx, "%s", strings.Join(notes, "; "))
+	return nil
+}
+
+// ping broadcasts the remote-control ping (to the listed workers only, when
+// set) and collects pongs carrying its ticket on an exclusive, auto-delete
+// reply queue. It returns as soon as enough workers answered.
+func (c *Celery) ping(ctx context.Context, ch *amqp.Channel, until time.Time) (string, error) {
+	start := time.Now()
+	// A worker declares celery.pidbox when it starts; if it is missing, no
+	// worker ever ran on this vhost. Passive, so nothing is created.
+	if err := ch.ExchangeDeclarePassive(pidboxExchange, "fanout", false, false, false, false, nil); err != nil {
+		var ae *amqp.Error
+		if errors.As(err, &ae) && ae.Code == amqp.NotFound {
+			Observe(ctx, "workers", 0, "workers")
+			return "", Unavailable("no worker replied (exchange %s does not exist: no worker has run on this vhost)", pidboxExchange)
+		}
+		return "", err
+	}
+	// The reply exchange, exactly as kombu and the workers declare it.
+	if err := ch.ExchangeDeclare(pidboxReplyExchange, "direct", false, false, false, false, nil); err != nil {
+		return "", err
+	}
+	oid, ticket := newUUID(), newUUID()
+	q, err := ch.QueueDeclare(oid+"."+pidboxReplyExchange, false, true, true, false,
+		amqp.Table{"x-expires": int32(10000), "x-message-ttl": int32(300000)})
+	if err != nil {
+		return "", err
+	}
+	defer ch.QueueDelete(q.Name, false, false, true)
+	if err := ch.QueueBind(q.Name, oid, pidboxReplyExchange, false, nil); err != nil {
+		return "", err
+	}
+	msgs, err := ch.Consume(q.Name, "", true, true, false, false, nil)
+	if err != nil {
+		return "", err
+	}
+	returns := ch.NotifyReturn(make(chan amqp.Return, 1))
+	var destination any
+	if len(c.workers) > 0 {
+		destination = c.workers
+	}
+	body, _ := json.Marshal(map[string]any{
+		"method": "ping", "arguments": map[string]any{}, "destination": destination,
+		"pattern": nil, "matcher": nil, "ticket": ticket,
+		"reply_to": map[string]string{"exchange": pidboxReplyExchange, "routing_key": oid},
+	})
+	err = ch.PublishWithContext(ctx, pidboxExchange, "", true, false, amqp.Publishing{
+		ContentType: "application/json", ContentEncoding: "utf-8", DeliveryMode: amqp.Transient,
+		Headers: amqp.Table{"clock": int64(1), "expires": float64(until.UnixNano()) / 1e9},
+		Body:    body,
+	})
+	if err != nil {
+		return "", err
+	}
+	var replied []string
+	timer := time.NewTimer(time.Until(until))
+	defer timer.Stop()
+wait:
+	for len(replied) < c.minWorkers {
+		select {
+		case m, ok := <-msgs:
+			if !ok {
+				return "", amqp.ErrClosed
+			}
+			if t, _ := m.Headers["ticket"].(string); t != ticket {
+				continue
+			}
+			var r map[string]map[string]any
+			if json.Unmarshal(m.Body, &r) != nil {
+				continue
+			}
+			for node, reply := range r {
+				if reply["ok"] == "pong" && !slices.Contains(replied, node) {
+					replied = append(replied, node)
+				}
+			}
+		case _, ok := <-returns:
+			if ok { // unroutable: no worker's pidbox queue is bound
+				break wait
+			}
+		case <-timer.C:
+			break wait
+		case <-ctx.Done():
+			break wait
+		}
+	}
+	slices.Sort(replied)
+	Observe(ctx, "workers", float64(len(replied)), "workers")
+	Observe(ctx, "ping", time.Since(start).Seconds(), "s")
+	return c.pingResult(replied)
+}
+
+func (c *Celery) pingResult(replied []string) (string, error) {
+	names := strings.Join(replied, ", ")
+	if len(c.workers) > 0 {
+		var missing []string
+		for _, w := range c.workers {
+			if !slices.Contains(replied, w) {
+				missing = append(missing, w)
+			}
+		}
+		switch {
+		case len(replied) == 0:
+			return "", Unavailable("no worker replied: no reply from %s", strings.Join(missing, ", "))
+		case len(missing) > 0:
+			return "", Unavailable("no reply from %s (%d of %d workers replied: %s)", strings.Join(missing, ", "), len(replied), len(c.workers), names)
+		}
+		return fmt.Sprintf("%d of %d workers replied: %s", len(replied), len(c.workers), names), nil
+	}
+	switch {
+	case len(replied) == 0:
+		return "", Unavailable("no worker replied")
+	case len(replied) < c.minWorkers:
+		return "", Unavailable("%s replied (want at least %d): %s", workersWord(len(replied)), c.minWorkers, names)
+	}
+	return fmt.Sprintf("%s replied: %s", workersWord(len(replied)), names), nil
+}
+
+func workersWord(n int) string {
+	if n == 1 {
+		return "1 worker"
+	}
+	return fmt.Sprintf("%d workers", n)
+}
+
+// roundTripTask sends celery.accumulate("pong", index=0) in task protocol v2
+// to the round-trip queue and waits for its rpc:// result through RabbitMQ's
+// direct reply-to. The message expires (AMQP expiration and Celery's expires
+// header) when the probe gives up, so probes never pile up while workers are
+// down.
+func (c *Celery) roundTripTask(ctx context.Context, ch *amqp.Channel, until time.Time) (string, error) {
+	start := time.Now()
+	msgs, err := ch.Consume(directReplyTo, "", true, false, false, false, nil)
+	if err != nil {
+		return "", err
+	}
+	returns := ch.NotifyReturn(make(chan amqp.Return, 1))
+	id := newUUID()
+	host, _ := os.Hostname()
+	ttl := max(time.Until(until), time.Millisecond)
+	headers := amqp.Table{
+		"lang": "py", "task": "celery.accumulate", "id": id, "shadow": nil, "eta": nil,
+		"expires": until.UTC().Format("2006-01-02T15:04:05.000000-07:00"),
+		"group":   nil, "group_index": nil, "retries": int32(0), "timelimit": []any{nil, nil},
+		"root_id": id, "parent_id": nil, "argsrepr": "('pong',)", "kwargsrepr": "{'index': 0}",
+		"origin": fmt.Sprintf("healthd%d@%s", os.Getpid(), host), "ignore_result": false,
+	}
+	err = ch.PublishWithContext(ctx, "", c.roundTripQueue, true, false, amqp.Publishing{
+		ContentType: "application/json", ContentEncoding: "utf-8", DeliveryMode: amqp.Transient,
+		CorrelationId: id, ReplyTo: directReplyTo, Expiration: strconv.FormatInt(ttl.Milliseconds()+1, 10),
+		Headers: headers,
+		Body:    []byte(`[["pong"], {"index": 0}, {"callbacks": null, "errbacks": null, "chain": null, "chord": null}]`),
+	})
+	if err != nil {
+		return "", err
+	}
+	timer := time.NewTimer(time.Until(until))
+	defer timer.Stop()
+	for {
+		select {
+		case m, ok := <-msgs:
+			if !ok {
+				return "", amqp.ErrClosed
+			}
+			if m.CorrelationId != id {
+				continue
+			}
+			var r struct {
+				Status string          `json:"status"`
+				Result json.RawMessage `json:"result"`
+			}
+			if err := json.Unmarshal(m.Body, &r); err != nil {
+				return "", Unexpected("round-trip task: unreadable result (%s)", m.ContentType)
+			}
+			switch r.Status {
+			case "SUCCESS":
+				took := time.Since(start)
+				Observe(ctx, "round_trip", took.Seconds(), "s")
+				if string(r.Result) != `"pong"` {
+					return "", Unexpected("round-trip task returned %.40s, want \"pong\"", r.Result)
+				}
+				return fmt.Sprintf("round trip on %s in %s", c.roundTripQueue, took.Round(time.Millisecond)), nil
+			case "FAILURE", "REVOKED":
+				var exc struct {
+					Type string `json:"exc_type"`
+				}
+				json.Unmarshal(r.Result, &exc)
+				if exc.Type != "" {
+					return "", Unexpected("round-trip task %s: %s", strings.ToLower(r.Status), exc.Type)
+				}
+				return "", Unexpected("round-trip task %s", strings.ToLower(r.Status))
+			}
+			// STARTED, RETRY: wait for a ready state.
+		case _, ok := <-returns:
+			if ok {
+				return "", Unavailable("round-trip task unroutable: queue %s does not exist", c.roundTripQueue)
+			}
+		case <-timer.C:
+			return "", Unavailable("no reply to the round-trip task on queue %s within %s", c.roundTripQueue, c.timeout)
+		case <-ctx.Done():
+			return "", Unavailable("no reply to the round-trip task on queue %s within %s", c.roundTripQueue, c.timeout)
+		}
+	}
+}
+
+// checkRedis measures the backlog of each queue on a Redis broker: kombu
+// keeps a queue as a list named after it.
+func (c *Celery) checkRedis(ctx context.Context) error {
+	if len(c.queues) == 0 {
+		if err := c.redis.Ping(ctx).Err(); err != nil {
+			return c.describeRedis(ctx, err)
+		}
+		Note(ctx, "connected to %s", c.addr)
+		return nil
+	}
+	var problems queueProblems
+	var ok []string
+	for _, q := range c.queues {
+		n, err := c.redis.LLen(ctx, q.name).Result()
+		if err != nil {
+			return c.describeRedis(ctx, err)
+		}
+		Observe(ctx, q.name+":messages", float64(n), "messages")
+		if q.maxMessages >= 0 && n > int64(q.maxMessages) {
+			problems.add(KindWarning, "queue %s has %d messages ready (more than %d)", q.name, n, q.maxMessages)
+			continue
+		}
+		ok = append(ok, fmt.Sprintf("%s (%d messages)", q.name, n))
+	}
+	if err := problems.err(); err != nil {
+		return err
+	}
+	Note(ctx, "queues %s", strings.Join(ok, ", "))
+	return nil
+}
+
+func (c *Celery) describeRedis(ctx context.Context, err error) error {
+	msg := err.Error()
+	switch {
+	case ctx.Err() != nil || isTimeout(err):
+		return Unavailable("timed out after %s (%s)", c.timeout, c.addr)
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return Unavailable("connection refused (%s)", c.addr)
+	case strings.HasPrefix(msg, "WRONGPASS"), strings.HasPrefix(msg, "NOAUTH"),
+		strings.Contains(msg, "invalid password"), strings.Contains(msg, "invalid username-password"):
+		return Unavailable("access refused (username or password rejected) (%s)", c.addr)
+	}
+	var ne *net.OpError
+	if errors.As(err, &ne) {
+		return Unavailable("%s failed (%s)", ne.Op, c.addr)
+	}
+	return Unavailable("%s (%s)", msg, c.addr)
+}
+
+// newUUID returns a random (version 4) UUID.
+func newUUID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}

@@ -1,0 +1,405 @@
+package checks
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go"
+)
+
+// S3 checks a bucket on Amazon S3 or an S3-compatible server. Each probe is a
+// HeadBucket; with write_test it also puts a uniquely named object under
+// prefix, reads it back, compares and deletes it.
+type S3 struct {
+	bucket    string
+	prefix    string
+	writeTest bool
+	addr      string        // host:port named in messages when the error has none
+	timeout   time.Duration // the check's timeout, named in "timed out after …"
+	client    *s3.Client
+	transport *http.Transport
+	logger    *slog.Logger
+
+	cleanups sync.WaitGroup // background deletes of probe objects after a timeout
+}
+
+// defaultS3Timeout sizes the HTTP client when the spec carries no timeout.
+const defaultS3Timeout = 10 * time.Second
+
+func newS3(spec Spec) (Checker, error) {
+	p := spec.Params
+	bucket := p.Required("bucket")
+	region := p.String("region", "us-east-1")
+	endpoint := p.String("endpoint", "")
+	pathStyle := p.Bool("path_style", false)
+	accessKey := p.String("access_key_id", "")
+	secretKey := p.String("secret_access_key", "")
+	writeTest := p.Bool("write_test", false)
+	prefix := p.String("prefix", "healthd/")
+
+	if strings.Contains(bucket, "/") {
+		p.Errorf("bucket", "must be a bucket name without \"/\" (object paths go in prefix)")
+	}
+	if region == "" {
+		p.Errorf("region", "must not be empty")
+	}
+	var endpointURL *url.URL
+	if endpoint != "" {
+		endpointURL = parseS3Endpoint(p, endpoint)
+	}
+	switch {
+	case accessKey != "" && secretKey == "":
+		p.Errorf("secret_access_key", "is required when access_key_id is set")
+	case accessKey == "" && secretKey != "":
+		p.Errorf("access_key_id", "is required when secret_access_key is set")
+	}
+	if strings.HasPrefix(prefix, "/") {
+		p.Errorf("prefix", "must not start with \"/\"")
+	}
+	if err := p.Err(); err != nil {
+		return nil, err
+	}
+
+	timeout := spec.Timeout
+	if timeout <= 0 {
+		timeout = defaultS3Timeout
+	}
+	// The SDK's buildable client lets LoadDefaultConfig add AWS_CA_BUNDLE;
+	// its transport is then taken out so that every probe shares it and
+	// Close can release its connections. Timeouts derive from the check's.
+	httpClient := awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
+		tr.DialContext = (&net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}).DialContext
+		tr.TLSHandshakeTimeout = timeout
+		tr.ResponseHeaderTimeout = timeout
+		tr.ExpectContinueTimeout = time.Second
+		tr.MaxIdleConns = 4
+		tr.MaxIdleConnsPerHost = 2
+		tr.IdleConnTimeout = 90 * time.Second
+	})
+	opts := []func(*config.LoadOptions) error{
+		config.WithRegion(region),
+		config.WithHTTPClient(httpClient),
+		// One attempt: the standard retryer's back-off would eat the deadline
+		// and turn "connection refused" into "timed out".
+		config.WithRetryMaxAttempts(1),
+		// AWS_DEFAULTS_MODE=auto would ask EC2 instance metadata about the
+		// environment here, in the constructor; legacy never does.
+		config.WithDefaultsMode(aws.DefaultsModeLegacy),
+	}
+	if accessKey != "" {
+		opts = append(opts, config.WithCredentialsProvider(
+			credentials.NewStaticCredentialsProvider(accessKey, secretKey, "")))
+	}
+	// LoadDefaultConfig reads the environment and the shared config files;
+	// credentials from the default chain are only fetched by the first probe.
+	cfg, err := config.LoadDefaultConfig(context.Background(), opts...)
+	if err != nil {
+		return nil, fmt.Errorf("s3: loading the AWS configuration: %w", err)
+	}
+	var tr *http.Transport
+	if bc, ok := cfg.HTTPClient.(*awshttp.BuildableClient); ok {
+		tr = bc.GetTransport()
+	} else {
+		tr = httpClient.GetTransport()
+	}
+	cfg.HTTPClient = &http.Client{
+		Transport: tr,
+		// Like the SDK's own client: a redirect (a bucket in another
+		// region) is an answer to report, not to follow.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	client := s3.NewFromConfig(cfg, func(o *s3.Options) {
+		if endpointURL != nil {
+			o.BaseEndpoint = aws.String(endpoint)
+		}
+		o.UsePathStyle = pathStyle
+		// Many S3-compatible servers reject the newer default checksums;
+		// the write test compares the content itself.
+		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
+		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
+	})
+
+	addr := fmt.Sprintf("s3.%s.amazonaws.com:443", region)
+	if endpointURL != nil {
+		addr = hostPort(endpointURL)
+	}
+	logger := spec.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &S3{
+		bucket:    bucket,
+		prefix:    prefix,
+		writeTest: writeTest,
+		addr:      addr,
+		timeout:   spec.Timeout,
+		client:    client,
+		transport: tr,
+		logger:    logger,
+	}, nil
+}
+
+// parseS3Endpoint validates endpoint without ever echoing credentials in it.
+func parseS3Endpoint(p *Params, endpoint string) *url.URL {
+	u, err := url.Parse(endpoint)
+	if err != nil || u.Host == "" {
+		p.Errorf("endpoint", "must be a URL such as http://127.0.0.1:7070")
+		return nil
+	}
+	if u.User != nil {
+		p.Errorf("endpoint", "must not contain credentials; use access_key_id and secret_access_key")
+		return nil
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		p.Errorf("endpoint", "must be an http or https URL, not %q", u.Scheme)
+		return nil
+	}
+	return u
+}
+
+// hostPort returns u's host:port, with the scheme's default port.
+func hostPort(u *url.URL) string {
+	if u.Port() != "" {
+		return u.Host
+	}
+	if u.Scheme == "http" {
+		return net.JoinHostPort(u.Hostname(), "80")
+	}
+	return net.JoinHostPort(u.Hostname(), "443")
+}
+
+// Check runs one probe.
+func (c *S3) Check(ctx context.Context) error {
+	ctx = context.WithValue(ctx, s3BudgetKey{}, c.budget(ctx))
+	_, err := c.client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(c.bucket)})
+	if err != nil {
+		return c.explain(ctx, err, "s3:ListBucket")
+	}
+	if !c.writeTest {
+		Note(ctx, "bucket %s is reachable", c.bucket)
+		return nil
+	}
+	return c.writeReadDelete(ctx)
+}
+
+// writeReadDelete is the seed's storage check: put, get and compare, delete.
+// The object is deleted even when the read or the comparison fails.
+func (c *S3) writeReadDelete(ctx context.Context) (err error) {
+	key, err := c.probeKey()
+	if err != nil {
+		return Unavailable("cannot make a probe object name: %v", err)
+	}
+	body := []byte("written by healthd to test this bucket; safe to delete. key=" + key +
+		" at=" + time.Now().UTC().Format(time.RFC3339Nano))
+
+	defer func() {
+		if ctx.Err() != nil {
+			// The deadline passed: the put may still have landed. Delete
+			// in the background, bounded by the check's own timeout, so a
+			// slow server does not hold this probe past its deadline.
+			c.deleteLater(key)
+			return
+		}
+		_, derr := c.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(c.bucket), Key: aws.String(key)})
+		if derr == nil {
+			return
+		}
+		if err == nil {
+			err = c.step("deleting "+key, c.explain(ctx, derr, "s3:DeleteObject"))
+			return
+		}
+		c.logger.Warn("s3: could not delete the probe object", "bucket", c.bucket, "key", key, "error", Message(c.explain(ctx, derr, "s3:DeleteObject")))
+	}()
+
+	if _, err := c.client.PutObject(ctx, &s3.PutObjectInput{
+		Bucket:        aws.String(c.bucket),
+		Key:           aws.String(key),
+		Body:          bytes.NewReader(body),
+		ContentLength: aws.Int64(int64(len(body))),
+		ContentType:   aws.String("text/plain"),
+	}); err != nil {
+		return c.step("writing "+key, c.explain(ctx, err, "s3:PutObject"))
+	}
+	out, err := c.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(c.bucket), Key: aws.String(key)})
+	if err != nil {
+		return c.step("reading "+key, c.explain(ctx, err, "s3:GetObject"))
+	}
+	got, err := io.ReadAll(io.LimitReader(out.Body, int64(len(body))+1))
+	out.Body.Close()
+	if err != nil {
+		return c.step("reading "+key, c.explain(ctx, err, "s3:GetObject"))
+	}
+	if !bytes.Equal(got, body) {
+		return Unexpected("object %s read back does not match what was written (%d bytes written, %d read)", key, len(body), len(got))
+	}
+	Note(ctx, "bucket %s is reachable; wrote, read back and deleted an object under %q", c.bucket, c.prefix)
+	return nil
+}
+
+// step prefixes an explained error with what was being done, keeping its kind.
+func (c *S3) step(what string, err error) error {
+	var e *Error
+	if errors.As(err, &e) {
+		return &Error{Kind: e.Kind, Msg: what + ": " + e.Msg, Err: e.Err}
+	}
+	return err
+}
+
+func (c *S3) probeKey() (string, error) {
+	b := make([]byte, 8)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return c.prefix + "probe-" + hex.EncodeToString(b), nil
+}
+
+func (c *S3) deleteLater(key string) {
+	timeout := c.timeout
+	if timeout <= 0 {
+		timeout = defaultS3Timeout
+	}
+	c.cleanups.Add(1)
+	go func() {
+		defer c.cleanups.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		if _, err := c.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(c.bucket), Key: aws.String(key)}); err != nil {
+			c.logger.Warn("s3: could not delete the probe object after a timeout", "bucket", c.bucket, "key", key, "error", Message(c.explain(ctx, err, "s3:DeleteObject")))
+		}
+	}()
+}
+
+// Close waits for background deletes and closes idle connections.
+func (c *S3) Close() error {
+	c.cleanups.Wait()
+	c.transport.CloseIdleConnections()
+	return nil
+}
+
+// explain turns an SDK error into a plain message. perm names the IAM
+// permission the failed call needs. It never includes the SDK's own text,
+// which can carry request details; only codes, statuses and host:port.
+func (c *S3) explain(ctx context.Context, err error, perm string) error {
+	addr := c.addr
+	var uerr *url.Error
+	if errors.As(err, &uerr) {
+		if u, perr := url.Parse(uerr.URL); perr == nil && u.Host != "" {
+			addr = hostPort(u)
+		}
+	}
+	wrap := func(kind Kind, format string, args ...any) error {
+		return &Error{Kind: kind, Msg: fmt.Sprintf(format, args...), Err: err}
+	}
+
+	var netErr net.Error
+	var dnsErr *net.DNSError
+	switch {
+	case errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) ||
+		(errors.As(err, &netErr) && netErr.Timeout()):
+		return wrap(KindUnavailable, "timed out after %s (%s)", c.budget(ctx), addr)
+	case errors.Is(ctx.Err(), context.Canceled) || errors.Is(err, context.Canceled):
+		return wrap(KindUnavailable, "check canceled (%s)", addr)
+	case credentialsError(err):
+		return wrap(KindUnavailable, "no usable AWS credentials (set access_key_id and secret_access_key, or the AWS environment)")
+	case errors.As(err, &dnsErr):
+		return wrap(KindUnavailable, "cannot resolve %s", dnsErr.Name)
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return wrap(KindUnavailable, "connection refused (%s)", addr)
+	case errors.Is(err, syscall.ECONNRESET):
+		return wrap(KindUnavailable, "connection reset (%s)", addr)
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		return wrap(KindUnavailable, "connection closed by the server (%s)", addr)
+	}
+
+	var apiErr smithy.APIError
+	code := ""
+	if errors.As(err, &apiErr) {
+		code = apiErr.ErrorCode()
+	}
+	status := 0
+	var resp interface{ HTTPStatusCode() int }
+	if errors.As(err, &resp) {
+		status = resp.HTTPStatusCode()
+	}
+	switch {
+	case code == "NoSuchBucket" || (status == 404 && perm == "s3:ListBucket"):
+		return wrap(KindUnavailable, "bucket %s not found", c.bucket)
+	case code == "NoSuchKey":
+		return wrap(KindUnexpected, "object not found")
+	case code == "InvalidAccessKeyId":
+		return wrap(KindUnavailable, "access key id not recognised (check access_key_id)")
+	case code == "SignatureDoesNotMatch":
+		return wrap(KindUnavailable, "signature does not match (check secret_access_key)")
+	case code == "PermanentRedirect" || code == "AuthorizationHeaderMalformed" || status == 301:
+		return wrap(KindUnavailable, "bucket %s is not in region %s (check region)", c.bucket, c.regionOf())
+	case status == 403 || code == "AccessDenied" || code == "Forbidden":
+		return wrap(KindUnavailable, "access denied (check the credentials and %s)", perm)
+	case status >= 500:
+		if code != "" && code != "InternalError" {
+			return wrap(KindUnavailable, "server error %d %s (%s)", status, code, addr)
+		}
+		return wrap(KindUnavailable, "server error %d (%s)", status, addr)
+	case code != "" && status != 0:
+		return wrap(KindUnexpected, "server answered %d %s (%s)", status, code, addr)
+	case status != 0:
+		return wrap(KindUnexpected, "server answered %d (%s)", status, addr)
+	}
+
+	var opErr *net.OpError
+	if errors.As(err, &opErr) {
+		return wrap(KindUnavailable, "%s failed (%s): %v", opErr.Op, addr, opErr.Err)
+	}
+	if uerr != nil {
+		return wrap(KindUnavailable, "request failed (%s): %v", addr, uerr.Err)
+	}
+	return wrap(KindUnavailable, "request failed (%s)", addr)
+}
+
+// credentialsError reports whether err is the SDK failing to get credentials
+// (default chain empty, IMDS disabled or unreachable). The SDK words it as an
+// untyped "get identity: …" error; older versions used v4.SigningError.
+func credentialsError(err error) bool {
+	var signErr *v4.SigningError
+	return errors.As(err, &signErr) || strings.Contains(err.Error(), "get identity: ") ||
+		strings.Contains(err.Error(), "failed to refresh cached credentials")
+}
+
+func (c *S3) regionOf() string {
+	return c.client.Options().Region
+}
+
+type s3BudgetKey struct{}
+
+// budget is the time a probe has: the check's timeout, or what ctx allows.
+// Check stores it in ctx so "timed out after …" names it.
+func (c *S3) budget(ctx context.Context) time.Duration {
+	if d, ok := ctx.Value(s3BudgetKey{}).(time.Duration); ok {
+		return d
+	}
+	if c.timeout > 0 {
+		return c.timeout
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		return time.Until(dl).Round(time.Millisecond)
+	}
+	return defaultS3Timeout
+}

@@ -1,0 +1,168 @@
+package server_test
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/healthd/healthd/internal/checks/checkstest"
+	"github.com/healthd/healthd/internal/config"
+	"github.com/healthd/healthd/internal/runner"
+	"github.com/healthd/healthd/internal/server"
+)
+
+var inlineElem = regexp.MustCompile(`(?s)<(script|style)>(.*?)</(?:script|style)>`)
+
+func TestDashboard_SecurityHeaders(t *testing.T) {
+	ts := newServer(t, "checks: [{name: db, type: fake}]")
+	resp, body := get(t, ts.URL+"/ht/")
+	want := map[string]string{
+		"X-Content-Type-Options": "nosniff",
+		"Referrer-Policy":        "no-referrer",
+		"X-Frame-Options":        "DENY",
+	}
+	for k, v := range want {
+		if got := resp.Header.Get(k); got != v {
+			t.Errorf("%s: %q, want %q", k, got, v)
+		}
+	}
+	csp := resp.Header.Get("Content-Security-Policy")
+	for _, d := range []string{"default-src 'none'", "connect-src 'self'", "img-src data:", "base-uri 'none'", "form-action 'none'", "frame-ancestors 'none'"} {
+		if !strings.Contains(csp, d) {
+			t.Errorf("CSP %q lacks %q", csp, d)
+		}
+	}
+	if strings.Contains(csp, "unsafe") || strings.Contains(csp, "nonce") {
+		t.Errorf("CSP %q allows more than the page's own hashed elements", csp)
+	}
+	// Every inline element of the page is allowed by its hash.
+	found := inlineElem.FindAllStringSubmatch(body, -1)
+	if len(found) != 2 {
+		t.Fatalf("want one inline script and one style, found %d", len(found))
+	}
+	directives := map[string]string{}
+	for _, d := range strings.Split(csp, "; ") {
+		name, value, _ := strings.Cut(d, " ")
+		directives[name] = value
+	}
+	for _, m := range found {
+		sum := sha256.Sum256([]byte(m[2]))
+		h := "'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"
+		if directives[m[1]+"-src"] != h {
+			t.Errorf("CSP %q: %s-src is not exactly the page's <%s> hash %s", csp, m[1], m[1], h)
+		}
+	}
+	// The policy is the same for every answer: bodies can be cached.
+	resp2, _ := get(t, ts.URL+"/ht/")
+	if resp2.Header.Get("Content-Security-Policy") != csp {
+		t.Errorf("CSP changes between answers")
+	}
+	// JSON answers carry no page policy.
+	resp, _ = get(t, ts.URL+"/ht/?format=json")
+	if resp.Header.Get("Content-Security-Policy") != "" {
+		t.Errorf("JSON answer has a CSP")
+	}
+}
+
+func TestDashboard_HistoryAndUptime(t *testing.T) {
+	ts := newServer(t, `
+defaults: {cache_ttl: 0s, max_stale: 0s}
+checks: [{name: db, type: fake, fail: "down <b>hard</b>", history: 4}]`)
+	for range 5 {
+		get(t, ts.URL+"/ht/?format=json")
+	}
+	_, body := get(t, ts.URL+"/ht/")
+	if n := strings.Count(body, `<li class="cell cell_failing" tabindex="0"`); n != 4 {
+		t.Errorf("history strip has %d failing cells, want 4", n)
+	}
+	for _, want := range []string{"<strong>0%</strong> up over", "(4 results)", ">2 earlier problems</summary>", "unavailable: down &lt;b&gt;hard&lt;/b&gt;", `aria-label="Last 4 results of db, oldest first"`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+}
+
+// newCustomServer serves checks with the template file tmpl.
+func newCustomServer(t *testing.T, tmpl string) (*server.Server, error) {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "page.html")
+	if err := os.WriteFile(file, []byte(tmpl), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	yaml := fmt.Sprintf("server: {template: %q}\nchecks: [{name: db, type: fake, fail: '<i>x</i>'}]", file)
+	cfg, err := config.Parse("test.yaml", []byte(yaml), config.Options{Registry: checkstest.Registry()})
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	r := runner.New(cfg, runner.Options{})
+	t.Cleanup(func() { r.Stop(); cfg.Close() })
+	srv := server.New(server.Options{Version: "test"})
+	st, err := srv.NewState(cfg, r)
+	if err != nil {
+		return nil, err
+	}
+	srv.Swap(st)
+	return srv, nil
+}
+
+func serve(t *testing.T, srv *server.Server) *httptest.Server {
+	ts := httptest.NewServer(srv)
+	t.Cleanup(ts.Close)
+	return ts
+}
+
+func TestDashboard_CustomTemplate(t *testing.T) {
+	const tmpl = "<!DOCTYPE html>\r\n<title>{{.Overall.Word}}</title>\r\n<style>\r\n/* comment */ p { color: red }\r\n</style>\r\n" +
+		"<main data-refresh=\"{{.Refresh}}\">{{range .Checks}}<p class=\"status_{{.Status}}\">{{.Name}}: {{.Message}}</p>{{end}}</main>\r\n" +
+		"<script>\r\n// the same refresh as the built-in page could go here\r\nconsole.log(1)\r\n</script>\r\n"
+	srv, err := newCustomServer(t, tmpl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := serve(t, srv)
+	resp, body := get(t, ts.URL+"/ht/")
+	if !strings.Contains(body, `<p class="status_failing">db: unavailable: &lt;i&gt;x&lt;/i&gt;</p>`) {
+		t.Errorf("custom page: %s", body)
+	}
+	// html/template drops the comments; the hashes are of what is sent, with
+	// CRLF read as LF, as a browser does.
+	csp := resp.Header.Get("Content-Security-Policy")
+	if strings.Contains(body, "comment") || !strings.Contains(body, "console.log(1)") {
+		t.Errorf("expected html/template to drop the comments and keep the code: %q", body)
+	}
+	inline := regexp.MustCompile(`(?s)<(?:script|style)>(.*?)</`).FindAllStringSubmatch(body, -1)
+	if len(inline) != 2 {
+		t.Fatalf("found %d inline elements, want 2", len(inline))
+	}
+	for _, m := range inline {
+		sum := sha256.Sum256([]byte(strings.ReplaceAll(m[1], "\r\n", "\n")))
+		if h := "'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"; !strings.Contains(csp, h) {
+			t.Errorf("CSP %q lacks %s for %q", csp, h, m[1])
+		}
+	}
+	if strings.Contains(csp, "img-src") {
+		t.Errorf("CSP %q allows images the page does not use", csp)
+	}
+}
+
+func TestDashboard_CustomTemplateRejectedWhenTheCSPWouldBlockIt(t *testing.T) {
+	for _, c := range []struct{ tmpl, err string }{
+		{`<p style="color: red">{{.Title}}</p>`, `line 1: style="…" attribute`},
+		{"<p>\n<button onclick=\"go()\">x</button>", `line 2: onclick="…" attribute`},
+		{`<script>var refresh = {{.Refresh}};</script>`, "line 1: a <script> element must be literal text"},
+		{`<style>p { color: {{.Overall.Status}} }</style>`, "line 1: a <style> element must be literal text"},
+		{`<script src="/app.js"></script>`, "<script src=…>"},
+		{`{{if .Checks}}<p>{{.Nope}}</p>{{end}}`, "rendering sample data"},
+	} {
+		_, err := newCustomServer(t, c.tmpl)
+		if err == nil || !strings.Contains(err.Error(), c.err) || !strings.Contains(err.Error(), "server.template") {
+			t.Errorf("%s: error %v, want one with %q", c.tmpl, err, c.err)
+		}
+	}
+}
