@@ -22,18 +22,18 @@ func TestFaults_EveryDependencyFailsWithinItsTimeoutAndRecovers(t *testing.T) {
 	for _, d := range dependencies() {
 		t.Run(d.typ, func(t *testing.T) {
 			t.Parallel()
-			up := d.upstream(t)
+			up, keys := d.upstream(t)
 			proxy := testsvc.NewFaultProxy(t, up)
 			slow := testsvc.NewFaultProxy(t, up)
 			slow.Delay(2 * faultTimeout)
 			hanging := testsvc.NewFaultProxy(t, up)
 			hanging.Hang()
 			yaml := header(faultTimeout) +
-				d.checkYAML("up", proxy.Addr()) +
-				d.checkYAML("refused", testsvc.RefusedAddr(t)) +
-				d.checkYAML("hanging", hanging.Addr()) +
-				d.checkYAML("blackholed", testsvc.BlackholeAddr(t)) +
-				d.checkYAML("slow", slow.Addr())
+				checkYAML(d.typ, keys, "up", proxy.Addr()) +
+				checkYAML(d.typ, keys, "refused", testsvc.RefusedAddr(t)) +
+				checkYAML(d.typ, keys, "hanging", hanging.Addr()) +
+				checkYAML(d.typ, keys, "blackholed", testsvc.BlackholeAddr(t)) +
+				checkYAML(d.typ, keys, "slow", slow.Addr())
 			r := runner.New(load(t, yaml), runner.Options{})
 			t.Cleanup(r.Stop)
 

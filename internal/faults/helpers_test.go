@@ -20,11 +20,10 @@ import (
 // dependency is one check type and how to point it at an address.
 type dependency struct {
 	typ string
-	// upstream starts (or finds) a healthy server and returns its host:port.
-	upstream func(t *testing.T) string
-	// keys is the check's own keys as a YAML flow mapping body with one %s
-	// for host:port.
-	keys string
+	// upstream starts (or finds) a healthy server and returns its
+	// host:port, and the check's own keys as a YAML flow mapping body with
+	// one %s for host:port (credentials may depend on the server).
+	upstream func(t *testing.T) (addr, keys string)
 	// connectOnly: the check only opens a TCP connection, so a server that
 	// accepts (even one that never answers) is up, and a probe cannot be
 	// cut in the middle.
@@ -34,15 +33,27 @@ type dependency struct {
 // dependencies lists every network check type on this branch with a real
 // server for it. Types that land later get one entry each.
 func dependencies() []dependency {
+	fixed := func(keys string, addr func(t *testing.T) string) func(t *testing.T) (string, string) {
+		return func(t *testing.T) (string, string) { return addr(t), keys }
+	}
 	return []dependency{
-		{typ: "postgres", upstream: func(t *testing.T) string {
+		{typ: "postgres", upstream: fixed(`dsn: "postgres://postgres@%s/postgres?sslmode=disable"`, func(t *testing.T) string {
 			testsvc.MachinePostgres(t)
 			return "127.0.0.1:5432"
-		}, keys: `dsn: "postgres://postgres@%s/postgres?sslmode=disable"`},
-		{typ: "redis", upstream: func(t *testing.T) string { return testsvc.MachineRedis(t) }, keys: `url: "redis://%s/0"`},
-		{typ: "memcached", upstream: func(t *testing.T) string { return testsvc.StartMemcached(t).Addr() }, keys: `servers: ["%s"]`},
-		{typ: "http", upstream: httpUpstream, keys: `url: "http://%s/healthz"`},
-		{typ: "tcp", upstream: httpUpstream, keys: `address: "%s"`, connectOnly: true},
+		})},
+		{typ: "redis", upstream: fixed(`url: "redis://%s/0"`, func(t *testing.T) string { return testsvc.MachineRedis(t) })},
+		{typ: "memcached", upstream: fixed(`servers: ["%s"]`, func(t *testing.T) string { return testsvc.StartMemcached(t).Addr() })},
+		{typ: "rabbitmq", upstream: fixed(`url: "amqp://guest:guest@%s/"`, func(t *testing.T) string { return testsvc.RabbitMQ(t) })},
+		// min_workers 0: no worker is needed; the probe opens (or reuses)
+		// its broker connection and channel.
+		{typ: "celery", upstream: fixed(`broker: "amqp://guest:guest@%s/", min_workers: 0`, func(t *testing.T) string { return testsvc.RabbitMQ(t) })},
+		{typ: "s3", upstream: func(t *testing.T) (string, string) {
+			g := testsvc.StartVersityGW(t)
+			return g.Addr, fmt.Sprintf(`bucket: %s, region: %s, path_style: true, access_key_id: %s, secret_access_key: %s, endpoint: "http://%%s"`,
+				g.Bucket, g.Region, g.AccessKey, g.SecretKey)
+		}},
+		{typ: "http", upstream: fixed(`url: "http://%s/healthz"`, httpUpstream)},
+		{typ: "tcp", upstream: fixed(`address: "%s"`, httpUpstream), connectOnly: true},
 	}
 }
 
@@ -55,8 +66,8 @@ func httpUpstream(t *testing.T) string {
 }
 
 // checkYAML is one entry of a checks: list.
-func (d dependency) checkYAML(name, addr string) string {
-	return fmt.Sprintf("  - {name: %s, type: %s, %s}\n", name, d.typ, fmt.Sprintf(d.keys, addr))
+func checkYAML(typ, keys, name, addr string) string {
+	return fmt.Sprintf("  - {name: %s, type: %s, %s}\n", name, typ, fmt.Sprintf(keys, addr))
 }
 
 // load parses a config with the built-in registry, as the daemon does, and

@@ -38,7 +38,7 @@ const (
 func TestFaults_NoGoroutineOrDescriptorLeakAfterAThousandFailingRuns(t *testing.T) {
 	yaml := header(leakTimeout)
 	for _, d := range dependencies() {
-		up := d.upstream(t)
+		up, keys := d.upstream(t)
 		// Fixtures close their side of every connection when the client
 		// hangs up, so the counts see only the checks' own sockets.
 		hang := testsvc.NewFaultProxy(t, up)
@@ -50,9 +50,9 @@ func TestFaults_NoGoroutineOrDescriptorLeakAfterAThousandFailingRuns(t *testing.
 			hangAddr, slowAddr = testsvc.BlackholeAddr(t), testsvc.BlackholeAddr(t)
 		}
 		for i := range leakChecksPerFault {
-			yaml += d.checkYAML(fmt.Sprintf("%s-refused-%d", d.typ, i), refused)
-			yaml += d.checkYAML(fmt.Sprintf("%s-hanging-%d", d.typ, i), hangAddr)
-			yaml += d.checkYAML(fmt.Sprintf("%s-slow-%d", d.typ, i), slowAddr)
+			yaml += checkYAML(d.typ, keys, fmt.Sprintf("%s-refused-%d", d.typ, i), refused)
+			yaml += checkYAML(d.typ, keys, fmt.Sprintf("%s-hanging-%d", d.typ, i), hangAddr)
+			yaml += checkYAML(d.typ, keys, fmt.Sprintf("%s-slow-%d", d.typ, i), slowAddr)
 		}
 	}
 	g0, f0 := settle(t, 0, 0, 0, 0, 0)

@@ -58,7 +58,7 @@ func echoServer(t *testing.T, status int) string {
 // secretConfig has the password in every DSN, URL and credential field, and
 // every connection fails: wrong password where a server checks it, refused
 // or an error status elsewhere.
-func secretConfig(t *testing.T, logFormat string, pg *testsvc.Postgres, rd *testsvc.Redis, echo, hook string) string {
+func secretConfig(t *testing.T, logFormat string, pg *testsvc.Postgres, rd *testsvc.Redis, gw *testsvc.VersityGW, echo, hook string) string {
 	pw := knownPassword
 	return fmt.Sprintf(`server:
   listen: 127.0.0.1:0
@@ -85,8 +85,18 @@ checks:
   - {name: redis-refused, type: redis, groups: [deps], url: "redis://:%[2]s@%[7]s/0"}
   - {name: web, type: http, groups: [deps], url: "http://monitor:%[2]s@%[3]s/private?password=%[2]s"}
   - {name: web-refused, type: http, groups: [deps], url: "http://monitor:%[2]s@%[7]s/"}
-`, logFormat, pw, echo, hook, pg.Addr(), pg.Port(), testsvc.RefusedAddr(t), rd.Addr())
+  - {name: mq, type: rabbitmq, groups: [deps], url: "amqp://guest:%[2]s@%[9]s/"}
+  - {name: mq-refused, type: rabbitmq, groups: [deps], url: "amqp://guest:%[2]s@%[7]s/"}
+  - {name: workers, type: celery, groups: [deps], broker: "amqp://guest:%[2]s@%[9]s/", min_workers: 0}
+  - {name: workers-redis, type: celery, groups: [deps], broker: "redis://:%[2]s@%[8]s/0", queues: [{name: celery, max_messages: 10}]}
+  - {name: bucket, type: s3, groups: [deps], bucket: %[10]s, endpoint: "http://%[11]s", path_style: true, access_key_id: %[12]s, secret_access_key: %[2]s}
+  - {name: bucket-refused, type: s3, groups: [deps], bucket: %[10]s, endpoint: "http://%[7]s", path_style: true, access_key_id: %[12]s, secret_access_key: %[2]s}
+`, logFormat, pw, echo, hook, pg.Addr(), pg.Port(), testsvc.RefusedAddr(t), rd.Addr(), testsvc.RabbitMQ(t), gw.Bucket, gw.Addr, gw.AccessKey)
 }
+
+// checkNames are the checks of secretConfig.
+var checkNames = []string{"pg-url", "pg-kv", "pg-refused", "redis-pass", "redis-user", "redis-refused", "web", "web-refused",
+	"mq", "mq-refused", "workers", "workers-redis", "bucket", "bucket-refused"}
 
 // badConfigs are reloads that fail, each error near a password.
 func badConfigs(good string) map[string]string {
@@ -101,6 +111,9 @@ func badConfigs(good string) map[string]string {
   - {name: web, type: http, url: "ftp://monitor:%[1]s@127.0.0.1/"}
   - {name: web2, type: http, url: "http://monitor:%[1]s@[::1/"}
   - {name: web3, type: http, url: "http://monitor:%[1]s@127.0.0.1/", method: POST}
+  - {name: mq, type: rabbitmq, url: "amqp://guest:%[1]s@127.0.0.1:notaport/"}
+  - {name: cel, type: celery, broker: "amqps://guest:%[1]s@[::1/"}
+  - {name: s3, type: s3, bucket: "a/b", endpoint: "http://k:%[1]s@127.0.0.1/", secret_access_key: %[1]s}
   - {name: extra, type: redis, url: "redis://:%[1]s@127.0.0.1:6379/0", password_typo: "%[1]s"}
 `, pw),
 		"not YAML": head + fmt.Sprintf("checks:\n  - {name: pg, type: postgres, dsn: \"postgres://postgres:%[1]s@h/db\"\n  - [%[1]s: {\n", pw),
@@ -118,10 +131,11 @@ func TestSecrets_KnownPasswordAppearsInNoResponseMetricOrLogLine(t *testing.T) {
 	rd := testsvc.StartRedis(t, "the-right-password")
 	echo := echoServer(t, http.StatusUnauthorized)
 	hook := echoServer(t, http.StatusInternalServerError)
+	gw := testsvc.StartVersityGW(t)
 
 	for _, format := range []string{"json", "text"} {
 		t.Run(format+" logs", func(t *testing.T) {
-			good := secretConfig(t, format, pg, rd, echo, hook)
+			good := secretConfig(t, format, pg, rd, gw, echo, hook)
 			path := filepath.Join(t.TempDir(), "healthd.yaml")
 			if err := os.WriteFile(path, []byte(good), 0o600); err != nil {
 				t.Fatal(err)
@@ -179,7 +193,7 @@ func TestSecrets_KnownPasswordAppearsInNoResponseMetricOrLogLine(t *testing.T) {
 			if code != 503 {
 				t.Fatalf("/ht/ answered %d, want 503 with every connection failing: %s", code, body)
 			}
-			for _, name := range []string{"pg-url", "pg-kv", "pg-refused", "redis-pass", "redis-user", "redis-refused", "web", "web-refused"} {
+			for _, name := range checkNames {
 				if !strings.Contains(body, `"`+name+`":"unavailable: `) && !strings.Contains(body, `"`+name+`":"unexpected result: `) {
 					t.Errorf("check %s did not fail: %s", name, body)
 				}
@@ -187,7 +201,7 @@ func TestSecrets_KnownPasswordAppearsInNoResponseMetricOrLogLine(t *testing.T) {
 			t.Logf("what the checks said: %s", body)
 
 			paths := []string{"/ht/", "/ht", "/ht/deps/", "/ht/nosuchgroup/", "/ht/check/nosuch/", "/ht/?check=pg-url,redis-pass", "/ht/?skip=web", "/ht/?check=nosuch", "/ht/?format=nosuch", "/ping", "/nosuchpage"}
-			for _, c := range []string{"pg-url", "pg-kv", "pg-refused", "redis-pass", "redis-user", "redis-refused", "web", "web-refused"} {
+			for _, c := range checkNames {
 				paths = append(paths, "/ht/check/"+c+"/")
 			}
 			for _, token := range []string{"", knownPassword, "wrong-token"} {
