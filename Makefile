@@ -5,8 +5,8 @@ BIN     := bin/healthd
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 CONFIG  ?= configs/healthd.yaml
-STATICCHECK := honnef.co/go/tools/cmd/staticcheck@2025.1.1
-GOVULNCHECK := golang.org/x/vuln/cmd/govulncheck@v1.1.4
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+GOVULNCHECK := golang.org/x/vuln/cmd/govulncheck@v1.9.0
 
 .PHONY: build run test test-setup lint vet fmt-check bench soak fuzz screenshots clean
 
@@ -31,7 +31,7 @@ fmt-check:
 
 lint: vet fmt-check
 	$(GO) run $(STATICCHECK) ./...
-	$(GO) run $(GOVULNCHECK) ./...
+	$(GO) run $(GOVULNCHECK) $(if $(GOVULNDB),-db $(GOVULNDB)) ./...
 
 # make bench and make soak are measurements, not tests: they start healthd
 # against the machine's servers (set up as for make test) and write their
@@ -53,3 +53,16 @@ screenshots: test-setup
 
 clean:
 	rm -rf bin
+
+# fuzz runs each fuzz target for FUZZTIME (make test runs their seed corpora
+# in testdata/fuzz/ as ordinary tests). A failure writes its input to
+# testdata/fuzz/<FuzzName>/: commit it with the fix.
+FUZZTIME ?= 20s
+FUZZ_TARGETS := FuzzNegotiate:./internal/server FuzzServeQuery:./internal/server FuzzParse:./internal/config
+
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		name=$${t%%:*}; pkg=$${t#*:}; \
+		echo "== $$name ($$pkg, $(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	done

@@ -126,15 +126,7 @@ func Serve(ctx context.Context, opts Options) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Server.Listen, err)
 	}
-	hs := &http.Server{
-		Handler:           srv,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       10 * time.Second,
-		WriteTimeout:      writeTimeout(cfg),
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    32 << 10,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
+	hs := newHTTPServer(cfg, srv, logger)
 	tlsOn := cfg.Server.TLSCertFile != ""
 	if tlsOn {
 		cert, err := tls.LoadX509KeyPair(cfg.Server.TLSCertFile, cfg.Server.TLSKeyFile)
@@ -182,6 +174,23 @@ func Serve(ctx context.Context, opts Options) error {
 	}
 	logger.Info("healthd stopped")
 	return nil
+}
+
+// newHTTPServer bounds every phase of a connection: a client that never
+// finishes its headers (slowloris) is dropped after ReadHeaderTimeout, one
+// that never reads its answer after WriteTimeout, an idle keep-alive
+// connection after IdleTimeout; headers (with the request line) are capped at
+// MaxHeaderBytes (431 above it). See docs/reliability.md.
+func newHTTPServer(cfg *config.Config, h http.Handler, logger *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      writeTimeout(cfg),
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
 }
 
 // writeTimeout leaves room for the slowest check plus rendering, so a slow

@@ -1,0 +1,126 @@
+package faults
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/healthd/healthd/internal/checks"
+	"github.com/healthd/healthd/internal/config"
+	"github.com/healthd/healthd/internal/runner"
+	"github.com/healthd/healthd/internal/testsvc"
+)
+
+// dependency is one check type and how to point it at an address.
+type dependency struct {
+	typ string
+	// upstream starts (or finds) a healthy server and returns its
+	// host:port, and the check's own keys as a YAML flow mapping body with
+	// one %s for host:port (credentials may depend on the server).
+	upstream func(t *testing.T) (addr, keys string)
+	// connectOnly: the check only opens a TCP connection, so a server that
+	// accepts (even one that never answers) is up, and a probe cannot be
+	// cut in the middle.
+	connectOnly bool
+}
+
+// dependencies lists every network check type on this branch with a real
+// server for it. Types that land later get one entry each.
+func dependencies() []dependency {
+	fixed := func(keys string, addr func(t *testing.T) string) func(t *testing.T) (string, string) {
+		return func(t *testing.T) (string, string) { return addr(t), keys }
+	}
+	return []dependency{
+		{typ: "postgres", upstream: fixed(`dsn: "postgres://postgres@%s/postgres?sslmode=disable"`, func(t *testing.T) string {
+			testsvc.MachinePostgres(t)
+			return "127.0.0.1:5432"
+		})},
+		{typ: "redis", upstream: fixed(`url: "redis://%s/0"`, func(t *testing.T) string { return testsvc.MachineRedis(t) })},
+		{typ: "memcached", upstream: fixed(`servers: ["%s"]`, func(t *testing.T) string { return testsvc.StartMemcached(t).Addr() })},
+		{typ: "rabbitmq", upstream: fixed(`url: "amqp://guest:guest@%s/"`, func(t *testing.T) string { return testsvc.RabbitMQ(t) })},
+		// min_workers 0: no worker is needed; the probe opens (or reuses)
+		// its broker connection and channel.
+		{typ: "celery", upstream: fixed(`broker: "amqp://guest:guest@%s/", min_workers: 0`, func(t *testing.T) string { return testsvc.RabbitMQ(t) })},
+		{typ: "s3", upstream: func(t *testing.T) (string, string) {
+			g := testsvc.StartVersityGW(t)
+			return g.Addr, fmt.Sprintf(`bucket: %s, region: %s, path_style: true, access_key_id: %s, secret_access_key: %s, endpoint: "http://%%s"`,
+				g.Bucket, g.Region, g.AccessKey, g.SecretKey)
+		}},
+		{typ: "http", upstream: fixed(`url: "http://%s/healthz"`, httpUpstream)},
+		{typ: "tcp", upstream: fixed(`address: "%s"`, httpUpstream), connectOnly: true},
+	}
+}
+
+func httpUpstream(t *testing.T) string {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, "ok")
+	}))
+	t.Cleanup(srv.Close)
+	return strings.TrimPrefix(srv.URL, "http://")
+}
+
+// checkYAML is one entry of a checks: list.
+func checkYAML(typ, keys, name, addr string) string {
+	return fmt.Sprintf("  - {name: %s, type: %s, %s}\n", name, typ, fmt.Sprintf(keys, addr))
+}
+
+// load parses a config with the built-in registry, as the daemon does, and
+// closes it when the test ends.
+func load(t testing.TB, yaml string) *config.Config {
+	t.Helper()
+	cfg, err := config.Parse("faults.yaml", []byte(yaml), config.Options{Registry: checks.Builtin(), LookupEnv: func(string) (string, bool) { return "", false }})
+	if err != nil {
+		t.Fatalf("config: %v\n%s", err, yaml)
+	}
+	t.Cleanup(func() { cfg.Close() })
+	return cfg
+}
+
+// header is the part of every fault config before the checks: no caching,
+// so every Run is a real run.
+func header(timeout time.Duration) string {
+	return fmt.Sprintf("defaults: {timeout: %s, cache_ttl: 0s, max_stale: 0s}\nchecks:\n", timeout)
+}
+
+// probe runs one check through the runner and times it.
+func probe(r *runner.Runner, name string) (*runner.Result, time.Duration) {
+	c := r.Lookup(name)
+	start := time.Now()
+	snaps := r.Run(context.Background(), []*runner.Check{c})
+	return snaps[0].Result, time.Since(start)
+}
+
+// slack is how far past its timeout a probe may answer: the runner's grace
+// (25 ms) plus scheduling under -race on a loaded machine.
+const slack = 100 * time.Millisecond
+
+// openFDs counts the process's open file descriptors.
+func openFDs(t testing.TB) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatalf("read /proc/self/fd: %v", err)
+	}
+	return len(ents)
+}
+
+// settle waits up to d for the goroutine and descriptor counts to come
+// within tol of the reference, and returns the last counts seen.
+func settle(t testing.TB, refG, refF, tolG, tolF int, d time.Duration) (int, int) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		runtime.GC()
+		g, f := runtime.NumGoroutine(), openFDs(t)
+		if (g <= refG+tolG && f <= refF+tolF) || time.Now().After(deadline) {
+			return g, f
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -1,0 +1,110 @@
+package faults
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/healthd/healthd/internal/runner"
+	"github.com/healthd/healthd/internal/testsvc"
+)
+
+const (
+	leakTimeout = 200 * time.Millisecond
+	// leakChecksPerFault checks per dependency type and fault; with three
+	// faults and leakRounds rounds, each type runs 3*10*34 = 1,020 times.
+	leakChecksPerFault = 10
+	leakRounds         = 34
+	warmupRounds       = 3
+	// Tolerances: the counts must come back to within this much of where
+	// they started. Two goroutines and two descriptors cover what the test
+	// binary itself may hold for a moment while the counts are taken (the
+	// testing package's alarm goroutine, a runtime finalizer goroutine, a
+	// loopback socket in TIME_WAIT handling); a leak of one goroutine or
+	// socket per run would show as hundreds.
+	goroutineTolerance = 2
+	fdTolerance        = 2
+	settleTime         = 5 * time.Second
+)
+
+// TestFaults_NoGoroutineOrDescriptorLeakAfterAThousandFailingRuns runs every
+// network check type over a thousand times against refused, hanging and slow
+// servers, through the runner, and counts the process's goroutines and open
+// file descriptors: after the runs they are back to what they were after the
+// first round (pools and clients are built by then), and after the config is
+// closed back to what they were before it was loaded.
+func TestFaults_NoGoroutineOrDescriptorLeakAfterAThousandFailingRuns(t *testing.T) {
+	yaml := header(leakTimeout)
+	for _, d := range dependencies() {
+		up, keys := d.upstream(t)
+		// Fixtures close their side of every connection when the client
+		// hangs up, so the counts see only the checks' own sockets.
+		hang := testsvc.NewFaultProxy(t, up)
+		hang.Hang()
+		slow := testsvc.NewFaultProxy(t, up)
+		slow.Delay(2 * leakTimeout)
+		refused, hangAddr, slowAddr := testsvc.RefusedAddr(t), hang.Addr(), slow.Addr()
+		if d.connectOnly { // accepting is passing: hang the handshake instead
+			hangAddr, slowAddr = testsvc.BlackholeAddr(t), testsvc.BlackholeAddr(t)
+		}
+		for i := range leakChecksPerFault {
+			yaml += checkYAML(d.typ, keys, fmt.Sprintf("%s-refused-%d", d.typ, i), refused)
+			yaml += checkYAML(d.typ, keys, fmt.Sprintf("%s-hanging-%d", d.typ, i), hangAddr)
+			yaml += checkYAML(d.typ, keys, fmt.Sprintf("%s-slow-%d", d.typ, i), slowAddr)
+		}
+	}
+	g0, f0 := settle(t, 0, 0, 0, 0, 0)
+
+	cfg := load(t, yaml)
+	r := runner.New(cfg, runner.Options{})
+	failing := 0
+	round := func() {
+		for _, s := range r.Run(context.Background(), r.Checks()) {
+			if s.Result.Status != runner.Passing {
+				failing++
+			}
+		}
+	}
+	// Warm up: clients are built, and each has met its failure once or
+	// twice (go-redis starts one redial goroutine per client after its
+	// second failed dial, which lives until a dial works or Close). Then
+	// let the sockets close (the slow proxy holds its last answers for
+	// twice the timeout) and take the reference.
+	for range warmupRounds {
+		round()
+	}
+	g1, f1 := settle(t, g0, f0, goroutineTolerance, fdTolerance, 4*leakTimeout)
+	failing = 0
+	start := time.Now()
+	for range leakRounds {
+		round()
+	}
+	took := time.Since(start)
+	g2, f2 := settle(t, g1, f1, goroutineTolerance, fdTolerance, settleTime)
+	runs := leakRounds * len(r.Checks())
+	t.Logf("%d runs (%d failing, %d per type) in %s", runs, failing, runs/len(dependencies()), took.Round(time.Millisecond))
+	t.Logf("goroutines: %d before load, %d after warm-up, %d after %d runs", g0, g1, g2, runs)
+	t.Logf("open fds:   %d before load, %d after warm-up, %d after %d runs", f0, f1, f2, runs)
+	if failing != runs {
+		t.Errorf("%d of %d runs failed, want every run to fail", failing, runs)
+	}
+	if g2 > g1+goroutineTolerance || f2 > f1+fdTolerance {
+		t.Errorf("leak: goroutines %d -> %d, fds %d -> %d after %d failing runs (tolerance %d and %d)", g1, g2, f1, f2, runs, goroutineTolerance, fdTolerance)
+		buf := make([]byte, 1<<20)
+		t.Logf("goroutines:\n%s", buf[:runtime.Stack(buf, true)])
+	}
+
+	r.Stop()
+	if err := cfg.Close(); err != nil {
+		t.Errorf("close: %v", err)
+	}
+	g3, f3 := settle(t, g0, f0, goroutineTolerance, fdTolerance, settleTime)
+	t.Logf("after Stop and Close: %d goroutines, %d fds", g3, f3)
+	if g3 > g0+goroutineTolerance || f3 > f0+fdTolerance {
+		t.Errorf("leak after close: goroutines %d -> %d, fds %d -> %d (tolerance %d and %d)", g0, g3, f0, f3, goroutineTolerance, fdTolerance)
+		buf := make([]byte, 1<<20)
+		t.Logf("goroutines:\n%s", buf[:runtime.Stack(buf, true)])
+	}
+}

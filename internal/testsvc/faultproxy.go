@@ -1,0 +1,225 @@
+package testsvc
+
+import (
+	"io"
+	"net"
+	"sync"
+	"testing"
+	"time"
+)
+
+// FaultProxy is a TCP proxy for fault suites that must also count the
+// process's goroutines and file descriptors: every connection it accepts is
+// closed as soon as the client hangs up, whatever the mode, so the proxy
+// itself leaks nothing. Besides forwarding it can:
+//   - Delay: forward, but hold everything the server sends for d before
+//     passing it on (a server that answers, too late);
+//   - Hang: accept and never answer (nothing is forwarded);
+//   - Cut: close every connection, in flight or not, and refuse new ones;
+//   - Restore: forward again on the same port.
+type FaultProxy struct {
+	t      testing.TB
+	target string
+	addr   string
+
+	mu    sync.Mutex
+	l     net.Listener
+	mode  faultMode
+	delay time.Duration
+	conns map[net.Conn]struct{}
+	wg    sync.WaitGroup
+}
+
+type faultMode int
+
+const (
+	faultForward faultMode = iota
+	faultDelay
+	faultHang
+	faultCut
+)
+
+// NewFaultProxy starts a forwarding proxy on a loopback port in front of
+// target. The test's cleanup closes it and waits for its goroutines.
+func NewFaultProxy(t testing.TB, target string) *FaultProxy {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("testsvc: fault proxy listen: %v", err)
+	}
+	p := &FaultProxy{t: t, target: target, l: l, addr: l.Addr().String(), conns: map[net.Conn]struct{}{}}
+	p.wg.Add(1)
+	go p.serve(l)
+	t.Cleanup(func() {
+		p.Cut()
+		p.wg.Wait()
+	})
+	return p
+}
+
+// Addr is the proxy's listening address (host:port).
+func (p *FaultProxy) Addr() string { return p.addr }
+
+// Delay makes the proxy hold the server's answers for d, on connections
+// already open too (pooled clients see the server turn slow mid-session).
+func (p *FaultProxy) Delay(d time.Duration) {
+	p.mu.Lock()
+	p.mode, p.delay = faultDelay, d
+	p.mu.Unlock()
+}
+
+// currentDelay is how long the next chunk from the server is held.
+func (p *FaultProxy) currentDelay() time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.delay
+}
+
+// Hang closes every connection; new ones are accepted and never answered.
+func (p *FaultProxy) Hang() { p.setMode(faultHang, 0) }
+
+// Forward forwards without delay (the initial mode) and keeps open
+// connections; it does not relisten after Cut (use Restore).
+func (p *FaultProxy) Forward() {
+	p.mu.Lock()
+	p.mode, p.delay = faultForward, 0
+	p.mu.Unlock()
+}
+
+func (p *FaultProxy) setMode(m faultMode, d time.Duration) {
+	p.mu.Lock()
+	p.mode, p.delay = m, d
+	p.mu.Unlock()
+	p.closeAll()
+}
+
+// Cut closes every connection through the proxy, including those with a
+// request in flight, and stops listening, so new connections are refused
+// until Restore: the server was killed.
+func (p *FaultProxy) Cut() {
+	p.mu.Lock()
+	p.mode = faultCut
+	l := p.l
+	p.l = nil
+	p.mu.Unlock()
+	if l != nil {
+		l.Close()
+	}
+	p.closeAll()
+}
+
+// Restore listens again on the same port and forwards: the server is back.
+func (p *FaultProxy) Restore() {
+	p.mu.Lock()
+	p.mode, p.delay = faultForward, 0
+	listening := p.l != nil
+	p.mu.Unlock()
+	if listening {
+		return
+	}
+	l, err := net.Listen("tcp", p.addr)
+	if err != nil {
+		p.t.Errorf("testsvc: fault proxy relisten on %s: %v", p.addr, err)
+		return
+	}
+	p.mu.Lock()
+	p.l = l
+	p.mu.Unlock()
+	p.wg.Add(1)
+	go p.serve(l)
+}
+
+// track registers c; it returns false (and closes c) when the proxy is cut.
+func (p *FaultProxy) track(c net.Conn) (faultMode, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.mode == faultCut {
+		c.Close()
+		return p.mode, false
+	}
+	p.conns[c] = struct{}{}
+	return p.mode, true
+}
+
+func (p *FaultProxy) drop(cs ...net.Conn) {
+	p.mu.Lock()
+	for _, c := range cs {
+		delete(p.conns, c)
+	}
+	p.mu.Unlock()
+	for _, c := range cs {
+		c.Close()
+	}
+}
+
+func (p *FaultProxy) closeAll() {
+	p.mu.Lock()
+	conns := p.conns
+	p.conns = map[net.Conn]struct{}{}
+	p.mu.Unlock()
+	for c := range conns {
+		c.Close()
+	}
+}
+
+func (p *FaultProxy) serve(l net.Listener) {
+	defer p.wg.Done()
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		mode, ok := p.track(c)
+		if !ok {
+			continue
+		}
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			if mode == faultHang {
+				io.Copy(io.Discard, c) // until the client hangs up or Cut
+				p.drop(c)
+				return
+			}
+			p.forward(c)
+		}()
+	}
+}
+
+func (p *FaultProxy) forward(c net.Conn) {
+	up, err := net.DialTimeout("tcp", p.target, 5*time.Second)
+	if err != nil {
+		p.drop(c)
+		return
+	}
+	if _, ok := p.track(up); !ok {
+		p.drop(c)
+		return
+	}
+	done := make(chan struct{}, 2)
+	go func() { io.Copy(up, c); done <- struct{}{} }()
+	go func() { p.copyDelayed(c, up); done <- struct{}{} }()
+	<-done
+	p.drop(c, up) // unblocks the other copy
+	<-done
+}
+
+// copyDelayed copies the server's bytes (src) to the client (dst), each
+// chunk held for the delay in force when it arrived.
+func (p *FaultProxy) copyDelayed(dst, src net.Conn) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			if d := p.currentDelay(); d > 0 {
+				time.Sleep(d)
+			}
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
