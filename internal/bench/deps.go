@@ -39,7 +39,7 @@ type deps struct {
 
 const (
 	pgDB        = "healthd_bench"
-	celeryVhost = "healthd_test"
+	celeryVhost = "healthd_bench" // its own: a bench worker must never answer a test's ping
 	s3Bucket    = "healthd-bench"
 )
 
@@ -131,7 +131,7 @@ func (d *deps) startS3() error {
 }
 
 // startCelery starts a worker of the celery check's test app on the
-// healthd_test vhost (scripts/setup/celery.sh), when this build has the
+// healthd_bench vhost (scripts/setup/celery.sh), when this build has the
 // celery type and Debian's python3-celery is installed.
 func (d *deps) startCelery() {
 	if _, ok := checks.Builtin().Lookup("celery"); !ok {

@@ -6,9 +6,12 @@
 set -euo pipefail
 bash "$(dirname "$0")/rabbitmq.sh"
 apt_install python3-celery
-if ! rabbitmqctl -q list_vhosts 2>/dev/null | grep -qx healthd_test; then
-	rabbitmqctl -q add_vhost healthd_test >/dev/null
-fi
-if ! rabbitmqctl -q list_user_permissions guest 2>/dev/null | grep -q '^healthd_test[[:space:]]'; then
-	rabbitmqctl -q set_permissions -p healthd_test guest '.*' '.*' '.*' >/dev/null
-fi
+# healthd_bench is make bench's own, so a bench worker never answers a test.
+for vhost in healthd_test healthd_bench; do
+	if ! rabbitmqctl -q list_vhosts 2>/dev/null | grep -qx "$vhost"; then
+		rabbitmqctl -q add_vhost "$vhost" >/dev/null
+	fi
+	if ! rabbitmqctl -q list_user_permissions guest 2>/dev/null | grep -q "^$vhost[[:space:]]"; then
+		rabbitmqctl -q set_permissions -p "$vhost" guest '.*' '.*' '.*' >/dev/null
+	fi
+done
