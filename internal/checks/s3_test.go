@@ -240,10 +240,19 @@ func TestS3_ReusesConnections(t *testing.T) {
 	}
 }
 
-// establishedTo counts this machine's established TCP connections whose
-// remote port is port (our side of the client connections).
+// establishedTo counts this process's established TCP connections to port.
+// Only sockets among our own file descriptors count: on a busy machine
+// another process's connection can have the same number as its ephemeral
+// (remote) port.
 func establishedTo(t *testing.T, port int) int {
 	t.Helper()
+	own := map[string]bool{}
+	fds, _ := os.ReadDir("/proc/self/fd")
+	for _, fd := range fds {
+		if l, err := os.Readlink("/proc/self/fd/" + fd.Name()); err == nil && strings.HasPrefix(l, "socket:[") {
+			own[strings.TrimSuffix(strings.TrimPrefix(l, "socket:["), "]")] = true
+		}
+	}
 	f, err := os.Open("/proc/net/tcp")
 	if err != nil {
 		t.Fatalf("open /proc/net/tcp: %v", err)
@@ -254,7 +263,7 @@ func establishedTo(t *testing.T, port int) int {
 	sc.Scan() // header
 	for sc.Scan() {
 		fields := strings.Fields(sc.Text())
-		if len(fields) < 4 || fields[3] != "01" { // ESTABLISHED
+		if len(fields) < 10 || fields[3] != "01" || !own[fields[9]] { // ESTABLISHED, ours
 			continue
 		}
 		_, rp, ok := strings.Cut(fields[2], ":")
