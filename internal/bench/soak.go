@@ -33,7 +33,7 @@ func runSoak(args []string) error {
 	defer os.RemoveAll(dir)
 	lines := []checkLine{
 		{"redis", fmt.Sprintf(`{name: redis, type: redis, url: "redis://%s/0", timeout: 1s}`, redis.Addr())},
-		{"postgres", fmt.Sprintf(`{name: postgres, type: postgres, dsn: "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"}`)},
+		{"postgres", `{name: postgres, type: postgres, dsn: "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"}`},
 		{"tcp", fmt.Sprintf(`{name: redis-port, type: tcp, address: "%s", timeout: 1s}`, redis.Addr())},
 		{"disk", `{name: disk, type: disk, path: /}`},
 		{"memory", `{name: memory, type: memory}`},
