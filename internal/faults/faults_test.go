@@ -23,10 +23,10 @@ func TestFaults_EveryDependencyFailsWithinItsTimeoutAndRecovers(t *testing.T) {
 		t.Run(d.typ, func(t *testing.T) {
 			t.Parallel()
 			up, keys := d.upstream(t)
-			proxy := testsvc.NewFaultProxy(t, up)
-			slow := testsvc.NewFaultProxy(t, up)
+			proxy := testsvc.NewProxy(t, up)
+			slow := testsvc.NewProxy(t, up)
 			slow.Delay(2 * faultTimeout)
-			hanging := testsvc.NewFaultProxy(t, up)
+			hanging := testsvc.NewProxy(t, up)
 			hanging.Hang()
 			yaml := header(faultTimeout) +
 				checkYAML(d.typ, keys, "up", proxy.Addr()) +

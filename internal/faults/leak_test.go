@@ -41,9 +41,9 @@ func TestFaults_NoGoroutineOrDescriptorLeakAfterAThousandFailingRuns(t *testing.
 		up, keys := d.upstream(t)
 		// Fixtures close their side of every connection when the client
 		// hangs up, so the counts see only the checks' own sockets.
-		hang := testsvc.NewFaultProxy(t, up)
+		hang := testsvc.NewProxy(t, up)
 		hang.Hang()
-		slow := testsvc.NewFaultProxy(t, up)
+		slow := testsvc.NewProxy(t, up)
 		slow.Delay(2 * leakTimeout)
 		refused, hangAddr, slowAddr := testsvc.RefusedAddr(t), hang.Addr(), slow.Addr()
 		if d.connectOnly { // accepting is passing: hang the handshake instead

@@ -3,21 +3,22 @@ package testsvc
 import (
 	"io"
 	"net"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
 )
 
-// FaultProxy is a TCP proxy for fault suites that must also count the
-// process's goroutines and file descriptors: every connection it accepts is
-// closed as soon as the client hangs up, whatever the mode, so the proxy
-// itself leaks nothing. Besides forwarding it can:
+// Proxy forwards TCP connections to a target, so a test can fail a real
+// server without stopping it. Every connection it accepts is closed as soon
+// as the client hangs up, whatever the mode, so the proxy itself leaks
+// nothing (fault suites count goroutines and file descriptors). Besides forwarding it can:
 //   - Delay: forward, but hold everything the server sends for d before
 //     passing it on (a server that answers, too late);
 //   - Hang: accept and never answer (nothing is forwarded);
 //   - Cut: close every connection, in flight or not, and refuse new ones;
 //   - Restore: forward again on the same port.
-type FaultProxy struct {
+type Proxy struct {
 	t      testing.TB
 	target string
 	addr   string
@@ -39,15 +40,15 @@ const (
 	faultCut
 )
 
-// NewFaultProxy starts a forwarding proxy on a loopback port in front of
+// NewProxy starts a forwarding proxy on a loopback port in front of
 // target. The test's cleanup closes it and waits for its goroutines.
-func NewFaultProxy(t testing.TB, target string) *FaultProxy {
+func NewProxy(t testing.TB, target string) *Proxy {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("testsvc: fault proxy listen: %v", err)
 	}
-	p := &FaultProxy{t: t, target: target, l: l, addr: l.Addr().String(), conns: map[net.Conn]struct{}{}}
+	p := &Proxy{t: t, target: target, l: l, addr: l.Addr().String(), conns: map[net.Conn]struct{}{}}
 	p.wg.Add(1)
 	go p.serve(l)
 	t.Cleanup(func() {
@@ -58,35 +59,42 @@ func NewFaultProxy(t testing.TB, target string) *FaultProxy {
 }
 
 // Addr is the proxy's listening address (host:port).
-func (p *FaultProxy) Addr() string { return p.addr }
+func (p *Proxy) Addr() string { return p.addr }
+
+// Port is the proxy's port.
+func (p *Proxy) Port() int {
+	_, ps, _ := net.SplitHostPort(p.addr)
+	n, _ := strconv.Atoi(ps)
+	return n
+}
 
 // Delay makes the proxy hold the server's answers for d, on connections
 // already open too (pooled clients see the server turn slow mid-session).
-func (p *FaultProxy) Delay(d time.Duration) {
+func (p *Proxy) Delay(d time.Duration) {
 	p.mu.Lock()
 	p.mode, p.delay = faultDelay, d
 	p.mu.Unlock()
 }
 
 // currentDelay is how long the next chunk from the server is held.
-func (p *FaultProxy) currentDelay() time.Duration {
+func (p *Proxy) currentDelay() time.Duration {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.delay
 }
 
 // Hang closes every connection; new ones are accepted and never answered.
-func (p *FaultProxy) Hang() { p.setMode(faultHang, 0) }
+func (p *Proxy) Hang() { p.setMode(faultHang, 0) }
 
 // Forward forwards without delay (the initial mode) and keeps open
 // connections; it does not relisten after Cut (use Restore).
-func (p *FaultProxy) Forward() {
+func (p *Proxy) Forward() {
 	p.mu.Lock()
 	p.mode, p.delay = faultForward, 0
 	p.mu.Unlock()
 }
 
-func (p *FaultProxy) setMode(m faultMode, d time.Duration) {
+func (p *Proxy) setMode(m faultMode, d time.Duration) {
 	p.mu.Lock()
 	p.mode, p.delay = m, d
 	p.mu.Unlock()
@@ -96,7 +104,7 @@ func (p *FaultProxy) setMode(m faultMode, d time.Duration) {
 // Cut closes every connection through the proxy, including those with a
 // request in flight, and stops listening, so new connections are refused
 // until Restore: the server was killed.
-func (p *FaultProxy) Cut() {
+func (p *Proxy) Cut() {
 	p.mu.Lock()
 	p.mode = faultCut
 	l := p.l
@@ -109,7 +117,7 @@ func (p *FaultProxy) Cut() {
 }
 
 // Restore listens again on the same port and forwards: the server is back.
-func (p *FaultProxy) Restore() {
+func (p *Proxy) Restore() {
 	p.mu.Lock()
 	p.mode, p.delay = faultForward, 0
 	listening := p.l != nil
@@ -130,7 +138,7 @@ func (p *FaultProxy) Restore() {
 }
 
 // track registers c; it returns false (and closes c) when the proxy is cut.
-func (p *FaultProxy) track(c net.Conn) (faultMode, bool) {
+func (p *Proxy) track(c net.Conn) (faultMode, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.mode == faultCut {
@@ -141,7 +149,7 @@ func (p *FaultProxy) track(c net.Conn) (faultMode, bool) {
 	return p.mode, true
 }
 
-func (p *FaultProxy) drop(cs ...net.Conn) {
+func (p *Proxy) drop(cs ...net.Conn) {
 	p.mu.Lock()
 	for _, c := range cs {
 		delete(p.conns, c)
@@ -152,7 +160,7 @@ func (p *FaultProxy) drop(cs ...net.Conn) {
 	}
 }
 
-func (p *FaultProxy) closeAll() {
+func (p *Proxy) closeAll() {
 	p.mu.Lock()
 	conns := p.conns
 	p.conns = map[net.Conn]struct{}{}
@@ -162,7 +170,7 @@ func (p *FaultProxy) closeAll() {
 	}
 }
 
-func (p *FaultProxy) serve(l net.Listener) {
+func (p *Proxy) serve(l net.Listener) {
 	defer p.wg.Done()
 	for {
 		c, err := l.Accept()
@@ -186,7 +194,7 @@ func (p *FaultProxy) serve(l net.Listener) {
 	}
 }
 
-func (p *FaultProxy) forward(c net.Conn) {
+func (p *Proxy) forward(c net.Conn) {
 	up, err := net.DialTimeout("tcp", p.target, 5*time.Second)
 	if err != nil {
 		p.drop(c)
@@ -206,7 +214,7 @@ func (p *FaultProxy) forward(c net.Conn) {
 
 // copyDelayed copies the server's bytes (src) to the client (dst), each
 // chunk held for the delay in force when it arrived.
-func (p *FaultProxy) copyDelayed(dst, src net.Conn) {
+func (p *Proxy) copyDelayed(dst, src net.Conn) {
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := src.Read(buf)
