@@ -25,7 +25,8 @@ func (e *KeyError) Error() string { return fmt.Sprintf("key %q: %s", e.Key, e.Ms
 // getter records what it read; Err reports keys nobody read (misspellings)
 // together with every type error, so the user sees all problems at once.
 type Params struct {
-	also   []string // keys valid elsewhere, offered as suggestions only
+	children []*Params // nested sections, checked for unknown keys with p
+	also     []string  // keys valid elsewhere, offered as suggestions only
 	prefix string
 	values map[string]any
 	used   map[string]bool
@@ -251,9 +252,33 @@ func (p *Params) Objects(key string) []*Params {
 			p.Errorf(fmt.Sprintf("%s[%d]", key, i), "must be a mapping, not %s", describe(e))
 			continue
 		}
-		out = append(out, &Params{prefix: p.path(fmt.Sprintf("%s[%d]", key, i)), values: m, used: map[string]bool{}, errs: p.errs})
+		out = append(out, p.child(fmt.Sprintf("%s[%d]", key, i), m))
 	}
 	return out
+}
+
+// Section returns the nested mapping under key (server.auth, server.tls),
+// strict on its own keys, with errors named "key.sub"; nil when key is
+// absent or null. what completes "must be a mapping with …".
+func (p *Params) Section(key, what string) *Params {
+	v, ok := p.get(key)
+	if !ok {
+		return nil
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		p.Errorf(key, "must be a mapping with %s", what)
+		return nil
+	}
+	return p.child(key, m)
+}
+
+// child returns nested Params sharing p's errors; p.Err reports its unknown
+// keys too.
+func (p *Params) child(key string, m map[string]any) *Params {
+	c := &Params{prefix: p.path(key), values: m, used: map[string]bool{}, errs: p.errs}
+	p.children = append(p.children, c)
+	return c
 }
 
 // Err returns every recorded error plus one per unknown key, sorted by key,
@@ -270,8 +295,11 @@ func (p *Params) Err() error {
 	return errors.Join(errs...)
 }
 
-// unknown records unread keys of p (nested Params record theirs when read).
+// unknown records unread keys of p and of its nested sections.
 func (p *Params) unknown() {
+	for _, c := range p.children {
+		c.unknown()
+	}
 	known := append(make([]string, 0, len(p.used)+len(p.also)), p.also...)
 	for k := range p.used {
 		known = append(known, k)

@@ -533,16 +533,10 @@ func (l *loader) server(cfg *Config, e entry) {
 }
 
 func (l *loader) auth(s *Server, p *checks.Params) {
-	v, ok := p.Raw("auth")
-	if !ok {
+	ap := p.Section("auth", "tokens")
+	if ap == nil {
 		return
 	}
-	m, ok := v.(map[string]any)
-	if !ok {
-		p.Errorf("auth", "must be a mapping with tokens")
-		return
-	}
-	ap := checks.NewParams(m)
 	for _, t := range ap.Strings("tokens") {
 		if t = strings.TrimSpace(t); t != "" {
 			s.AuthTokens = append(s.AuthTokens, t)
@@ -551,33 +545,17 @@ func (l *loader) auth(s *Server, p *checks.Params) {
 	if ap.Has("tokens") && len(s.AuthTokens) == 0 {
 		ap.Errorf("tokens", "is set but every token is empty (is the environment variable set?)")
 	}
-	for _, e := range flatten(ap.Err()) {
-		if ke, ok := e.(*checks.KeyError); ok {
-			p.Errorf("auth."+ke.Key, "%s", ke.Msg)
-		}
-	}
 }
 
 func (l *loader) tls(s *Server, p *checks.Params) {
-	v, ok := p.Raw("tls")
-	if !ok {
+	tp := p.Section("tls", "cert_file and key_file")
+	if tp == nil {
 		return
 	}
-	m, ok := v.(map[string]any)
-	if !ok {
-		p.Errorf("tls", "must be a mapping with cert_file and key_file")
-		return
-	}
-	tp := checks.NewParams(m)
 	s.TLSCertFile = tp.String("cert_file", "")
 	s.TLSKeyFile = tp.String("key_file", "")
 	if (s.TLSCertFile == "") != (s.TLSKeyFile == "") {
 		tp.Errorf("cert_file", "cert_file and key_file go together")
-	}
-	for _, e := range flatten(tp.Err()) {
-		if ke, ok := e.(*checks.KeyError); ok {
-			p.Errorf("tls."+ke.Key, "%s", ke.Msg)
-		}
 	}
 }
 
