@@ -27,10 +27,10 @@ func (e *KeyError) Error() string { return fmt.Sprintf("key %q: %s", e.Key, e.Ms
 type Params struct {
 	children []*Params // nested sections, checked for unknown keys with p
 	also     []string  // keys valid elsewhere, offered as suggestions only
-	prefix string
-	values map[string]any
-	used   map[string]bool
-	errs   *[]error
+	prefix   string
+	values   map[string]any
+	used     map[string]bool
+	errs     *[]error
 }
 
 // NewParams wraps the keys of one check section (as decoded from YAML, with
