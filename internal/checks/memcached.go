@@ -169,11 +169,8 @@ func (c *Memcached) fail(err error, addr net.Addr) error {
 	case errors.Is(err, memcache.ErrNotStored):
 		return &Error{Kind: KindUnexpected, Msg: fmt.Sprintf("server did not store the key (%s)", where), Err: err}
 	}
-	if reason, ok := netFaultReason(err); ok {
-		if reason == "timed out" {
-			reason = "timed out after " + c.timeout.String()
-		}
-		return &Error{Kind: KindUnavailable, Msg: fmt.Sprintf("%s (%s)", reason, where), Err: err}
+	if nf := netFailure(err, c.timeout, where); nf != nil {
+		return nf
 	}
 	if strings.HasPrefix(err.Error(), "memcache: unexpected response line") {
 		return &Error{Kind: KindUnexpected, Msg: fmt.Sprintf("not a memcached server: unexpected reply (%s)", where), Err: err}

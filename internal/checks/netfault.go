@@ -8,7 +8,22 @@ import (
 	"net"
 	"os"
 	"syscall"
+	"time"
 )
+
+// netFailure is netFaultReason as a check failure naming where it happened:
+// "connection refused (127.0.0.1:5432)", "timed out after 1s (…)". It is nil
+// for errors that are not about the network.
+func netFailure(err error, timeout time.Duration, where string) error {
+	reason, ok := netFaultReason(err)
+	if !ok {
+		return nil
+	}
+	if reason == "timed out" {
+		reason = "timed out after " + timeout.String()
+	}
+	return &Error{Kind: KindUnavailable, Msg: reason + " (" + where + ")", Err: err}
+}
 
 // netFaultReason names a network-level failure in plain words ("connection
 // refused", "timed out"), from the error a client library returned. It

@@ -19,8 +19,8 @@ import (
 // writable and that a standby is not lagging.
 type Postgres struct {
 	pool      *pgxpool.Pool
-	addr      string // host:port of the first host, for messages
-	password  string // scrubbed from any text that reaches a message
+	addr      string   // host:port of the first host, for messages
+	secrets   []string // scrubbed from any text that reaches a message
 	timeout   time.Duration
 	readWrite bool
 	maxLag    time.Duration // 0: not checked
@@ -86,12 +86,12 @@ func newPostgres(spec Spec) (Checker, error) {
 
 	pool, err := pgxpool.NewWithConfig(context.Background(), cfg) // connects lazily
 	if err != nil {
-		return nil, fmt.Errorf("postgres: pool: %s", scrubSecret(err.Error(), cc.Password))
+		return nil, fmt.Errorf("postgres: pool: %s", Redact(err.Error(), []string{cc.Password}))
 	}
 	return &Postgres{
 		pool:      pool,
 		addr:      postgresAddr(cc),
-		password:  cc.Password,
+		secrets:   []string{cc.Password},
 		timeout:   timeout,
 		readWrite: readWrite,
 		maxLag:    maxLag,
@@ -228,7 +228,7 @@ func (c *Postgres) fail(ctx context.Context, err error, query bool) error {
 	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
-		msg := scrubSecret(pgErr.Message, c.password)
+		msg := Redact(pgErr.Message, c.secrets)
 		switch {
 		case pgErr.Code == "28P01":
 			return &Error{Kind: KindUnavailable, Msg: "password authentication failed", Err: err}
@@ -241,11 +241,8 @@ func (c *Postgres) fail(ctx context.Context, err error, query bool) error {
 		}
 		return &Error{Kind: KindUnavailable, Msg: fmt.Sprintf("%s (%s)", msg, c.addr), Err: err}
 	}
-	if reason, ok := netFaultReason(err); ok {
-		if reason == "timed out" {
-			reason = "timed out after " + c.timeout.String()
-		}
-		return &Error{Kind: KindUnavailable, Msg: fmt.Sprintf("%s (%s)", reason, c.addr), Err: err}
+	if nf := netFailure(err, c.timeout, c.addr); nf != nil {
+		return nf
 	}
 	var connErr *pgconn.ConnectError
 	if errors.As(err, &connErr) {
@@ -258,16 +255,7 @@ func (c *Postgres) fail(ctx context.Context, err error, query bool) error {
 		return &Error{Kind: KindUnavailable, Msg: fmt.Sprintf("connection closed (%s)", c.addr), Err: err}
 	}
 	if query {
-		return &Error{Kind: KindUnexpected, Msg: "query failed: " + scrubSecret(err.Error(), c.password), Err: err}
+		return &Error{Kind: KindUnexpected, Msg: "query failed: " + Redact(err.Error(), c.secrets), Err: err}
 	}
-	return &Error{Kind: KindUnavailable, Msg: fmt.Sprintf("%s (%s)", scrubSecret(err.Error(), c.password), c.addr), Err: err}
-}
-
-// scrubSecret removes a known secret from library text, as a last defence:
-// messages are built from plain words first.
-func scrubSecret(s, secret string) string {
-	if secret == "" {
-		return s
-	}
-	return strings.ReplaceAll(s, secret, "****")
+	return &Error{Kind: KindUnavailable, Msg: fmt.Sprintf("%s (%s)", Redact(err.Error(), c.secrets), c.addr), Err: err}
 }

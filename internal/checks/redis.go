@@ -18,7 +18,7 @@ import (
 type Redis struct {
 	client    *redis.Client
 	addr      string
-	password  string
+	secrets   []string // the password, redacted from library text
 	timeout   time.Duration
 	writeTest bool
 }
@@ -75,7 +75,7 @@ func newRedis(spec Spec) (Checker, error) {
 	return &Redis{
 		client:    redis.NewClient(opts), // connects lazily
 		addr:      addr,
-		password:  opts.Password,
+		secrets:   []string{opts.Password},
 		timeout:   timeout,
 		writeTest: writeTest,
 	}, nil
@@ -121,7 +121,7 @@ func (c *Redis) fail(ctx context.Context, err error) error {
 	}
 	var rerr redis.Error
 	if errors.As(err, &rerr) {
-		text := scrubSecret(rerr.Error(), c.password)
+		text := Redact(rerr.Error(), c.secrets)
 		switch {
 		case strings.HasPrefix(text, "WRONGPASS"):
 			return wrap(KindUnavailable, "password authentication failed")
@@ -138,14 +138,11 @@ func (c *Redis) fail(ctx context.Context, err error) error {
 		}
 		return wrap(KindUnavailable, fmt.Sprintf("server error: %s (%s)", text, c.addr))
 	}
-	if reason, ok := netFaultReason(err); ok {
-		if reason == "timed out" {
-			reason = "timed out after " + c.timeout.String()
-		}
-		return wrap(KindUnavailable, fmt.Sprintf("%s (%s)", reason, c.addr))
+	if nf := netFailure(err, c.timeout, c.addr); nf != nil {
+		return nf
 	}
 	if errors.Is(err, redis.ErrClosed) {
 		return wrap(KindUnavailable, "client is closed")
 	}
-	return wrap(KindUnavailable, fmt.Sprintf("%s (%s)", scrubSecret(err.Error(), c.password), c.addr))
+	return wrap(KindUnavailable, fmt.Sprintf("%s (%s)", Redact(err.Error(), c.secrets), c.addr))
 }
