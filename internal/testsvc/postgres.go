@@ -74,19 +74,7 @@ func StartPostgres(t testing.TB) *Postgres {
 		gid, _ := strconv.Atoi(u.Gid)
 		p.cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
 	}
-	p.dir, err = os.MkdirTemp("", "healthd-pg-")
-	if err != nil {
-		t.Fatalf("testsvc: %v", err)
-	}
-	t.Cleanup(func() {
-		p.Stop()
-		os.RemoveAll(p.dir)
-	})
-	if p.cred != nil {
-		if err := os.Chown(p.dir, int(p.cred.Uid), int(p.cred.Gid)); err != nil {
-			t.Fatalf("testsvc: chown %s: %v", p.dir, err)
-		}
-	}
+	p.makeDir(t, "healthd-pg-")
 	pwfile := filepath.Join(p.dir, "pwfile")
 	if err := os.WriteFile(pwfile, []byte(PostgresPassword+"\n"), 0o600); err != nil {
 		t.Fatalf("testsvc: %v", err)
@@ -105,26 +93,33 @@ func StartPostgres(t testing.TB) *Postgres {
 	return p
 }
 
+// makeDir gives the instance a fresh directory owned by the user the server
+// runs as; cleanup stops the server and removes the directory.
+func (p *Postgres) makeDir(t testing.TB, pattern string) {
+	t.Helper()
+	dir, err := os.MkdirTemp("", pattern)
+	if err != nil {
+		t.Fatalf("testsvc: %v", err)
+	}
+	p.dir = dir
+	t.Cleanup(func() {
+		p.Stop()
+		os.RemoveAll(dir)
+	})
+	if p.cred != nil {
+		if err := os.Chown(dir, int(p.cred.Uid), int(p.cred.Gid)); err != nil {
+			t.Fatalf("testsvc: chown %s: %v", dir, err)
+		}
+	}
+}
+
 // StartStandby makes a streaming-replication standby of p with
 // pg_basebackup and starts it on a free port. Cleanup stops it.
 func (p *Postgres) StartStandby(t testing.TB) *Postgres {
 	t.Helper()
 	began := time.Now()
 	s := &Postgres{t: t, bin: p.bin, port: FreePort(t), cred: p.cred}
-	var err error
-	s.dir, err = os.MkdirTemp("", "healthd-pg-standby-")
-	if err != nil {
-		t.Fatalf("testsvc: %v", err)
-	}
-	t.Cleanup(func() {
-		s.Stop()
-		os.RemoveAll(s.dir)
-	})
-	if s.cred != nil {
-		if err := os.Chown(s.dir, int(s.cred.Uid), int(s.cred.Gid)); err != nil {
-			t.Fatalf("testsvc: chown %s: %v", s.dir, err)
-		}
-	}
+	s.makeDir(t, "healthd-pg-standby-")
 	cmd := s.command(filepath.Join(p.bin, "pg_basebackup"), "-h", "127.0.0.1", "-p", strconv.Itoa(p.port),
 		"-U", "postgres", "-D", filepath.Join(s.dir, "data"), "-R", "-X", "stream", "-c", "fast", "--no-sync")
 	cmd.Env = append(cmd.Env, "PGPASSWORD="+PostgresPassword)
