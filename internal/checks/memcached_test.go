@@ -27,11 +27,7 @@ func newMemcachedCheck(t *testing.T, servers ...string) checks.Checker {
 }
 
 func TestMemcached_ConfigErrors(t *testing.T) {
-	tests := []struct {
-		name   string
-		params map[string]any
-		want   string
-	}{
+	tests := []svcConfigCase{
 		{"servers is required", map[string]any{}, `key "servers": is required`},
 		{"empty list", map[string]any{"servers": []any{}}, `key "servers": must list at least one host:port`},
 		{"no port", map[string]any{"servers": []any{"127.0.0.1"}}, `key "servers[0]": must be host:port or a unix socket path, not "127.0.0.1"`},
@@ -39,18 +35,7 @@ func TestMemcached_ConfigErrors(t *testing.T) {
 		{"not a string", map[string]any{"servers": []any{11211}}, `key "servers[0]": must be a string`},
 		{"unknown key", map[string]any{"servers": "127.0.0.1:11211", "server": "x"}, `key "server": unknown key (did you mean "servers"?)`},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c, err := svcNew("memcached", tt.params, time.Second)
-			if err == nil {
-				svcClose(t, c)
-				t.Fatalf("no error, want %q", tt.want)
-			}
-			if !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("error = %q, want it to contain %q", err, tt.want)
-			}
-		})
-	}
+	svcConfigErrors(t, "memcached", tests)
 }
 
 func TestMemcached_NamesAreResolvedWhenProbing(t *testing.T) {

@@ -34,6 +34,35 @@ func svcNew(typ string, params map[string]any, timeout time.Duration) (checks.Ch
 	return ty.New(checks.Spec{Name: typ + "-test", Params: checks.NewParams(params), Timeout: timeout})
 }
 
+// svcConfigCase is a bad config and a part of the error it must give.
+type svcConfigCase struct {
+	name   string
+	params map[string]any
+	want   string
+}
+
+// svcConfigErrors builds each case's check of type typ and asserts the
+// constructor refuses it with the expected error, which never contains the
+// test password.
+func svcConfigErrors(t *testing.T, typ string, tests []svcConfigCase) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := svcNew(typ, tt.params, time.Second)
+			if err == nil {
+				svcClose(t, c)
+				t.Fatalf("no error, want %q", tt.want)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error = %q, want it to contain %q", err, tt.want)
+			}
+			if strings.Contains(err.Error(), "s3cr3t") {
+				t.Errorf("error %q contains the password", err)
+			}
+		})
+	}
+}
+
 func svcClose(t *testing.T, c checks.Checker) {
 	t.Cleanup(func() {
 		if cl, ok := c.(io.Closer); ok {
@@ -90,11 +119,7 @@ func svcEventually(t *testing.T, c checks.Checker, within time.Duration) {
 }
 
 func TestPostgres_ConfigErrors(t *testing.T) {
-	tests := []struct {
-		name   string
-		params map[string]any
-		want   string
-	}{
+	tests := []svcConfigCase{
 		{"dsn is required", map[string]any{}, `key "dsn": is required`},
 		{"malformed dsn", map[string]any{"dsn": "postgres://postgres:s3cr3t-pw-XYZ@127.0.0.1:notaport/db"}, `key "dsn": is not a valid PostgreSQL connection string`},
 		{"malformed key=value dsn", map[string]any{"dsn": "host=127.0.0.1 password='s3cr3t-pw-XYZ"}, `key "dsn": is not a valid PostgreSQL connection string`},
@@ -103,21 +128,7 @@ func TestPostgres_ConfigErrors(t *testing.T) {
 		{"empty query", map[string]any{"dsn": testsvc.MachinePostgresDSN, "query": " "}, `key "query": must not be empty`},
 		{"unknown key", map[string]any{"dsn": testsvc.MachinePostgresDSN, "readwrite": true}, `key "readwrite": unknown key (did you mean "read_write"?)`},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c, err := svcNew("postgres", tt.params, time.Second)
-			if err == nil {
-				svcClose(t, c)
-				t.Fatalf("no error, want %q", tt.want)
-			}
-			if !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("error = %q, want it to contain %q", err, tt.want)
-			}
-			if strings.Contains(err.Error(), "s3cr3t") {
-				t.Errorf("error %q contains the password", err)
-			}
-		})
-	}
+	svcConfigErrors(t, "postgres", tests)
 }
 
 func TestPostgres_ConstructorDoesNotConnect(t *testing.T) {

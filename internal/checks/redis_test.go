@@ -2,7 +2,6 @@ package checks_test
 
 import (
 	"io"
-	"strings"
 	"testing"
 	"time"
 
@@ -23,11 +22,7 @@ func newRedisCheck(t *testing.T, params map[string]any) checks.Checker {
 }
 
 func TestRedis_ConfigErrors(t *testing.T) {
-	tests := []struct {
-		name   string
-		params map[string]any
-		want   string
-	}{
+	tests := []svcConfigCase{
 		{"url is required", map[string]any{}, `key "url": is required`},
 		{"wrong scheme", map[string]any{"url": "http://:s3cr3t-pw-XYZ@127.0.0.1:6379"}, `key "url": must start with redis://, rediss:// or unix://`},
 		{"malformed url", map[string]any{"url": "redis://:s3cr3t-pw-XYZ%zz@127.0.0.1:6379/0"}, `key "url": is not a valid Redis URL`},
@@ -35,21 +30,7 @@ func TestRedis_ConfigErrors(t *testing.T) {
 		{"bad write_test", map[string]any{"url": "redis://127.0.0.1:6379", "write_test": "yes please"}, `key "write_test": must be true or false`},
 		{"unknown key", map[string]any{"url": "redis://127.0.0.1:6379", "write_tset": true}, `key "write_tset": unknown key (did you mean "write_test"?)`},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c, err := svcNew("redis", tt.params, time.Second)
-			if err == nil {
-				svcClose(t, c)
-				t.Fatalf("no error, want %q", tt.want)
-			}
-			if !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("error = %q, want it to contain %q", err, tt.want)
-			}
-			if strings.Contains(err.Error(), "s3cr3t") {
-				t.Errorf("error %q contains the password", err)
-			}
-		})
-	}
+	svcConfigErrors(t, "redis", tests)
 }
 
 func TestRedis_PingAndWriteTestPassOnRunningServer(t *testing.T) {
