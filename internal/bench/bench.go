@@ -44,13 +44,14 @@ func (d *deps) benchChecks(redisAddr string) []checkLine {
 }
 
 // writeConfig writes a healthd config with lines (those whose type this
-// build has) and returns its path and the types left out.
-func writeConfig(dir, name string, lines []checkLine) (string, []string, error) {
+// build has) and returns its path and the types left out. server is added
+// to the server mapping (", key: value").
+func writeConfig(dir, name, server string, lines []checkLine) (string, []string, error) {
 	reg := checks.Builtin()
 	var b strings.Builder
 	b.WriteString("health_check: {DISK_USAGE_MAX: 99, MEMORY_MIN: 10, WARNINGS_AS_ERRORS: true}\n")
 	b.WriteString("defaults: {timeout: 2s, cache_ttl: 1s, max_stale: 5s}\n")
-	b.WriteString("server: {log_level: warn}\nchecks:\n")
+	b.WriteString("server: {log_level: warn" + server + "}\nchecks:\n")
 	var skipped []string
 	for _, l := range lines {
 		if _, ok := reg.Lookup(l.typ); !ok {
@@ -88,7 +89,7 @@ func runBench(args []string) error {
 		return err
 	}
 	defer d.stop()
-	cfgPath, skipped, err := writeConfig(d.dir, "bench.yaml", d.benchChecks("127.0.0.1:6379"))
+	cfgPath, skipped, err := writeConfig(d.dir, "bench.yaml", "", d.benchChecks("127.0.0.1:6379"))
 	if err != nil {
 		return err
 	}
@@ -135,16 +136,20 @@ func runBench(args []string) error {
 		return nil
 	}
 	var runs []measured
-	var rssSplit []string
+	var rssSplit, ceilSplit []string
 	var probes int64
 	for _, conns := range []int{16, 256} {
 		load(ceilAddr, "/ht/", conns, time.Second, nil) // warm-up
-		runs = append(runs, measured{"ceiling", conns, load(ceilAddr, "/ht/", conns, *dur, checkJSON), 0})
+		cs := sampleRSS(ceiling.Pid())
+		runs = append(runs, measured{"ceiling", conns, load(ceilAddr, "/ht/", conns, *dur, checkJSON), cs.Stop()})
+		ceilSplit = append(ceilSplit, fmt.Sprintf("%d conns %s", conns, cs.Split()))
 		probes += load(addr, "/ht/", conns, time.Second, nil).Requests
+		clearRefs(h.Pid())
 		s := sampleRSS(h.Pid())
 		r := load(addr, "/ht/", conns, *dur, checkJSON)
 		runs = append(runs, measured{"healthd", conns, r, s.Stop()})
-		rssSplit = append(rssSplit, fmt.Sprintf("%d conns %s", conns, s.Split()))
+		resident, referenced := fileBacked(h.Pid())
+		rssSplit = append(rssSplit, fmt.Sprintf("%d conns %s, of the binary's resident pages %s read during the run", conns, s.Split(), pct(referenced, resident)))
 		probes += r.Requests
 		fmt.Printf("%d conns: ceiling %.0f/s, healthd %.0f/s\n", conns, runs[len(runs)-2].res.RPS(), r.RPS())
 	}
@@ -157,6 +162,10 @@ func runBench(args []string) error {
 	amqpOpened := d.amqpProxy.opened.Load() - amqp0
 
 	hang, err := benchHanging(*bin, d, *dur, healthdEnv)
+	if err != nil {
+		return err
+	}
+	memOff, memOffSplit, err := benchMemoryOff(*bin, d, *dur, healthdEnv, checkJSON)
 	if err != nil {
 		return err
 	}
@@ -190,8 +199,9 @@ func runBench(args []string) error {
 		}
 		fmt.Fprintf(&b, "| %s | %d | %.0f | %s | %s | %d / %d | %s |\n", m.name, m.conns, m.res.RPS(), ms(m.res.Pct(.5)), ms(m.res.Pct(.99)), m.res.BadBodies, m.res.SockErrors, rssCol)
 	}
-	fmt.Fprintf(&b, "| healthd, %s hanging | 256 | %.0f | %s | %s | %d non-200 (expected: the check fails) / %d | %s |\n\n",
+	fmt.Fprintf(&b, "| healthd, %s hanging | 256 | %.0f | %s | %s | %d non-200 (expected: the check fails) / %d | %s |\n",
 		hang.check, hang.res.RPS(), ms(hang.res.Pct(.5)), ms(hang.res.Pct(.99)), hang.res.Requests-hang.res.Codes[200], hang.res.SockErrors, mb(hang.rss))
+	fmt.Fprintf(&b, "| %s | %d | %.0f | %s | %s | %d / %d | %s |\n\n", memOff.name, memOff.conns, memOff.res.RPS(), ms(memOff.res.Pct(.5)), ms(memOff.res.Pct(.99)), memOff.res.BadBodies, memOff.res.SockErrors, mb(memOff.rss))
 
 	pgPer := float64(xact1-xact0) / float64(probes)
 	fmt.Fprintf(&b, "- PostgreSQL: %d transactions (`pg_stat_database.xact_commit` of %s, healthd's whole life) for %d probes: %.5f per probe, %.2f per 1,000\n",
@@ -199,6 +209,8 @@ func runBench(args []string) error {
 	fmt.Fprintf(&b, "- RabbitMQ: %d connections opened (counted by a TCP proxy in front of 5672, healthd's whole life) for %d probes: %.3f per 1,000\n",
 		amqpOpened, probes, float64(amqpOpened)*1000/float64(probes))
 	fmt.Fprintf(&b, "- healthd's largest VmRSS: %s; the file-backed part is the binary's own pages (%s on disk), clean and shared\n", strings.Join(rssSplit, "; "), binSize(*bin))
+	fmt.Fprintf(&b, "- With healthd's two memory settings off (GOGC=100 instead of its default 50, `server.release_startup_pages: false`), same checks, 256 conns: largest VmRSS %s; the settings save %s\n", memOffSplit, mb(memOff.rss-runs[3].rss))
+	fmt.Fprintf(&b, "- The ceiling's largest VmRSS: %s; its file-backed part is the harness binary's pages (the ceiling is the harness re-executed), so compare the anonymous parts\n", strings.Join(ceilSplit, "; "))
 	fmt.Fprintf(&b, "- Celery ping with a live worker (%s): %s\n", d.celeryNote, celery.text)
 	fmt.Fprintf(&b, "- Hanging dependency: %s pointed at a listener that accepts and never answers (timeout %s); max age of the other checks' results, sampled every 250ms from health+json: %s\n\n",
 		hang.check, hang.timeout, hang.freshText)
@@ -218,6 +230,11 @@ func runBench(args []string) error {
 	fmt.Fprintf(&b, "| Celery ping with a live worker < 50 ms | %s | %s |\n", celery.short, celery.verdict)
 	fmt.Print(b.String())
 	return writeSection(*out, "bench", b.String())
+}
+
+// pct is "6.1 of 17.9 MB".
+func pct(part, whole int64) string {
+	return fmt.Sprintf("%.1f of %s", float64(part)/(1<<20), mb(whole))
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond)) }
@@ -256,6 +273,26 @@ type hangResult struct {
 	rss                          int64
 }
 
+// benchMemoryOff loads healthd at 256 connections with its two memory
+// settings off (GOGC=100, release_startup_pages: false), to show in the
+// same run what they save.
+func benchMemoryOff(bin string, d *deps, dur time.Duration, env []string, check func(int, []byte) error) (measured, string, error) {
+	cfgPath, _, err := writeConfig(d.dir, "memory-off.yaml", ", release_startup_pages: false", d.benchChecks("127.0.0.1:6379"))
+	if err != nil {
+		return measured{}, "", err
+	}
+	h, addr, err := startHealthd(bin, cfgPath, append(slices.Clone(env), "GOGC=100")...)
+	if err != nil {
+		return measured{}, "", err
+	}
+	defer h.stop()
+	time.Sleep(2 * time.Second) // every check has its first result, as in the main run
+	load(addr, "/ht/", 256, time.Second, nil)
+	s := sampleRSS(h.Pid())
+	r := load(addr, "/ht/", 256, dur, check)
+	return measured{"healthd, GOGC=100, release_startup_pages: false", 256, r, s.Stop()}, s.Split(), nil
+}
+
 // benchHanging serves the same checks with Redis replaced by a listener
 // that never answers, loads /ht/ at 256 connections, and samples the other
 // checks' result ages meanwhile.
@@ -266,7 +303,7 @@ func benchHanging(bin string, d *deps, dur time.Duration, env []string) (hangRes
 		return hr, err
 	}
 	defer ln.Close()
-	cfgPath, _, err := writeConfig(d.dir, "hang.yaml", d.benchChecks(ln.Addr().String()))
+	cfgPath, _, err := writeConfig(d.dir, "hang.yaml", "", d.benchChecks(ln.Addr().String()))
 	if err != nil {
 		return hr, err
 	}

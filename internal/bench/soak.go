@@ -38,7 +38,7 @@ func runSoak(args []string) error {
 		{"disk", `{name: disk, type: disk, path: /}`},
 		{"memory", `{name: memory, type: memory}`},
 	}
-	cfgPath, _, err := writeConfig(dir, "soak.yaml", lines)
+	cfgPath, _, err := writeConfig(dir, "soak.yaml", "", lines)
 	if err != nil {
 		return err
 	}

@@ -73,6 +73,7 @@ func newCelery(s Spec) (Checker, error) {
 			opt.PoolSize, opt.MinIdleConns = 2, 0
 			opt.ContextTimeoutEnabled = true
 			opt.DisableIdentity = true // no CLIENT SETINFO on old servers
+			opt.ReadBufferSize, opt.WriteBufferSize = redisBufferSize, redisBufferSize
 			c.addr = opt.Addr
 			c.redis = redis.NewClient(opt)
 		default:

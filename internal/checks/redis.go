@@ -23,6 +23,9 @@ type Redis struct {
 	writeTest bool
 }
 
+// redisBufferSize sizes a connection's read and write buffers.
+const redisBufferSize = 4 << 10
+
 // redisKeyTTL is how long a write test's key lives; it is never deleted.
 const redisKeyTTL = 5 * time.Second
 
@@ -64,6 +67,9 @@ func newRedis(spec Spec) (Checker, error) {
 	opts.MaxRetries = -1   // one attempt per probe
 	opts.DialerRetries = 1 // one dial per attempt
 	opts.DisableIdentity = true
+	// Replies to a probe are short: 4 KiB buffers, not the library's 32 KiB
+	// each way per connection.
+	opts.ReadBufferSize, opts.WriteBufferSize = redisBufferSize, redisBufferSize
 	opts.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 	if opts.ClientName == "" {
 		opts.ClientName = "healthd"

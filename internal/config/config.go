@@ -47,6 +47,9 @@ type Server struct {
 	AuthTokens      []string // bearer tokens; never logged
 	TLSCertFile     string
 	TLSKeyFile      string
+	// ReleaseStartupPages drops the binary's pages only start-up touched,
+	// once every check has a first result (package pages).
+	ReleaseStartupPages bool
 }
 
 // Defaults holds the `defaults:` section, applied to every check that does
@@ -527,6 +530,7 @@ func (l *loader) server(cfg *Config, e entry) {
 	s.Refresh = p.Duration("refresh", 10*time.Second)
 	s.DrainDelay = p.Duration("drain_delay", 0)
 	s.ShutdownTimeout = p.Duration("shutdown_timeout", 15*time.Second)
+	s.ReleaseStartupPages = p.Bool("release_startup_pages", true)
 	l.auth(s, p)
 	l.tls(s, p)
 	l.collect(p.Err(), e.node, e.line, "", "server.")

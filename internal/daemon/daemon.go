@@ -21,6 +21,7 @@ import (
 	"github.com/healthd/healthd/internal/checks"
 	"github.com/healthd/healthd/internal/config"
 	"github.com/healthd/healthd/internal/metrics"
+	"github.com/healthd/healthd/internal/pages"
 	"github.com/healthd/healthd/internal/server"
 )
 
@@ -142,6 +143,15 @@ func Serve(ctx context.Context, opts Options) error {
 	if opts.Ready != nil {
 		opts.Ready(ln.Addr().String())
 	}
+	if cfg.Server.ReleaseStartupPages {
+		pctx, stopRelease := context.WithCancel(ctx)
+		released := make(chan struct{})
+		go func() {
+			defer close(released)
+			releaseStartupPages(pctx, srv.State(), logger)
+		}()
+		defer func() { stopRelease(); <-released }()
+	}
 
 	errc := make(chan error, 1)
 	go func() {
@@ -174,6 +184,28 @@ func Serve(ctx context.Context, opts Options) error {
 	}
 	logger.Info("healthd stopped")
 	return nil
+}
+
+// releaseStartupPages waits for the first result of every check (bounded by
+// the slowest timeout), so that each check's connection set-up is done, then
+// drops the executable's pages that only start-up touched (package pages).
+func releaseStartupPages(ctx context.Context, st *server.State, logger *slog.Logger) {
+	bound := time.Second
+	for _, c := range st.Config.Checks {
+		bound = max(bound, c.Timeout+time.Second)
+	}
+	wctx, cancel := context.WithTimeout(ctx, bound)
+	st.Runner.Run(wctx, st.Runner.Checks())
+	cancel()
+	if ctx.Err() != nil {
+		return
+	}
+	r, err := pages.Release()
+	if err != nil {
+		logger.Warn("could not release start-up pages", "err", err)
+		return
+	}
+	logger.Debug("released the executable's start-up pages", "mappings", r.Mappings, "mapped_bytes", r.Bytes, "skipped", r.Skipped)
 }
 
 // newHTTPServer bounds every phase of a connection: a client that never

@@ -248,3 +248,73 @@ func TestFullExampleConfigValidates(t *testing.T) {
 		}
 	}
 }
+
+// serveDebug starts the daemon with server settings extra and debug logs.
+func serveDebug(t *testing.T, extra, checks string) (stop func() error, logs *syncBuffer) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	logs = &syncBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- daemon.Serve(ctx, daemon.Options{
+			ConfigPath: writeConfig(t, "server: {listen: '127.0.0.1:0', log_level: debug"+extra+"}\nchecks: "+checks+"\n"),
+			Registry:   checkstest.Registry(),
+			Stderr:     logs,
+		})
+	}()
+	return func() error { cancel(); return <-done }, logs
+}
+
+const releasedLine = "released the executable's start-up pages"
+
+func TestServe_ReleasesStartupPagesOnceTheFirstResultsAreIn(t *testing.T) {
+	start := time.Now()
+	stop, logs := serveDebug(t, "", "[{name: slow, type: fake, sleep: 400ms}]")
+	const line = releasedLine
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(logs.String(), line) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	took := time.Since(start)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	out := logs.String()
+	if !strings.Contains(out, line) {
+		t.Fatalf("no release logged:\n%s", out)
+	}
+	if took < 400*time.Millisecond {
+		t.Errorf("released after %s, before the slow check's first result (400ms)", took)
+	}
+	if strings.Contains(out, "mappings=0") || strings.Contains(out, "could not release") {
+		t.Errorf("nothing released:\n%s", out)
+	}
+}
+
+func TestServe_StopsWithoutWaitingForTheStartupRelease(t *testing.T) {
+	_, stop, _ := serve(t, "checks: [{name: slow, type: fake, sleep: 5s, timeout: 10s}]\n")
+	start := time.Now()
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took > 3*time.Second {
+		t.Errorf("stop took %s: it waited for the release's warm-up bound", took)
+	}
+}
+
+func TestServe_ReleaseStartupPagesFalseKeepsThem(t *testing.T) {
+	stop, logs := serveDebug(t, ", release_startup_pages: false", "[{name: quick, type: fake}]")
+	// The enabled case logs well within this; see the test above.
+	deadline := time.Now().Add(time.Second)
+	for !strings.Contains(logs.String(), "healthd started") && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if out := logs.String(); !strings.Contains(out, "healthd started") || strings.Contains(out, releasedLine) {
+		t.Errorf("release_startup_pages: false still released (or never started):\n%s", out)
+	}
+}

@@ -1,0 +1,111 @@
+package pages
+
+import (
+	"bufio"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+func TestReadMappings_KeepsOnlyTheExecutablesPrivateReadOnlyMappings(t *testing.T) {
+	f, err := os.Open("testdata/smaps.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	got, err := readMappings(f, "/opt/healthd/bin/healthd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The text and rodata segments, and a read-only mapping holding
+	// copied-on-write pages (which Release must skip). Not the writable
+	// data segment, the shared mapping, other files, or a deleted file.
+	want := []mapping{
+		{start: 0x400000, end: 0x14c8000},
+		{start: 0x14c8000, end: 0x251e000},
+		{start: 0x7f0000000000, end: 0x7f0000100000, anonymous: 64 << 10},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("got %d mappings %+v, want %+v", len(got), got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("mapping %d = %+v, want %+v", i, got[i], want[i])
+		}
+	}
+
+	f2, _ := os.Open("testdata/smaps.txt")
+	defer f2.Close()
+	spaced, err := readMappings(f2, "/opt/my apps/healthd")
+	if err != nil || len(spaced) != 1 || spaced[0].start != 0x7f3000000000 {
+		t.Errorf("path with a space: %+v, %v", spaced, err)
+	}
+}
+
+func TestReadMappings_RejectsAMalformedField(t *testing.T) {
+	in := "00400000-00500000 r-xp 00000000 fe:00 1 /x\nAnonymous: many kB\n"
+	if _, err := readMappings(strings.NewReader(in), "/x"); err == nil {
+		t.Fatal("want an error for a non-numeric Anonymous field")
+	}
+}
+
+// TestRelease_DropsResidentPagesAndTheProcessRunsOn releases the test
+// binary's own pages: its resident file-backed size falls, the code keeps
+// running (every page it needs is mapped back), and writable data is left
+// alone.
+func TestRelease_DropsResidentPagesAndTheProcessRunsOn(t *testing.T) {
+	before := rssFile(t)
+	r, err := Release()
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := rssFile(t)
+	if r.Mappings < 2 {
+		t.Errorf("released %d mappings, want the text and read-only data at least: %+v", r.Mappings, r)
+	}
+	if before-after < 256<<10 {
+		t.Errorf("RssFile %d kB -> %d kB: want at least 256 kB fewer", before>>10, after>>10)
+	}
+	// Run code the test has not run yet: its pages come back from the file.
+	re := regexp.MustCompile(`^(\d+)-(\d+)$`)
+	if m := re.FindStringSubmatch("12-34"); len(m) != 3 || m[2] != "34" {
+		t.Errorf("regexp after release: %q", m)
+	}
+	if flagValue != "set at init" {
+		t.Errorf("writable data reverted by the release: %q", flagValue)
+	}
+	again, err := Release()
+	if err != nil || again.Mappings != r.Mappings {
+		t.Errorf("a second release: %+v, %v (first %+v)", again, err, r)
+	}
+}
+
+// flagValue lives in the writable data segment and is changed from its
+// initial value before the release, so a release of writable mappings
+// would revert it.
+var flagValue = "initial"
+
+func init() { flagValue = "set at init" }
+
+func rssFile(t *testing.T) int64 {
+	t.Helper()
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		if v, ok := strings.CutPrefix(s.Text(), "RssFile:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return kb << 10
+		}
+	}
+	t.Fatal("no RssFile in /proc/self/status")
+	return 0
+}
