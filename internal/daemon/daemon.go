@@ -202,10 +202,10 @@ func releaseStartupPages(ctx context.Context, st *server.State, logger *slog.Log
 	}
 	r, err := pages.Release()
 	if err != nil {
-		logger.Warn("could not release start-up pages", "err", err)
+		logger.Warn("could not release all start-up pages", "err", err, "mappings", r.Mappings)
 		return
 	}
-	logger.Debug("released the executable's start-up pages", "mappings", r.Mappings, "mapped_bytes", r.Bytes, "skipped", r.Skipped)
+	logger.Debug("released the executable's start-up pages", "mappings", r.Mappings, "mapped_bytes", r.Bytes, "skipped", r.Skipped, "evicted", r.Evicted)
 }
 
 // newHTTPServer bounds every phase of a connection: a client that never
