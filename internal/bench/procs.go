@@ -258,7 +258,7 @@ func withTimeout(d time.Duration, f func(ctx context.Context) error) error {
 }
 
 // clearRefs clears the accessed bits of pid's pages (/proc/<pid>/clear_refs),
-// so that referencedFile later tells which pages were read since.
+// so that fileBacked later tells which pages were read since.
 func clearRefs(pid int) error {
 	return os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", pid), []byte("1"), 0)
 }

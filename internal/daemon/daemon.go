@@ -186,17 +186,11 @@ func Serve(ctx context.Context, opts Options) error {
 	return nil
 }
 
-// releaseStartupPages waits for the first result of every check (bounded by
-// the slowest timeout), so that each check's connection set-up is done, then
-// drops the executable's pages that only start-up touched (package pages).
+// releaseStartupPages waits for the warm-up runs (each ends within its
+// timeout), so that every check's connection set-up is done, then drops the
+// executable's pages that only start-up read (package pages).
 func releaseStartupPages(ctx context.Context, st *server.State, logger *slog.Logger) {
-	bound := time.Second
-	for _, c := range st.Config.Checks {
-		bound = max(bound, c.Timeout+time.Second)
-	}
-	wctx, cancel := context.WithTimeout(ctx, bound)
-	st.Runner.Run(wctx, st.Runner.Checks())
-	cancel()
+	st.Runner.Warm(ctx)
 	if ctx.Err() != nil {
 		return
 	}
