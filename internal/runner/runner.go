@@ -100,6 +100,15 @@ type Check struct {
 	// one replaced on reload: it is shown until the first run ends but
 	// never counted as fresh, so a changed check is run at once.
 	inherited atomic.Bool
+
+	// Observers hear of results in the order they were published: each
+	// publication takes a ticket (published, guarded by mu) and tells the
+	// observers when told reaches it, so a run that ends just after
+	// another cannot overtake it ("failing" logged before "warning").
+	published uint64
+	tellMu    sync.Mutex
+	tellTurn  sync.Cond // L is &tellMu
+	told      uint64    // guarded by tellMu
 }
 
 // Last returns the latest result, or nil before the first run ends.
@@ -139,6 +148,7 @@ func New(cfg *config.Config, opts Options) *Runner {
 	r := &Runner{opts: opts, byName: map[string]*Check{}, ctx: ctx, cancel: cancel}
 	for _, cc := range cfg.Checks {
 		c := &Check{Check: *cc, history: newHistory(cc.History)}
+		c.tellTurn.L = &c.tellMu
 		r.checks = append(r.checks, c)
 		r.byName[c.Name] = c
 	}
@@ -343,12 +353,22 @@ func (r *Runner) execute(c *Check, f *flight) {
 	prev := c.last.Swap(res)
 	c.inherited.Store(false)
 	c.flight = nil
+	ticket := c.published
+	c.published++
 	c.mu.Unlock()
 	f.res = res
 	close(f.done)
+
+	c.tellMu.Lock()
+	for c.told != ticket {
+		c.tellTurn.Wait()
+	}
 	for _, o := range r.opts.Observers {
 		o.Observe(c, prev, res)
 	}
+	c.told++
+	c.tellTurn.Broadcast()
+	c.tellMu.Unlock()
 }
 
 // runOnce runs the check under its deadline. The check runs in its own

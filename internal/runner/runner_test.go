@@ -304,3 +304,43 @@ checks:
 		t.Errorf("Warm ignored its context: returned after %s", took)
 	}
 }
+
+// TestRunner_ObserversHearResultsInPublishedOrder runs a check back to back
+// from several probers: every observation's prev is the result the one
+// before it reported, so no run's news overtakes an earlier one's.
+func TestRunner_ObserversHearResultsInPublishedOrder(t *testing.T) {
+	cfg := load(t, `
+defaults: {cache_ttl: 0s, max_stale: 0s}
+checks: [{name: a, type: fake}]
+`)
+	var mu sync.Mutex
+	type seen struct{ prev, cur *runner.Result }
+	var got []seen
+	obs := runner.ObserverFunc(func(_ *runner.Check, prev, cur *runner.Result) {
+		mu.Lock()
+		got = append(got, seen{prev, cur})
+		mu.Unlock()
+	})
+	r := newRunner(t, cfg, runner.Options{Observers: []runner.Observer{obs}})
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 300 {
+				r.Run(context.Background(), r.Checks())
+			}
+		}()
+	}
+	wg.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) < 100 {
+		t.Fatalf("only %d runs observed", len(got))
+	}
+	for i := 1; i < len(got); i++ {
+		if got[i].prev != got[i-1].cur {
+			t.Fatalf("observation %d of %d: prev is not the result observed before it (out of order)", i, len(got))
+		}
+	}
+}
