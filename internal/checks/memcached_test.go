@@ -18,12 +18,7 @@ func newMemcachedCheck(t *testing.T, servers ...string) checks.Checker {
 	for i, s := range servers {
 		list[i] = s
 	}
-	c, err := svcNew("memcached", map[string]any{"servers": list}, mcTestTimeout)
-	if err != nil {
-		t.Fatalf("newMemcached(%v): %v", servers, err)
-	}
-	svcClose(t, c)
-	return c
+	return svcCheck(t, "memcached", map[string]any{"servers": list}, mcTestTimeout)
 }
 
 func TestMemcached_ConfigErrors(t *testing.T) {
@@ -67,46 +62,16 @@ func TestMemcached_EveryServerIsPinged(t *testing.T) {
 	}
 }
 
-func TestMemcached_RefusedPortFailsFast(t *testing.T) {
-	addr := testsvc.RefusedAddr(t)
-	c := newMemcachedCheck(t, addr)
-	want := "unavailable: connection refused (" + addr + ")"
-	if msg := svcExpectFailure(t, c, mcTestTimeout, want); msg != want {
-		t.Errorf("message = %q, want %q", msg, want)
-	}
-}
-
-func TestMemcached_HangingServerTimesOut(t *testing.T) {
-	for name, addr := range map[string]string{
-		"accepts and never answers": testsvc.HangingAddr(t),
-		"black-holed":               testsvc.BlackholeAddr(t),
-	} {
-		t.Run(name, func(t *testing.T) {
-			c := newMemcachedCheck(t, addr)
-			want := "unavailable: timed out after 300ms (" + addr + ")"
-			for i := 0; i < 3; i++ { // later probes must not wait on the first
-				if msg := svcExpectFailure(t, c, mcTestTimeout, want); msg != want {
-					t.Errorf("probe %d: message = %q, want %q", i, msg, want)
-				}
-			}
-		})
-	}
+func TestMemcached_UnreachableServerFailsWithinTheTimeout(t *testing.T) {
+	svcUnreachable(t, mcTestTimeout, 3, func(t *testing.T, addr string) checks.Checker {
+		return newMemcachedCheck(t, addr)
+	})
 }
 
 func TestMemcached_RecoversAfterTheServerIsKilledAndRestarted(t *testing.T) {
 	srv := testsvc.StartMemcached(t)
 	c := newMemcachedCheck(t, srv.Addr())
-	if msg, _ := svcRun(c); msg != "" {
-		t.Fatalf("Check: %s", msg)
-	}
-	srv.Stop()
-	svcExpectFailure(t, c, mcTestTimeout, "unavailable: ")
-	want := "unavailable: connection refused (" + srv.Addr() + ")"
-	if msg := svcExpectFailure(t, c, mcTestTimeout, want); msg != want {
-		t.Errorf("message while stopped = %q, want %q", msg, want)
-	}
-	srv.Start()
-	svcEventually(t, c, 3*time.Second)
+	svcRecoversFromRestart(t, c, mcTestTimeout, srv.Addr(), srv.Stop, srv.Start)
 }
 
 func TestMemcached_RecoversWhenTheConnectionComesBack(t *testing.T) {

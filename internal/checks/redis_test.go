@@ -13,12 +13,7 @@ const redisTestTimeout = 300 * time.Millisecond
 
 func newRedisCheck(t *testing.T, params map[string]any) checks.Checker {
 	t.Helper()
-	c, err := svcNew("redis", params, redisTestTimeout)
-	if err != nil {
-		t.Fatalf("newRedis(%v): %v", params, err)
-	}
-	svcClose(t, c)
-	return c
+	return svcCheck(t, "redis", params, redisTestTimeout)
 }
 
 func TestRedis_ConfigErrors(t *testing.T) {
@@ -48,32 +43,10 @@ func TestRedis_PingAndWriteTestPassOnRunningServer(t *testing.T) {
 	}
 }
 
-func TestRedis_RefusedPortFailsFast(t *testing.T) {
-	addr := testsvc.RefusedAddr(t)
-	c := newRedisCheck(t, map[string]any{"url": "redis://:" + testsvc.PostgresPassword + "@" + addr})
-	want := "unavailable: connection refused (" + addr + ")"
-	for i := 0; i < 3; i++ {
-		if msg := svcExpectFailure(t, c, redisTestTimeout, want); msg != want {
-			t.Errorf("probe %d: message = %q, want %q", i, msg, want)
-		}
-	}
-}
-
-func TestRedis_HangingServerTimesOut(t *testing.T) {
-	for name, addr := range map[string]string{
-		"accepts and never answers": testsvc.HangingAddr(t),
-		"black-holed":               testsvc.BlackholeAddr(t),
-	} {
-		t.Run(name, func(t *testing.T) {
-			c := newRedisCheck(t, map[string]any{"url": "redis://user:" + testsvc.PostgresPassword + "@" + addr, "write_test": true})
-			want := "unavailable: timed out after 300ms (" + addr + ")"
-			for i := 0; i < 3; i++ {
-				if msg := svcExpectFailure(t, c, redisTestTimeout, want); msg != want {
-					t.Errorf("probe %d: message = %q, want %q", i, msg, want)
-				}
-			}
-		})
-	}
+func TestRedis_UnreachableServerFailsWithinTheTimeout(t *testing.T) {
+	svcUnreachable(t, redisTestTimeout, 3, func(t *testing.T, addr string) checks.Checker {
+		return newRedisCheck(t, map[string]any{"url": "redis://user:" + testsvc.PostgresPassword + "@" + addr, "write_test": true})
+	})
 }
 
 func TestRedis_RecoversWhenTheConnectionComesBack(t *testing.T) {
@@ -159,16 +132,6 @@ func TestRedis_OwnServer(t *testing.T) {
 	})
 	t.Run("recovers after the server is killed and restarted", func(t *testing.T) {
 		c := newRedisCheck(t, map[string]any{"url": good, "write_test": true})
-		if msg, _ := svcRun(c); msg != "" {
-			t.Fatalf("Check: %s", msg)
-		}
-		srv.Stop()
-		svcExpectFailure(t, c, redisTestTimeout, "unavailable: ")
-		want := "unavailable: connection refused (" + srv.Addr() + ")"
-		if msg := svcExpectFailure(t, c, redisTestTimeout, want); msg != want {
-			t.Errorf("message while stopped = %q, want %q", msg, want)
-		}
-		srv.Start()
-		svcEventually(t, c, 3*time.Second)
+		svcRecoversFromRestart(t, c, redisTestTimeout, srv.Addr(), srv.Stop, srv.Start)
 	})
 }
