@@ -1,7 +1,6 @@
 package daemon_test
 
 import (
-	"context"
 	"io"
 	"net/http"
 	"os"
@@ -11,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/healthd/healthd/internal/checks/checkstest"
 	"github.com/healthd/healthd/internal/daemon"
+	"github.com/healthd/healthd/internal/testsvc"
 )
 
 const listen = "server: {listen: '127.0.0.1:0'}\n"
@@ -24,38 +23,10 @@ type reloadResult struct {
 
 // serveFile starts the daemon on path and returns its URL, its logs and
 // the outcome of each reload.
-func serveFile(t *testing.T, path string, mod func(*daemon.Options)) (string, *syncBuffer, chan reloadResult) {
+func serveFile(t *testing.T, path string, mod func(*daemon.Options)) (string, *testsvc.Buffer, chan reloadResult) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	addr := make(chan string, 1)
-	logs := &syncBuffer{}
-	reloads := make(chan reloadResult, 10)
-	done := make(chan error, 1)
-	opts := daemon.Options{
-		ConfigPath: path, Registry: checkstest.Registry(), Version: "test", Stderr: logs,
-		Ready:    func(a string) { addr <- a },
-		OnReload: func(ok bool, err error) { reloads <- reloadResult{ok, err} },
-	}
-	if mod != nil {
-		mod(&opts)
-	}
-	go func() { done <- daemon.Serve(ctx, opts) }()
-	select {
-	case a := <-addr:
-		t.Cleanup(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("serve: %v", err)
-			}
-		})
-		return "http://" + a, logs, reloads
-	case err := <-done:
-		cancel()
-		t.Fatalf("serve failed: %v\n%s", err, logs)
-	case <-time.After(10 * time.Second):
-		t.Fatal("serve did not start")
-	}
-	return "", nil, nil
+	d := startDaemon(t, path, mod)
+	return d.url, d.logs, d.reloads
 }
 
 func body(t *testing.T, url string) string {
@@ -69,7 +40,7 @@ func body(t *testing.T, url string) string {
 	return string(b)
 }
 
-func waitReload(t *testing.T, reloads chan reloadResult, logs *syncBuffer) reloadResult {
+func waitReload(t *testing.T, reloads chan reloadResult, logs *testsvc.Buffer) reloadResult {
 	t.Helper()
 	select {
 	case r := <-reloads:

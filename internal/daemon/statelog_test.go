@@ -13,6 +13,7 @@ import (
 	"github.com/healthd/healthd/internal/config"
 	"github.com/healthd/healthd/internal/daemon"
 	"github.com/healthd/healthd/internal/runner"
+	"github.com/healthd/healthd/internal/testsvc"
 )
 
 // Under a steady stream of concurrent probes, every change of state is one
@@ -27,7 +28,7 @@ checks: [{name: db, type: fake, failures_before_critical: 2, dsn: "postgres://u:
 		t.Fatal(err)
 	}
 	defer cfg.Close()
-	logs := &syncBuffer{}
+	logs := &testsvc.Buffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	r := runner.New(cfg, runner.Options{Observers: []runner.Observer{daemon.NewStateLog(logger)}})
 	defer r.Stop()
@@ -114,7 +115,7 @@ checks:
 		t.Fatal(err)
 	}
 	defer cfg.Close()
-	logs := &syncBuffer{}
+	logs := &testsvc.Buffer{}
 	r := runner.New(cfg, runner.Options{Observers: []runner.Observer{daemon.NewStateLog(slog.New(slog.NewTextHandler(logs, nil)))}})
 	defer r.Stop()
 	r.Run(context.Background(), r.Checks())

@@ -21,6 +21,7 @@ import (
 
 	"github.com/healthd/healthd/internal/checks/checkstest"
 	"github.com/healthd/healthd/internal/daemon"
+	"github.com/healthd/healthd/internal/testsvc"
 )
 
 // selfSigned writes a certificate for 127.0.0.1 and its key to dir and
@@ -78,7 +79,7 @@ func TestServe_TLSWithTokenFromEnvironment(t *testing.T) {
 	defer cancel()
 	addr := make(chan string, 1)
 	done := make(chan error, 1)
-	logs := &syncBuffer{}
+	logs := &testsvc.Buffer{}
 	go func() {
 		done <- daemon.Serve(ctx, daemon.Options{ConfigPath: writeConfig(t, yaml), Registry: checkstest.Registry(),
 			Version: "test", Stderr: logs, Ready: func(a string) { addr <- a }})

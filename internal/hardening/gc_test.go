@@ -42,7 +42,7 @@ func TestBinary_GCTargetIs50UnlessGOGCIsSet(t *testing.T) {
 		if c.env != "" {
 			cmd.Env = append(cmd.Env, c.env)
 		}
-		var stderr syncBuffer
+		var stderr testsvc.Buffer
 		cmd.Stderr = &stderr
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)

@@ -2,18 +2,17 @@ package hardening
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/healthd/healthd/internal/checks/checkstest"
 	"github.com/healthd/healthd/internal/daemon"
+	"github.com/healthd/healthd/internal/testsvc"
 )
 
 // serve runs daemon.Serve on a free port with yaml and returns host:port.
@@ -26,7 +25,7 @@ func serve(t *testing.T, yaml string) string {
 	ctx, cancel := context.WithCancel(context.Background())
 	addr := make(chan string, 1)
 	done := make(chan error, 1)
-	logs := &syncBuffer{}
+	logs := &testsvc.Buffer{}
 	go func() {
 		done <- daemon.Serve(ctx, daemon.Options{ConfigPath: path, Registry: checkstest.Registry(), Version: "test",
 			Stderr: logs, NoWatch: true, Ready: func(a string) { addr <- a }})
@@ -69,19 +68,6 @@ func raw(t *testing.T, addr, request string) (*http.Response, error) {
 	}
 	return resp, err
 }
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 // repoRoot is the directory holding go.mod, from the test's directory.
 func repoRoot(t *testing.T) string {

@@ -70,7 +70,7 @@ checks:
   - {name: slow, type: http, url: "http://%s/", timeout: 3s, groups: [slow]}
 `, addr, drainDelay, shutdownTimeout, upAddr, slowAddr)), 0o644)
 
-	var stderr syncBuffer
+	var stderr testsvc.Buffer
 	cmd := exec.Command(bin, "serve", "--config", cfg)
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {

@@ -1,7 +1,6 @@
 package testsvc
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -37,7 +36,7 @@ type VersityGW struct {
 	bin string
 	mu  sync.Mutex
 	cmd *exec.Cmd
-	out *lockedBuffer
+	out *Buffer
 }
 
 // VersityGWBinary returns the path of the versitygw binary built by
@@ -120,7 +119,7 @@ func randomHex(t testing.TB, n int) string {
 
 // start runs the process on g.Addr and waits until it answers HTTP.
 func (g *VersityGW) start() error {
-	out := &lockedBuffer{}
+	out := &Buffer{}
 	cmd := exec.Command(g.bin, "--port", g.Addr, "--quiet", "--keep-alive", "--region", g.Region, "posix", g.Dir)
 	// Keys through the environment, not argv, so they stay out of ps.
 	cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY_ID="+g.AccessKey, "ROOT_SECRET_ACCESS_KEY="+g.SecretKey)
@@ -223,24 +222,4 @@ func (g *VersityGW) Port() int {
 	_, p, _ := net.SplitHostPort(g.Addr)
 	n, _ := strconv.Atoi(p)
 	return n
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	if l == nil {
-		return ""
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
