@@ -9,7 +9,6 @@ import (
 
 	"github.com/healthd/healthd/internal/checks/checkstest"
 	"github.com/healthd/healthd/internal/config"
-	"github.com/healthd/healthd/internal/runner"
 	"github.com/healthd/healthd/internal/server"
 )
 
@@ -21,20 +20,12 @@ type cacheEnv struct {
 
 func newCacheEnv(t *testing.T, yaml string) *cacheEnv {
 	t.Helper()
-	cfg, err := config.Parse("test.yaml", []byte(yaml), config.Options{Registry: checkstest.Registry()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := runner.New(cfg, runner.Options{})
 	srv := server.New(server.Options{Version: "test"})
-	st, err := srv.NewState(cfg, r)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := newState(t, srv, yaml)
 	srv.Swap(st)
 	ts := httptest.NewServer(srv)
-	t.Cleanup(func() { ts.Close(); r.Stop(); cfg.Close() })
-	return &cacheEnv{cfg: cfg, srv: srv, ts: ts}
+	t.Cleanup(ts.Close)
+	return &cacheEnv{cfg: st.Config, srv: srv, ts: ts}
 }
 
 func (e *cacheEnv) fake(name string) *checkstest.Fake {

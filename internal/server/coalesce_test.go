@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"github.com/healthd/healthd/internal/checks/checkstest"
-	"github.com/healthd/healthd/internal/config"
-	"github.com/healthd/healthd/internal/runner"
 	"github.com/healthd/healthd/internal/server"
 )
 
@@ -21,30 +19,23 @@ import (
 // test, so each request either joins the run in flight or reads its result.
 func TestHT_ConcurrentColdProbesRunEachCheckOnce(t *testing.T) {
 	const probes = 64
-	cfg, err := config.Parse("test.yaml", []byte(`
+	srv := server.New(server.Options{Version: "test"})
+	st := newState(t, srv, `
 defaults: {cache_ttl: 1h, max_stale: 0s, timeout: 1m}
 checks:
   - {name: database, type: fake, hold: true}
   - {name: cache, type: fake, hold: true, note: "3 servers"}
   - {name: broker, type: fake, hold: true, fail: "connection refused (127.0.0.1:5672)"}
   - {name: workers, type: fake, hold: true, critical: false, fail: "no worker answered"}
-`), config.Options{Registry: checkstest.Registry()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := runner.New(cfg, runner.Options{}) // not started: the cache is cold
-	srv := server.New(server.Options{Version: "test"})
-	st, err := srv.NewState(cfg, r)
-	if err != nil {
-		t.Fatal(err)
-	}
+`) // the runner is not started: the cache is cold
 	srv.Swap(st)
+	cfg := st.Config
 	var entered atomic.Int64
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		entered.Add(1)
 		srv.ServeHTTP(w, req)
 	}))
-	defer func() { ts.Close(); r.Stop(); cfg.Close() }()
+	defer ts.Close()
 
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: probes}}
 	defer client.CloseIdleConnections()

@@ -319,20 +319,11 @@ func TestHT_NewFormatsInNegotiation(t *testing.T) {
 }
 
 func TestHT_DrainingFailsEveryFormat(t *testing.T) {
-	cfg, err := config.Parse("test.yaml", []byte(healthy), config.Options{Registry: checkstest.Registry()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := runner.New(cfg, runner.Options{})
 	srv := server.New(server.Options{Version: "test"})
-	st, err := srv.NewState(cfg, r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Swap(st)
+	srv.Swap(newState(t, srv, healthy))
 	srv.Drain()
 	ts := httptest.NewServer(srv)
-	t.Cleanup(func() { ts.Close(); r.Stop(); cfg.Close() })
+	t.Cleanup(ts.Close)
 	for format, want := range map[string]string{
 		"health":      `{"status":"fail"`,
 		"text":        "[-]shutdown failed: healthd is shutting down\nhealthd check failed\n",

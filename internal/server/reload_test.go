@@ -10,25 +10,8 @@ import (
 	"time"
 
 	"github.com/healthd/healthd/internal/checks/checkstest"
-	"github.com/healthd/healthd/internal/config"
-	"github.com/healthd/healthd/internal/runner"
 	"github.com/healthd/healthd/internal/server"
 )
-
-func state(t *testing.T, srv *server.Server, yaml string) *server.State {
-	t.Helper()
-	cfg, err := config.Parse("test.yaml", []byte(yaml), config.Options{Registry: checkstest.Registry()})
-	if err != nil {
-		t.Fatalf("config: %v", err)
-	}
-	r := runner.New(cfg, runner.Options{})
-	st, err := srv.NewState(cfg, r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.Stop(); cfg.Close() })
-	return st
-}
 
 func TestReloadEndpoint(t *testing.T) {
 	var calls atomic.Int64
@@ -40,7 +23,7 @@ func TestReloadEndpoint(t *testing.T) {
 		}
 		return nil
 	}})
-	srv.Swap(state(t, srv, "server: {auth: {tokens: [tok-1, tok-2]}}\nchecks: [{name: db, type: fake}]"))
+	srv.Swap(newState(t, srv, "server: {auth: {tokens: [tok-1, tok-2]}}\nchecks: [{name: db, type: fake}]"))
 	ts := httptest.NewServer(srv)
 	defer ts.Close()
 
@@ -78,7 +61,7 @@ func TestReloadEndpoint(t *testing.T) {
 
 func TestReloadEndpoint_OpenWithoutTokensAndAbsentWithoutReload(t *testing.T) {
 	srv := server.New(server.Options{Reload: func() error { return nil }})
-	srv.Swap(state(t, srv, "checks: [{name: db, type: fake}]"))
+	srv.Swap(newState(t, srv, "checks: [{name: db, type: fake}]"))
 	ts := httptest.NewServer(srv)
 	defer ts.Close()
 	if resp, body := do(t, "POST", ts.URL+"/-/reload"); resp.StatusCode != 200 {
@@ -95,7 +78,7 @@ func TestReloadEndpoint_OpenWithoutTokensAndAbsentWithoutReload(t *testing.T) {
 // probe arriving after the swap uses the new state.
 func TestSwap_ProbeInFlightKeepsItsStateAndWaitIdleWaitsForIt(t *testing.T) {
 	srv := server.New(server.Options{})
-	old := state(t, srv, "defaults: {cache_ttl: 0s, max_stale: 0s}\nchecks: [{name: slow, type: fake, sleep: 300ms}]")
+	old := newState(t, srv, "defaults: {cache_ttl: 0s, max_stale: 0s}\nchecks: [{name: slow, type: fake, sleep: 300ms}]")
 	srv.Swap(old)
 	ts := httptest.NewServer(srv)
 	defer ts.Close()
@@ -108,7 +91,7 @@ func TestSwap_ProbeInFlightKeepsItsStateAndWaitIdleWaitsForIt(t *testing.T) {
 	for checkRuns(old) == 0 && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond) // until the probe is running the check
 	}
-	srv.Swap(state(t, srv, "checks: [{name: fresh, type: fake}]"))
+	srv.Swap(newState(t, srv, "checks: [{name: fresh, type: fake}]"))
 	if _, body := get(t, ts.URL+"/ht/?format=json"); body != `{"fresh":"working"}` {
 		t.Errorf("a probe after the swap got %q", body)
 	}

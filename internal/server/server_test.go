@@ -18,20 +18,29 @@ import (
 // newServer serves yaml's checks on an httptest server.
 func newServer(t *testing.T, yaml string) *httptest.Server {
 	t.Helper()
+	srv := server.New(server.Options{Version: "test"})
+	srv.Swap(newState(t, srv, yaml))
+	ts := httptest.NewServer(srv)
+	t.Cleanup(ts.Close)
+	return ts
+}
+
+// newState builds yaml's checks into a State of srv, with a runner set up
+// as the daemon sets it up (not started: the first probe runs the checks);
+// the runner and the checks' clients are closed when the test ends.
+func newState(t *testing.T, srv *server.Server, yaml string) *server.State {
+	t.Helper()
 	cfg, err := config.Parse("test.yaml", []byte(yaml), config.Options{Registry: checkstest.Registry()})
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
 	r := runner.New(cfg, runner.Options{WarningsAsErrors: cfg.HealthCheck.WarningsAsErrors})
-	srv := server.New(server.Options{Version: "test"})
+	t.Cleanup(func() { r.Stop(); cfg.Close() })
 	st, err := srv.NewState(cfg, r)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv.Swap(st)
-	ts := httptest.NewServer(srv)
-	t.Cleanup(func() { ts.Close(); r.Stop(); cfg.Close() })
-	return ts
+	return st
 }
 
 func get(t *testing.T, url string, header ...string) (*http.Response, string) {
