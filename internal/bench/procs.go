@@ -17,6 +17,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/healthd/healthd/internal/pages"
 )
 
 // proc is a child process the harness started; stop kills it.
@@ -263,40 +265,13 @@ func clearRefs(pid int) error {
 	return os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", pid), []byte("1"), 0)
 }
 
-// fileBacked sums, over pid's file-backed mappings of its executable, the
-// resident bytes and those accessed since the last clearRefs (smaps Rss and
-// Referenced).
+// fileBacked sums, over pid's mappings of its executable, the resident
+// bytes and those accessed since the last clearRefs.
 func fileBacked(pid int) (resident, referenced int64) {
-	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
-	if err != nil {
-		return 0, 0
-	}
-	f, err := os.Open(fmt.Sprintf("/proc/%d/smaps", pid))
-	if err != nil {
-		return 0, 0
-	}
-	defer f.Close()
-	in := false
-	s := bufio.NewScanner(f)
-	for s.Scan() {
-		fields := strings.Fields(s.Text())
-		if len(fields) == 0 {
-			continue
-		}
-		if !strings.HasSuffix(fields[0], ":") {
-			in = len(fields) >= 6 && fields[5] == exe
-			continue
-		}
-		if !in || len(fields) < 2 {
-			continue
-		}
-		kb, _ := strconv.ParseInt(fields[1], 10, 64)
-		switch fields[0] {
-		case "Rss:":
-			resident += kb << 10
-		case "Referenced:":
-			referenced += kb << 10
-		}
+	_, maps, _ := pages.Executable(strconv.Itoa(pid))
+	for _, m := range maps {
+		resident += m.Rss
+		referenced += m.Referenced
 	}
 	return resident, referenced
 }

@@ -19,3 +19,12 @@ type Released struct {
 	Skipped  int   // mappings left alone because they hold private (copied-on-write) pages
 	Evicted  bool  // the executable's unmapped pages were dropped from the page cache
 }
+
+// Mapping is one mapping of an executable file into a process.
+type Mapping struct {
+	Start, End uintptr
+	Perms      string // as in /proc/<pid>/maps: "r-xp", "rw-p"
+	Rss        int64  // bytes resident
+	Referenced int64  // bytes accessed since the accessed bits were last cleared
+	Anonymous  int64  // bytes of private (copied-on-write) pages
+}

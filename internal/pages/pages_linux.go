@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -30,37 +29,22 @@ import (
 // relocated read-only segment (a PIE build's RELRO) holds anonymous pages
 // and is skipped, as is every writable mapping, whose data would be lost.
 func Release() (Released, error) {
-	exe, err := os.Executable()
+	exe, maps, err := Executable("self")
 	if err != nil {
 		return Released{}, fmt.Errorf("release pages: %w", err)
 	}
-	if p, err := filepath.EvalSymlinks(exe); err == nil {
-		exe = p
-	}
-	f, err := os.Open("/proc/self/smaps")
-	if err != nil {
-		return Released{}, fmt.Errorf("release pages: %w", err)
-	}
-	maps, err := readMappings(f, exe)
-	f.Close()
-	if err != nil {
-		return Released{}, fmt.Errorf("release pages: /proc/self/smaps: %w", err)
-	}
-	var r Released
-	for _, m := range maps {
-		if m.anonymous > 0 {
-			r.Skipped++
-			continue
-		}
+	drop, skipped := plan(maps)
+	r := Released{Skipped: skipped}
+	for _, m := range drop {
 		// MADV_RANDOM first: a later fault then reads the one page it
 		// needs instead of a readahead window around it.
 		for _, advice := range []uintptr{unix.MADV_RANDOM, unix.MADV_DONTNEED} {
-			if _, _, errno := syscall.Syscall(syscall.SYS_MADVISE, m.start, m.end-m.start, advice); errno != 0 {
-				return r, fmt.Errorf("release pages: madvise %x-%x: %w", m.start, m.end, errno)
+			if _, _, errno := syscall.Syscall(syscall.SYS_MADVISE, m.Start, m.End-m.Start, advice); errno != 0 {
+				return r, fmt.Errorf("release pages: madvise %x-%x: %w", m.Start, m.End, errno)
 			}
 		}
 		r.Mappings++
-		r.Bytes += int64(m.end - m.start)
+		r.Bytes += int64(m.End - m.Start)
 	}
 	if r.Mappings == 0 {
 		return r, nil
@@ -69,7 +53,7 @@ func Release() (Released, error) {
 	// page cache too. The kernel's fault-around maps the cached neighbours
 	// of a faulting page; with the cache holding only what is read again,
 	// it maps little beyond that.
-	f, err = os.Open(exe)
+	f, err := os.Open(exe)
 	if err != nil {
 		return r, fmt.Errorf("release pages: %w", err)
 	}
@@ -86,19 +70,53 @@ func Release() (Released, error) {
 	return r, nil
 }
 
-// mapping is one read-only private mapping of the executable.
-type mapping struct {
-	start, end uintptr
-	anonymous  int64 // bytes of anonymous pages (the smaps "Anonymous:" field)
+// plan picks the mappings Release drops: private and not writable (a
+// writable mapping's data would be lost, a shared one is not this
+// process's), and holding no copied-on-write page; skipped counts the
+// read-only private ones passed over for such pages.
+func plan(maps []Mapping) (drop []Mapping, skipped int) {
+	for _, m := range maps {
+		switch {
+		case m.Perms[1] == 'w' || m.Perms[3] != 'p':
+		case m.Anonymous > 0:
+			skipped++
+		default:
+			drop = append(drop, m)
+		}
+	}
+	return drop, skipped
 }
 
-// readMappings parses smaps and returns the executable's private, read-only
-// mappings. A header line is "start-end perms offset dev inode path"; the
-// fields of a mapping follow its header.
-func readMappings(r io.Reader, exe string) ([]mapping, error) {
+// Executable returns the path of process pid's executable ("self": this
+// process) and its mappings of that file, read from /proc/<pid>/smaps. An
+// executable replaced on disk (its path ends in " (deleted)") has none.
+func Executable(pid string) (string, []Mapping, error) {
+	exe, err := os.Readlink("/proc/" + pid + "/exe")
+	if err != nil {
+		return "", nil, err
+	}
+	if strings.HasSuffix(exe, " (deleted)") {
+		return exe, nil, nil // replaced on disk: its pages cannot be read back from the path
+	}
+	f, err := os.Open("/proc/" + pid + "/smaps")
+	if err != nil {
+		return "", nil, err
+	}
+	defer f.Close()
+	maps, err := readMappings(f, exe)
+	if err != nil {
+		return "", nil, fmt.Errorf("/proc/%s/smaps: %w", pid, err)
+	}
+	return exe, maps, nil
+}
+
+// readMappings parses smaps and returns the mappings of the file exe. A
+// header line is "start-end perms offset dev inode path"; the fields of a
+// mapping follow its header.
+func readMappings(r io.Reader, exe string) ([]Mapping, error) {
 	var (
-		out []mapping
-		cur *mapping
+		out []Mapping
+		cur *Mapping
 	)
 	s := bufio.NewScanner(r)
 	for s.Scan() {
@@ -107,14 +125,25 @@ func readMappings(r io.Reader, exe string) ([]mapping, error) {
 		if len(f) == 0 {
 			continue
 		}
-		if addr, ok := strings.CutSuffix(f[0], ":"); ok {
+		if name, ok := strings.CutSuffix(f[0], ":"); ok {
 			// A field of the current mapping: "Anonymous:   12 kB".
-			if cur != nil && addr == "Anonymous" && len(f) >= 2 {
+			var field *int64
+			if cur != nil {
+				switch name {
+				case "Rss":
+					field = &cur.Rss
+				case "Referenced":
+					field = &cur.Referenced
+				case "Anonymous":
+					field = &cur.Anonymous
+				}
+			}
+			if field != nil && len(f) >= 2 {
 				kb, err := strconv.ParseInt(f[1], 10, 64)
 				if err != nil {
 					return nil, fmt.Errorf("bad line %q", line)
 				}
-				cur.anonymous = kb << 10
+				*field = kb << 10
 			}
 			continue
 		}
@@ -124,7 +153,7 @@ func readMappings(r io.Reader, exe string) ([]mapping, error) {
 			continue // VmFlags and headers of unnamed mappings
 		}
 		perms, path := f[1], strings.Join(f[5:], " ")
-		if path != exe || len(perms) < 4 || perms[1] == 'w' || perms[3] != 'p' {
+		if path != exe || len(perms) < 4 {
 			continue
 		}
 		start, err1 := strconv.ParseUint(lo, 16, 64)
@@ -132,7 +161,7 @@ func readMappings(r io.Reader, exe string) ([]mapping, error) {
 		if err1 != nil || err2 != nil || end <= start {
 			return nil, fmt.Errorf("bad line %q", line)
 		}
-		out = append(out, mapping{start: uintptr(start), end: uintptr(end)})
+		out = append(out, Mapping{Start: uintptr(start), End: uintptr(end), Perms: perms})
 		cur = &out[len(out)-1]
 	}
 	return out, s.Err()

@@ -4,3 +4,6 @@ package pages
 
 // Release does nothing outside Linux.
 func Release() (Released, error) { return Released{}, nil }
+
+// Executable reports nothing outside Linux.
+func Executable(pid string) (string, []Mapping, error) { return "", nil, nil }
