@@ -1,12 +1,10 @@
 package pages
 
 import (
-	"bufio"
 	"io"
 	"os"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -75,7 +73,7 @@ func TestRelease_DropsResidentPagesAndTheProcessRunsOn(t *testing.T) {
 		t.Errorf("released %d mappings, want the text and read-only data at least: %+v", r.Mappings, r)
 	}
 	if before-after < 256<<10 {
-		t.Errorf("RssFile %d kB -> %d kB: want at least 256 kB fewer", before>>10, after>>10)
+		t.Errorf("resident pages of the executable %d kB -> %d kB: want at least 256 kB fewer", before>>10, after>>10)
 	}
 	// Run code the test has not run yet: its pages come back from the file.
 	re := regexp.MustCompile(`^(\d+)-(\d+)$`)
@@ -98,25 +96,18 @@ var flagValue = "initial"
 
 func init() { flagValue = "set at init" }
 
+// rssFile is how much of the test binary is resident.
 func rssFile(t *testing.T) int64 {
 	t.Helper()
-	f, err := os.Open("/proc/self/status")
-	if err != nil {
-		t.Fatal(err)
+	_, maps, err := Executable("self")
+	if err != nil || len(maps) == 0 {
+		t.Fatalf("no mappings of the executable: %v", err)
 	}
-	defer f.Close()
-	s := bufio.NewScanner(f)
-	for s.Scan() {
-		if v, ok := strings.CutPrefix(s.Text(), "RssFile:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return kb << 10
-		}
+	var n int64
+	for _, m := range maps {
+		n += m.Rss
 	}
-	t.Fatal("no RssFile in /proc/self/status")
-	return 0
+	return n
 }
 
 // TestRelease_EvictsTheExecutableFromThePageCache maps the test binary
