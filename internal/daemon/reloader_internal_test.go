@@ -14,10 +14,31 @@ import (
 	"time"
 
 	"github.com/healthd/healthd/internal/checks/checkstest"
-	"github.com/healthd/healthd/internal/config"
 	"github.com/healthd/healthd/internal/runner"
 	"github.com/healthd/healthd/internal/server"
 )
+
+// installed writes yaml to a config file and installs it through a new
+// Reloader, as Serve does at start; the reloader stops with the test.
+func installed(t *testing.T, yaml string) (string, *server.Server, *Reloader) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "healthd.yaml")
+	if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	opts := Options{ConfigPath: path, Registry: checkstest.Registry()}
+	cfg, err := Load(opts, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := server.New(server.Options{})
+	rl := newReloader(opts, srv, slog.New(slog.DiscardHandler), new(slog.LevelVar))
+	if err := rl.install(cfg); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(rl.stop)
+	return path, srv, rl
+}
 
 func TestReloader_ClosesOldClientsCarriesHistoryAndNotifies(t *testing.T) {
 	var mu sync.Mutex
@@ -30,19 +51,7 @@ func TestReloader_ClosesOldClientsCarriesHistoryAndNotifies(t *testing.T) {
 	}))
 	defer recv.Close()
 
-	path := filepath.Join(t.TempDir(), "healthd.yaml")
-	os.WriteFile(path, []byte("checks: [{name: db, type: fake, fail: down}, {name: old, type: fake}]\n"), 0o644)
-	opts := Options{ConfigPath: path, Registry: checkstest.Registry()}
-	cfg, err := Load(opts, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := server.New(server.Options{})
-	rl := newReloader(opts, srv, slog.New(slog.DiscardHandler), new(slog.LevelVar))
-	if err := rl.install(cfg); err != nil {
-		t.Fatal(err)
-	}
-	defer rl.stop()
+	path, srv, rl := installed(t, "checks: [{name: db, type: fake, fail: down}, {name: old, type: fake}]\n")
 	first := srv.State()
 	first.Runner.Run(context.Background(), first.Runner.Checks())
 	oldDB := first.Config.Checks[0].Checker.(*checkstest.Fake)
@@ -86,22 +95,10 @@ func TestReloader_ClosesOldClientsCarriesHistoryAndNotifies(t *testing.T) {
 }
 
 func TestReloader_BadTemplateKeepsTheRunningState(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "healthd.yaml")
-	os.WriteFile(path, []byte("checks: [{name: db, type: fake}]\n"), 0o644)
-	opts := Options{ConfigPath: path, Registry: checkstest.Registry()}
-	cfg, err := config.Load(path, config.Options{Registry: opts.Registry})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := server.New(server.Options{})
-	rl := newReloader(opts, srv, slog.New(slog.DiscardHandler), new(slog.LevelVar))
-	if err := rl.install(cfg); err != nil {
-		t.Fatal(err)
-	}
-	defer rl.stop()
+	path, srv, rl := installed(t, "checks: [{name: db, type: fake}]\n")
 	before := srv.State()
 	os.WriteFile(path, []byte("server: {template: /nonexistent/page.html}\nchecks: [{name: db, type: fake}]\n"), 0o644)
-	err = rl.Reload()
+	err := rl.Reload()
 	if err == nil || srv.State() != before {
 		t.Fatalf("reload with a missing template: err %v, swapped %v", err, srv.State() != before)
 	}
