@@ -19,12 +19,7 @@ import (
 // environment overrides it.
 func TestBinary_GCTargetIs50UnlessGOGCIsSet(t *testing.T) {
 	t.Parallel()
-	bin := filepath.Join(t.TempDir(), "healthd")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/healthd")
-	build.Dir = repoRoot(t)
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildHealthd(t)
 	for _, c := range []struct {
 		env  string
 		want string

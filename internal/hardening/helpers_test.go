@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -86,4 +87,17 @@ func repoRoot(t *testing.T) string {
 		}
 		dir = parent
 	}
+}
+
+// buildHealthd builds cmd/healthd into the test's temporary directory and
+// returns the binary's path.
+func buildHealthd(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "healthd")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/healthd")
+	build.Dir = repoRoot(t)
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
 }

@@ -37,13 +37,7 @@ type sample struct {
 // 0 within the drain delay plus the shutdown timeout.
 func TestShutdown_SIGTERMUnderLoad(t *testing.T) {
 	t.Parallel()
-	root := repoRoot(t)
-	bin := filepath.Join(t.TempDir(), "healthd")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/healthd")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildHealthd(t)
 
 	// The dependency turns slow only for the probe sent just before
 	// SIGTERM (the warm-up run at start must not be the one it joins).
