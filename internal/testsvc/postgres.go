@@ -135,6 +135,15 @@ func (p *Postgres) StartStandby(t testing.TB) *Postgres {
 // instance and scans it into dst.
 func (p *Postgres) Query(sql string, dst any) {
 	p.t.Helper()
+	p.withConn("query", sql, func(ctx context.Context, conn *pgx.Conn) error {
+		return conn.QueryRow(ctx, sql).Scan(dst)
+	})
+}
+
+// withConn runs f on a new connection as the postgres role, failing the
+// test (with what and sql) on any error.
+func (p *Postgres) withConn(what, sql string, f func(context.Context, *pgx.Conn) error) {
+	p.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	conn, err := pgx.Connect(ctx, p.DSN(PostgresPassword))
@@ -142,8 +151,8 @@ func (p *Postgres) Query(sql string, dst any) {
 		p.t.Fatalf("testsvc: postgres connect: %v", err)
 	}
 	defer conn.Close(ctx)
-	if err := conn.QueryRow(ctx, sql).Scan(dst); err != nil {
-		p.t.Fatalf("testsvc: postgres query %q: %v", sql, err)
+	if err := f(ctx, conn); err != nil {
+		p.t.Fatalf("testsvc: postgres %s %q: %v", what, sql, err)
 	}
 }
 
@@ -244,16 +253,10 @@ func (p *Postgres) Stop() {
 // Exec runs statements as the postgres role on the instance.
 func (p *Postgres) Exec(sql string) {
 	p.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, p.DSN(PostgresPassword))
-	if err != nil {
-		p.t.Fatalf("testsvc: postgres connect: %v", err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, sql); err != nil {
-		p.t.Fatalf("testsvc: postgres exec %q: %v", sql, err)
-	}
+	p.withConn("exec", sql, func(ctx context.Context, conn *pgx.Conn) error {
+		_, err := conn.Exec(ctx, sql)
+		return err
+	})
 }
 
 // PostgresBackends counts the sessions with the given application_name on
