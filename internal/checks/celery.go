@@ -142,6 +142,21 @@ func (c *Celery) Check(ctx context.Context) error {
 
 	var problems queueProblems
 	var notes []string
+	// step records a ping's or a round trip's outcome: a note, or its
+	// failure among the problems (then ok is false: no time is left for the
+	// next step). An error that is not the check's own is the connection's.
+	step := func(note string, err error) (ok bool, connErr error) {
+		var e *Error
+		switch {
+		case err == nil:
+			notes = append(notes, note)
+			return true, nil
+		case errors.As(err, &e):
+			problems.add(e.Kind, "%s", e.Msg)
+			return false, nil
+		}
+		return false, c.amqp.describe(err)
+	}
 	err := c.amqp.withChannel(ctx, func(conn *amqp.Connection, ch *amqp.Channel) error {
 		if len(c.queues) > 0 {
 			res, err := inspectQueues(ctx, conn, nil, c.queues)
@@ -154,16 +169,9 @@ func (c *Celery) Check(ctx context.Context) error {
 			}
 		}
 		if c.minWorkers > 0 {
-			note, err := c.ping(ctx, ch, until)
-			if err != nil {
-				var e *Error
-				if !errors.As(err, &e) {
-					return c.amqp.describe(err)
-				}
-				problems.add(e.Kind, "%s", e.Msg)
-				return nil // no time left for a round trip
+			if ok, err := step(c.ping(ctx, ch, until)); !ok {
+				return err
 			}
-			notes = append(notes, note)
 		}
 		if c.roundTrip {
 			rt, err := conn.Channel()
@@ -171,16 +179,8 @@ func (c *Celery) Check(ctx context.Context) error {
 				return c.amqp.describe(err)
 			}
 			defer rt.Close()
-			note, err := c.roundTripTask(ctx, rt, until)
-			if err != nil {
-				var e *Error
-				if !errors.As(err, &e) {
-					return c.amqp.describe(err)
-				}
-				problems.add(e.Kind, "%s", e.Msg)
-				return nil
-			}
-			notes = append(notes, note)
+			_, err = step(c.roundTripTask(ctx, rt, until))
+			return err
 		}
 		return nil
 	})
