@@ -67,13 +67,7 @@ func newCelery(s Spec) (Checker, error) {
 				p.Errorf("broker", "must be a valid redis:// URL")
 				break
 			}
-			opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = c.timeout, c.timeout, c.timeout
-			opt.MaxRetries = -1 // no retries: one probe, one try
-			opt.DialerRetries = 1
-			opt.PoolSize, opt.MinIdleConns = 2, 0
-			opt.ContextTimeoutEnabled = true
-			opt.DisableIdentity = true // no CLIENT SETINFO on old servers
-			opt.ReadBufferSize, opt.WriteBufferSize = redisBufferSize, redisBufferSize
+			redisForProbes(opt, c.timeout)
 			c.addr = opt.Addr
 			c.redis = redis.NewClient(opt)
 		default:

@@ -23,8 +23,20 @@ type Redis struct {
 	writeTest bool
 }
 
-// redisBufferSize sizes a connection's read and write buffers.
-const redisBufferSize = 4 << 10
+// redisForProbes sets what a Redis client used by probes needs (the redis check's
+// and the celery check's on a Redis broker): deadlines from the timeout,
+// one attempt with one dial, two connections at most, no CLIENT SETINFO
+// (old servers refuse it), and 4 KiB buffers, not the library's 32 KiB each
+// way, since replies to a probe are short.
+func redisForProbes(o *redis.Options, timeout time.Duration) {
+	o.DialTimeout, o.ReadTimeout, o.WriteTimeout = timeout, timeout, timeout
+	o.ContextTimeoutEnabled = true // ctx deadlines bound every read and write
+	o.MaxRetries = -1
+	o.DialerRetries = 1
+	o.PoolSize, o.MinIdleConns = 2, 0
+	o.DisableIdentity = true
+	o.ReadBufferSize, o.WriteBufferSize = 4<<10, 4<<10
+}
 
 // redisKeyTTL is how long a write test's key lives; it is never deleted.
 const redisKeyTTL = 5 * time.Second
@@ -55,21 +67,10 @@ func newRedis(spec Spec) (Checker, error) {
 	if timeout <= 0 {
 		timeout = 5 * time.Second
 	}
-	opts.DialTimeout = timeout
-	opts.ReadTimeout = timeout
-	opts.WriteTimeout = timeout
+	redisForProbes(opts, timeout)
 	opts.PoolTimeout = timeout
-	opts.ContextTimeoutEnabled = true // ctx deadlines bound every read and write
-	opts.PoolSize = 2
-	opts.MinIdleConns = 0
 	opts.MaxIdleConns = 2
 	opts.ConnMaxIdleTime = 5 * time.Minute
-	opts.MaxRetries = -1   // one attempt per probe
-	opts.DialerRetries = 1 // one dial per attempt
-	opts.DisableIdentity = true
-	// Replies to a probe are short: 4 KiB buffers, not the library's 32 KiB
-	// each way per connection.
-	opts.ReadBufferSize, opts.WriteBufferSize = redisBufferSize, redisBufferSize
 	opts.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 	if opts.ClientName == "" {
 		opts.ClientName = "healthd"
