@@ -116,13 +116,5 @@ func TestMemcached_ManyProbesKeepConnectionsUnchanged(t *testing.T) {
 
 func TestMemcached_RestartBetweenProbesIsNotAFailure(t *testing.T) {
 	srv := testsvc.StartMemcached(t)
-	c := newMemcachedCheck(t, srv.Addr())
-	if msg, _ := svcRun(c); msg != "" {
-		t.Fatalf("Check: %s", msg)
-	}
-	srv.Stop()
-	srv.Start()
-	if msg, _ := svcRun(c); msg != "" {
-		t.Fatalf("first Check after the restart: %s", msg)
-	}
+	svcRestartBetweenProbes(t, newMemcachedCheck(t, srv.Addr()), srv.Stop, srv.Start)
 }

@@ -120,15 +120,7 @@ func TestRedis_OwnServer(t *testing.T) {
 		}
 	})
 	t.Run("a restart between probes is not a failure", func(t *testing.T) {
-		c := newRedisCheck(t, map[string]any{"url": good})
-		if msg, _ := svcRun(c); msg != "" {
-			t.Fatalf("Check: %s", msg)
-		}
-		srv.Stop()
-		srv.Start()
-		if msg, _ := svcRun(c); msg != "" {
-			t.Fatalf("first Check after the restart: %s", msg)
-		}
+		svcRestartBetweenProbes(t, newRedisCheck(t, map[string]any{"url": good}), srv.Stop, srv.Start)
 	})
 	t.Run("recovers after the server is killed and restarted", func(t *testing.T) {
 		c := newRedisCheck(t, map[string]any{"url": good, "write_test": true})

@@ -168,3 +168,17 @@ func svcRecoversFromRestart(t *testing.T, c checks.Checker, timeout time.Duratio
 	start()
 	svcEventually(t, c, 3*time.Second)
 }
+
+// svcRestartBetweenProbes asserts that a server restarted between two
+// probes fails neither: the check drops the dead connection and dials anew.
+func svcRestartBetweenProbes(t *testing.T, c checks.Checker, stop, start func()) {
+	t.Helper()
+	if msg, _ := svcRun(c); msg != "" {
+		t.Fatalf("Check: %s", msg)
+	}
+	stop()
+	start()
+	if msg, _ := svcRun(c); msg != "" {
+		t.Fatalf("first Check after the restart: %s", msg)
+	}
+}
