@@ -44,9 +44,7 @@ func TestFaults_EveryDependencyFailsWithinItsTimeoutAndRecovers(t *testing.T) {
 				if res.Status != want {
 					t.Errorf("%s: status %s (%s), want %s", name, res.Status, res.Message, want)
 				}
-				if took > faultTimeout+slack {
-					t.Errorf("%s: answered after %s, want at most the timeout %s + %s", name, took, faultTimeout, slack)
-				}
+				testsvc.NotHung(t, name, took, faultTimeout)
 				if want == runner.Failing && !strings.HasPrefix(res.Message, "unavailable: ") && !strings.HasPrefix(res.Message, "unexpected result: ") {
 					t.Errorf("%s: message %q does not say what failed", name, res.Message)
 				}
@@ -82,9 +80,10 @@ func TestFaults_EveryDependencyFailsWithinItsTimeoutAndRecovers(t *testing.T) {
 				proxy.Cut()
 				o := <-done
 				t.Logf("%-10s %-8s in %4d ms: %s", "killed", o.res.Status, o.took.Milliseconds(), o.res.Message)
-				if o.res.Status != runner.Failing || o.took > faultTimeout+slack {
-					t.Errorf("killed mid-probe: %s after %s (%s), want failing within %s", o.res.Status, o.took, o.res.Message, faultTimeout+slack)
+				if o.res.Status != runner.Failing {
+					t.Errorf("killed mid-probe: %s after %s (%s), want failing", o.res.Status, o.took, o.res.Message)
 				}
+				testsvc.NotHung(t, "killed mid-probe", o.took, faultTimeout)
 			}
 
 			// Down (refused on the same port), then restarted.
@@ -94,9 +93,7 @@ func TestFaults_EveryDependencyFailsWithinItsTimeoutAndRecovers(t *testing.T) {
 			attempts := 0
 			for ; attempts < 5; attempts++ {
 				res, took := probe(r, "up")
-				if took > faultTimeout+slack {
-					t.Errorf("after restart: probe took %s", took)
-				}
+				testsvc.NotHung(t, "after restart: probe", took, faultTimeout)
 				if res.Status == runner.Passing {
 					break
 				}
