@@ -15,6 +15,15 @@ import (
 // by make bench; the runner's exact timing is tested with testing/synctest.
 const HangSlack = 5 * time.Second
 
+// AnswerTimeout is the check timeout for a probe that a test expects an
+// answer from: a pass, or a failure that is not a timeout. Such a deadline
+// must not fire however busy the machine is. It is twice HangSlack, so that
+// NotHung(t, what, took, 0) catches a probe that waited for it (a refused
+// dial retried until the deadline). A probe that the test expects to time
+// out keeps a short timeout: the test waits for that deadline, and load
+// only makes it fire later.
+const AnswerTimeout = 2 * HangSlack
+
 // NotHung fails t when took, the time what took, exceeds its deadline by
 // more than HangSlack. A test that must tell "waited for a deadline" from
 // "did not wait" gives the call a deadline longer than HangSlack.
