@@ -1,6 +1,11 @@
 package server_test
 
 import (
+	"bytes"
+	"encoding/json"
+	"maps"
+	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -145,5 +150,166 @@ func TestMetrics_AlwaysAnswers200(t *testing.T) {
 	resp, body := get(t, f.ts.URL+"/metrics", "Accept", "application/openmetrics-text;version=1.0.0;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1")
 	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/openmetrics-text") || !strings.HasSuffix(body, "# EOF\n") {
 		t.Errorf("OpenMetrics scrape: %d %q", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+}
+
+// omFamily is a metric family as the strict OpenMetrics parser read it.
+type omFamily struct {
+	Type    string
+	Samples []struct {
+		Name   string
+		Labels map[string]string
+		Value  string
+	}
+}
+
+// parseStrictly runs the strict OpenMetrics parser of Debian's
+// python3-prometheus-client (scripts/setup/python-prometheus-client.sh) on
+// each body (one process for all: it takes a second to start on a busy
+// machine) and returns their families by name; a body it rejects fails the
+// test. It runs /usr/bin/python3: a pyenv or virtualenv python3 earlier on
+// PATH does not see Debian's dist-packages.
+func parseStrictly(t *testing.T, bodies map[string]string) map[string]map[string]omFamily {
+	t.Helper()
+	const script = `
+import json, sys
+from prometheus_client.openmetrics.parser import text_string_to_metric_families
+out = {}
+for what, body in json.load(sys.stdin).items():
+    try:
+        out[what] = {"Families": {f.name: {"Type": f.type, "Samples": [
+            {"Name": s.name, "Labels": s.labels, "Value": repr(s.value)} for s in f.samples]}
+            for f in text_string_to_metric_families(body)}}
+    except Exception as e:
+        out[what] = {"Error": repr(e)}
+json.dump(out, sys.stdout)
+`
+	in, err := json.Marshal(bodies)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("/usr/bin/python3", "-c", script)
+	cmd.Stdin = bytes.NewReader(in)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("the strict OpenMetrics parser (scripts/setup/python-prometheus-client.sh installs it): %v\n%s", err, stderr.String())
+	}
+	var parsed map[string]struct {
+		Families map[string]omFamily
+		Error    string
+	}
+	if err := json.Unmarshal(out, &parsed); err != nil {
+		t.Fatalf("parser output: %v", err)
+	}
+	fams := map[string]map[string]omFamily{}
+	for what, body := range bodies {
+		p, ok := parsed[what]
+		switch {
+		case !ok:
+			t.Errorf("%s: not parsed", what)
+		case p.Error != "":
+			t.Errorf("%s: the strict OpenMetrics parser rejects it: %s\n--- body\n%s", what, p.Error, body)
+		default:
+			fams[what] = p.Families
+		}
+	}
+	return fams
+}
+
+// omValue is the value of the sample called name with exactly labels.
+func omValue(t *testing.T, fams map[string]omFamily, family, name string, labels map[string]string) string {
+	t.Helper()
+	for _, s := range fams[family].Samples {
+		if s.Name == name && maps.Equal(s.Labels, labels) {
+			return s.Value
+		}
+	}
+	t.Errorf("no sample %s%v in family %s", name, labels, family)
+	return ""
+}
+
+// promtoolCheckMetrics lints a Prometheus text-format body with promtool
+// (scripts/setup/prometheus.sh).
+func promtoolCheckMetrics(t *testing.T, what, body string) {
+	t.Helper()
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		t.Fatalf("promtool is needed (scripts/setup/prometheus.sh installs it): %v", err)
+	}
+	cmd := exec.Command(promtool, "check", "metrics")
+	cmd.Stdin = strings.NewReader(body)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%s: promtool check metrics: %v\n%s", what, err, out)
+	}
+}
+
+// Every answer of /metrics and of /ht/ in OpenMetrics is valid for a strict
+// parser, whatever the scraper's Accept header, with a passing, a failing
+// and a warning check: OpenMetrics to the strict parser, the text format to
+// promtool. (client_golang's Go collector exports go_memstats_alloc_bytes
+// and go_memstats_alloc_bytes_total, which are one name in OpenMetrics.)
+func TestMetrics_StrictParsersAcceptEveryAnswer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs promtool and python3's OpenMetrics parser")
+	}
+	f := newFixture(t, mixed, nil)
+	f.warm(t)
+	om := map[string]string{} // the OpenMetrics answers, by request
+	for _, accept := range []string{
+		"application/openmetrics-text;version=1.0.0;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1", // Prometheus
+		"application/openmetrics-text; version=1.0.0",
+		"application/openmetrics-text; version=0.0.1",
+		"application/openmetrics-text",
+		"text/plain;version=0.0.4",
+		"*/*",
+		"",
+	} {
+		resp, body := get(t, f.ts.URL+"/metrics", "Accept", accept)
+		what := "/metrics with Accept " + accept
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s: status %d", what, resp.StatusCode)
+		}
+		if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/openmetrics-text") {
+			om[what] = body
+			continue
+		}
+		if strings.Contains(accept, "openmetrics") {
+			t.Errorf("%s: content type %q", what, resp.Header.Get("Content-Type"))
+		}
+		promtoolCheckMetrics(t, what, body)
+	}
+	for _, how := range []struct{ url, accept string }{
+		{"/ht/?format=openmetrics", ""},
+		{"/ht/", "application/openmetrics-text"},
+		{"/ht/readiness/?format=openmetrics", ""},
+		{"/ht/check/disk/?format=openmetrics", ""},
+	} {
+		_, body := get(t, f.ts.URL+how.url, "Accept", how.accept)
+		om[how.url+" with Accept "+how.accept] = body
+	}
+	for what, fams := range parseStrictly(t, om) {
+		if !strings.HasPrefix(what, "/metrics") {
+			if fams[metrics.NameResponseOK].Type != "gauge" || fams[metrics.NameResponseState].Type != "gauge" {
+				t.Errorf("%s: no response series", what)
+			}
+			if v := omValue(t, fams, strings.TrimSuffix(metrics.NameRuns, "_total"), metrics.NameRuns, map[string]string{"check": "disk", "type": "fake", "result": "warning"}); v != "1.0" {
+				t.Errorf("%s: disk runs{result=warning} %s, want 1", what, v)
+			}
+			continue
+		}
+		if fams["go_memstats_alloc_bytes"].Type != "gauge" || fams["go_gc_heap_allocs_bytes"].Type != "counter" ||
+			fams["go_goroutines"].Type != "gauge" || fams["process_resident_memory_bytes"].Type != "gauge" {
+			t.Errorf("%s: the Go and process collectors' main series are missing: %v", what, slices.Sorted(maps.Keys(fams)))
+		}
+		for check, state := range map[string]string{"database": "0.0", "cache": "2.0", "disk": "1.0", "workers": "0.0"} {
+			if v := omValue(t, fams, metrics.NameState, metrics.NameState, map[string]string{"check": check, "type": "fake"}); v != state {
+				t.Errorf("%s: %s state %s, want %s", what, check, v, state)
+			}
+		}
+	}
+	if len(om) != 8 {
+		t.Errorf("%d OpenMetrics answers, want 8", len(om))
 	}
 }
