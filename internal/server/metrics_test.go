@@ -3,6 +3,7 @@ package server_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"maps"
 	"os/exec"
 	"slices"
@@ -311,5 +312,90 @@ func TestMetrics_StrictParsersAcceptEveryAnswer(t *testing.T) {
 	}
 	if len(om) != 8 {
 		t.Errorf("%d OpenMetrics answers, want 8", len(om))
+	}
+}
+
+// WARNINGS_AS_ERRORS decides the answer of /ht/ (its status code, the
+// top-level health+json status, the text format's verdict and [-] mark,
+// healthd_response_*), never the check's own state: that stays a warning in
+// /metrics, in /ht/'s per-check series and in health+json's per-check status.
+func TestWarningsAsErrors_DecidesTheAnswerNotTheChecksState(t *testing.T) {
+	const warning = "warning: web-1 93.2% disk usage exceeds 90%"
+	for _, c := range []struct {
+		wae           bool
+		code          int
+		health, text  string
+		responseState float64
+		responseOK    float64
+	}{
+		{true, 500, "fail", "[-]disk failed: " + warning + "\n", 0, 0},
+		{false, 200, "warn", "[+]disk " + warning + "\n", 1, 1},
+	} {
+		f := newFixture(t, fmt.Sprintf(`
+health_check: {WARNINGS_AS_ERRORS: %v}
+defaults: {cache_ttl: 1h}
+checks:
+  - {name: ok, type: fake}
+  - {name: disk, type: fake, warn: "web-1 93.2%% disk usage exceeds 90%%"}
+`, c.wae), nil)
+		f.warm(t)
+		name := fmt.Sprintf("WARNINGS_AS_ERRORS=%v", c.wae)
+		disk := map[string]string{"check": "disk", "type": "fake"}
+
+		fams := scrapeMetrics(t, f.ts.URL)
+		if s, u := value(t, fams, metrics.NameState, disk), value(t, fams, metrics.NameUp, disk); s != 1 || u != 1 {
+			t.Errorf("%s: /metrics: disk state %v up %v, want 1 1", name, s, u)
+		}
+		for result, want := range map[string]float64{"warning": 1, "failing": 0} {
+			if v := value(t, fams, metrics.NameRuns, map[string]string{"check": "disk", "type": "fake", "result": result}); v != want {
+				t.Errorf("%s: /metrics: disk runs{result=%s} %v, want %v", name, result, v, want)
+			}
+		}
+
+		resp, body := get(t, f.ts.URL+"/ht/?format=json")
+		if resp.StatusCode != c.code || body != `{"disk":"`+warning+`","ok":"working"}` {
+			t.Errorf("%s: json: %d %s", name, resp.StatusCode, body)
+		}
+
+		resp, body = get(t, f.ts.URL+"/ht/?format=text")
+		if resp.StatusCode != c.code || !strings.Contains(body, c.text) {
+			t.Errorf("%s: text: %d %q, want a line %q", name, resp.StatusCode, body, c.text)
+		}
+
+		resp, body = get(t, f.ts.URL+"/ht/?format=health")
+		var doc struct {
+			Status string
+			Checks map[string][]struct{ Status string }
+		}
+		if err := json.Unmarshal([]byte(body), &doc); err != nil {
+			t.Fatalf("%s: health+json: %v", name, err)
+		}
+		if d := doc.Checks["disk:responseTime"]; resp.StatusCode != c.code || doc.Status != c.health || len(d) != 1 || d[0].Status != "warn" {
+			t.Errorf("%s: health+json: %d %s", name, resp.StatusCode, body)
+		}
+
+		resp, body = get(t, f.ts.URL+"/ht/?format=openmetrics")
+		p := expfmt.NewTextParser(model.UTF8Validation)
+		om, err := p.TextToMetricFamilies(strings.NewReader(strings.TrimSuffix(body, "# EOF\n")))
+		if err != nil {
+			t.Fatalf("%s: openmetrics: %v\n%s", name, err, body)
+		}
+		if resp.StatusCode != c.code {
+			t.Errorf("%s: openmetrics: status %d", name, resp.StatusCode)
+		}
+		for _, s := range []struct {
+			name   string
+			labels map[string]string
+			want   float64
+		}{
+			{metrics.NameState, disk, 1},
+			{metrics.NameUp, disk, 1},
+			{metrics.NameResponseState, map[string]string{}, c.responseState},
+			{metrics.NameResponseOK, map[string]string{}, c.responseOK},
+		} {
+			if v := value(t, om, s.name, s.labels); v != s.want {
+				t.Errorf("%s: openmetrics: %s%v %v, want %v", name, s.name, s.labels, v, s.want)
+			}
+		}
 	}
 }
