@@ -302,11 +302,12 @@ const (
 )
 
 // ResponseFamilies returns the overall series of one /ht/ response: its
-// state (0 failing, 1 warning, 2 passing, where a non-critical failure
-// counts as a warning) and whether its status code is 200.
+// state (runner.Overall's: 0 failing, 1 warning, 2 passing, where a
+// non-critical failure counts as a warning and a warning that fails the
+// response as failing) and whether its status code is 200.
 func ResponseFamilies(state runner.Status, ok bool) ([]*dto.MetricFamily, error) {
 	st := prometheus.NewGauge(prometheus.GaugeOpts{Name: NameResponseState,
-		Help: "Worst state of the selected checks: 0 failing, 1 warning, 2 passing; a non-critical failure counts as a warning."})
+		Help: "Worst state of the selected checks as they weigh on this response: 0 failing, 1 warning, 2 passing; a non-critical failure counts as a warning, a warning that fails the response (WARNINGS_AS_ERRORS) as failing."})
 	st.Set(float64(state))
 	okg := prometheus.NewGauge(prometheus.GaugeOpts{Name: NameResponseOK,
 		Help: "1 if this response's status code is 200, else 0."})
