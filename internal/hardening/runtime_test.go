@@ -2,15 +2,20 @@ package hardening
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 
 	"github.com/healthd/healthd/internal/testsvc"
 )
@@ -163,4 +168,167 @@ func exeMappings(t *testing.T, pid int, exe string) []mapping {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// TestDeploy_GOMEMLIMITFromTheManifestsIsUnderTheMemoryLimit sets up each
+// healthd container of deploy/kubernetes/*.yaml that sets GOMEMLIMIT as the
+// kubelet would (the downward API's resourceFieldRef with its divisor,
+// then $(VAR) references to earlier variables), runs the real binary with
+// that GOMEMLIMIT and reads the limit the Go runtime took
+// (go_gc_gomemlimit_bytes). Where the container has a memory limit, the Go
+// limit is under it, with headroom, and not far under it (a divisor
+// mistake gives 64 bytes, not 64 MiB). docs/operations.md explains it.
+func TestDeploy_GOMEMLIMITFromTheManifestsIsUnderTheMemoryLimit(t *testing.T) {
+	t.Parallel()
+	files, err := filepath.Glob(filepath.Join(repoRoot(t), "deploy", "kubernetes", "*.yaml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no manifests under deploy/kubernetes: %v", err)
+	}
+	type found struct {
+		where, value string
+		limit        int64 // the container's memory limit in bytes, or 0
+	}
+	var all []found
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(data))
+		for {
+			var doc manifest
+			if err := dec.Decode(&doc); err == io.EOF {
+				break
+			} else if err != nil {
+				t.Fatalf("%s: %v", f, err)
+			}
+			cs := doc.Spec.Template.Spec.Containers
+			for _, c := range cs {
+				if !strings.Contains(c.Image, "healthd") {
+					continue
+				}
+				where := fmt.Sprintf("%s: %s/%s container %s", filepath.Base(f), doc.Kind, doc.Metadata.Name, c.Name)
+				env, err := kubeletEnv(c, cs)
+				if err != nil {
+					t.Errorf("%s: %v", where, err)
+					continue
+				}
+				if v, ok := env["GOMEMLIMIT"]; ok {
+					limit, _ := quantity(c.Resources.Limits["memory"])
+					all = append(all, found{where, v, limit})
+				}
+			}
+		}
+	}
+	if len(all) == 0 {
+		t.Fatal("no healthd container under deploy/kubernetes sets GOMEMLIMIT (docs/operations.md says how)")
+	}
+	bin := buildHealthd(t)
+	for _, f := range all {
+		addr, _ := startBinary(t, bin, "GOMEMLIMIT="+f.value)
+		got, err := strconv.ParseFloat(metric(t, addr, "go_gc_gomemlimit_bytes"), 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%s: GOMEMLIMIT=%s: Go's limit %.0f bytes, the container's %d", f.where, f.value, got, f.limit)
+		if f.limit > 0 && (got >= float64(f.limit) || got < 0.8*float64(f.limit)) {
+			t.Errorf("%s: GOMEMLIMIT=%s gives Go a limit of %.0f bytes; want below the container's memory limit of %d bytes and at least 80%% of it",
+				f.where, f.value, got, f.limit)
+		}
+	}
+}
+
+// manifest is the part of a Kubernetes object the test reads.
+type manifest struct {
+	Kind     string `yaml:"kind"`
+	Metadata struct {
+		Name string `yaml:"name"`
+	} `yaml:"metadata"`
+	Spec struct {
+		Template struct {
+			Spec struct {
+				Containers []container `yaml:"containers"`
+			} `yaml:"spec"`
+		} `yaml:"template"`
+	} `yaml:"spec"`
+}
+
+type container struct {
+	Name      string `yaml:"name"`
+	Image     string `yaml:"image"`
+	Resources struct {
+		Limits map[string]string `yaml:"limits"`
+	} `yaml:"resources"`
+	Env []struct {
+		Name      string `yaml:"name"`
+		Value     string `yaml:"value"`
+		ValueFrom *struct {
+			ResourceFieldRef *struct {
+				ContainerName string `yaml:"containerName"`
+				Resource      string `yaml:"resource"`
+				Divisor       string `yaml:"divisor"`
+			} `yaml:"resourceFieldRef"`
+		} `yaml:"valueFrom"`
+	} `yaml:"env"`
+}
+
+// kubeletEnv is c's environment as the kubelet sets it, for what the test
+// needs: a resourceFieldRef on limits.memory is the limit divided by the
+// divisor, rounded up; other valueFrom sources are left out; $(NAME) in a
+// value is replaced by an earlier variable's value.
+func kubeletEnv(c container, pod []container) (map[string]string, error) {
+	env := map[string]string{}
+	ref := regexp.MustCompile(`\$\(([A-Za-z_][A-Za-z0-9_]*)\)`)
+	for _, e := range c.Env {
+		switch {
+		case e.ValueFrom == nil:
+			env[e.Name] = ref.ReplaceAllStringFunc(e.Value, func(m string) string {
+				if v, ok := env[m[2:len(m)-1]]; ok {
+					return v
+				}
+				return m // the kubelet leaves an unknown reference as it is
+			})
+		case e.ValueFrom.ResourceFieldRef != nil:
+			r := e.ValueFrom.ResourceFieldRef
+			if r.Resource != "limits.memory" {
+				continue
+			}
+			owner := c
+			for _, o := range pod {
+				if r.ContainerName != "" && o.Name == r.ContainerName {
+					owner = o
+				}
+			}
+			limit, err := quantity(owner.Resources.Limits["memory"])
+			if err != nil || limit == 0 {
+				return nil, fmt.Errorf("env %s: container %s has no memory limit, and for limits.memory the downward API then gives the node's allocatable memory", e.Name, owner.Name)
+			}
+			div := int64(1)
+			if r.Divisor != "" {
+				if div, err = quantity(r.Divisor); err != nil || div <= 0 {
+					return nil, fmt.Errorf("env %s: divisor %q: %v", e.Name, r.Divisor, err)
+				}
+			}
+			env[e.Name] = strconv.FormatInt((limit+div-1)/div, 10)
+		}
+	}
+	return env, nil
+}
+
+// quantity parses a Kubernetes memory quantity ("64Mi", "1Mi", "128M",
+// "1"), or returns 0 for "".
+func quantity(s string) (int64, error) {
+	if s == "" {
+		return 0, nil
+	}
+	for _, u := range []struct {
+		suffix string
+		mult   float64
+	}{{"Ki", 1 << 10}, {"Mi", 1 << 20}, {"Gi", 1 << 30}, {"Ti", 1 << 40}, {"k", 1e3}, {"M", 1e6}, {"G", 1e9}, {"T", 1e12}} {
+		if n, ok := strings.CutSuffix(s, u.suffix); ok {
+			f, err := strconv.ParseFloat(n, 64)
+			return int64(f * u.mult), err
+		}
+	}
+	return strconv.ParseInt(s, 10, 64)
 }
