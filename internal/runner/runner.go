@@ -199,25 +199,6 @@ func (r *Runner) Start() {
 	}
 }
 
-// Warm waits until the runs that Start began have ended (each within its
-// timeout plus Grace), or ctx ends. Unlike Run it starts no run: a check
-// with cache_ttl 0 is not run a second time.
-func (r *Runner) Warm(ctx context.Context) {
-	for _, c := range r.checks {
-		c.mu.Lock()
-		f := c.flight
-		c.mu.Unlock()
-		if f == nil {
-			continue
-		}
-		select {
-		case <-f.done:
-		case <-ctx.Done():
-			return
-		}
-	}
-}
-
 // Stop ends the background loops and cancels runs in progress. It does not
 // close the checks' clients: the config owns them.
 func (r *Runner) Stop() {

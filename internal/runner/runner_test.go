@@ -319,41 +319,6 @@ func TestSummarize(t *testing.T) {
 	}
 }
 
-func TestRunner_WarmWaitsForTheStartRunsAndStartsNone(t *testing.T) {
-	cfg := load(t, `
-defaults: {cache_ttl: 0s, max_stale: 0s}
-checks:
-  - {name: quick, type: fake}
-  - {name: slow, type: fake, sleep: 200ms}
-`)
-	r := newRunner(t, cfg, runner.Options{})
-	start := time.Now()
-	r.Start()
-	r.Warm(context.Background())
-	if took := time.Since(start); took < 200*time.Millisecond {
-		t.Errorf("Warm returned after %s, before the slow check's run ended", took)
-	}
-	for _, c := range r.Checks() {
-		if c.Last() == nil {
-			t.Errorf("%s has no result after Warm", c.Name)
-		}
-		if n := fake(cfg, c.Name).Runs(); n != 1 {
-			t.Errorf("%s ran %d times, want only the warm-up run", c.Name, n)
-		}
-	}
-
-	ctx, cancel := context.WithCancel(context.Background())
-	cfg2 := load(t, "checks: [{name: slower, type: fake, sleep: 2s, timeout: 5s}]\n")
-	r2 := newRunner(t, cfg2, runner.Options{})
-	r2.Start()
-	time.AfterFunc(50*time.Millisecond, cancel)
-	start = time.Now()
-	r2.Warm(ctx)
-	if took := time.Since(start); took > time.Second {
-		t.Errorf("Warm ignored its context: returned after %s", took)
-	}
-}
-
 // TestRunner_ObserversHearResultsInPublishedOrder runs a check back to back
 // from several probers: every observation's prev is the result the one
 // before it reported, so no run's news overtakes an earlier one's.
