@@ -1,7 +1,10 @@
 package deploy
 
 import (
+	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"sort"
 	"strings"
@@ -11,6 +14,9 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/healthd/healthd/internal/config"
+	"github.com/healthd/healthd/internal/metrics"
+	"github.com/healthd/healthd/internal/runner"
+	"github.com/healthd/healthd/internal/server"
 )
 
 // TestManifests_EveryWorkloadRunsHealthd guards the other tests against
@@ -18,10 +24,12 @@ import (
 // that runs healthd.
 func TestManifests_EveryWorkloadRunsHealthd(t *testing.T) {
 	d := load(t)
-	files := map[string]bool{}
+	files := map[string]bool{} // file under deploy/kubernetes: a workload in it runs healthd
 	for _, o := range d.objects {
 		if f, _, _ := strings.Cut(o.where, ":"); strings.HasPrefix(f, "kubernetes/") {
-			files[f] = files[f] || false
+			if _, seen := files[f]; !seen {
+				files[f] = false
+			}
 		}
 	}
 	for _, p := range d.pods {
@@ -93,10 +101,12 @@ func TestManifests_ProbePortsAreTheProbedContainers(t *testing.T) {
 }
 
 // TestManifests_ProbesAskHealthdWhatItServes checks each probe that reaches
-// a healthd container: its port is the one healthd listens on, its path is
-// a route of the config the manifest embeds (a group some check names, a
-// check, the base path, /ping or /metrics), its scheme matches server.tls,
-// and the checks it runs on demand finish within the probe's timeout.
+// a healthd container: its port is the one healthd listens on; healthd's
+// own router, given the config the manifest embeds, answers the probe's
+// request with a success when every check passes (so the path is the base
+// path, a group some check names, a check, /ping, or /metrics with a
+// token); its scheme matches server.tls; and the checks it runs on demand
+// finish within the probe's timeout.
 func TestManifests_ProbesAskHealthdWhatItServes(t *testing.T) {
 	d := load(t)
 	n := 0
@@ -153,14 +163,14 @@ func TestManifests_ProbesAskHealthdWhatItServes(t *testing.T) {
 					t.Errorf("%s: path %q is not an absolute path", where, g.Path)
 					continue
 				}
-				sel, ok := route(h.cfg, u.Path)
-				if !ok {
-					t.Errorf("%s: healthd in container %q answers 404 to %s: it serves %s",
-						where, owner, u.Path, strings.Join(routes(h.cfg), ", "))
-					continue
+				code, body := answer(t, h.cfg, pr)
+				if code < 200 || code > 399 {
+					t.Errorf("%s: healthd in container %q answers %d to GET %s with every check passing, a probe failure:\n%s",
+						where, owner, code, g.Path, body)
 				}
-				if u.Path == "/metrics" && len(h.cfg.Server.AuthTokens) > 0 && !hasAuthorization(pr) {
-					t.Errorf("%s: /metrics answers 401 without a token when server.auth.tokens is set; probe /ping", where)
+				sel, ok := route(h.cfg, u.Path)
+				if ok != (code != http.StatusNotFound) {
+					t.Errorf("%s: route() says %s is served: %v, internal/server answers %d: update route()", where, u.Path, ok, code)
 				}
 				timeout := time.Duration(max(pr.TimeoutSeconds, 1)) * time.Second // the API server's default is 1
 				for _, ch := range sel {
@@ -274,6 +284,11 @@ func TestManifests_PortsAgree(t *testing.T) {
 					t.Errorf("%s: no container of the pod listens on port %d", where, n)
 				case h != nil && h.port != n:
 					t.Errorf("%s: port %d, but healthd in container %q listens on %q", where, n, owner, h.listen)
+				}
+				// A Service port named as healthd's port is for healthd
+				// (Prometheus scrapes it at /metrics).
+				if hc := p.healthdPortOwner(sp.Name); hc != "" && owner != hc {
+					t.Errorf("%s: port %d is container %q's, but the port is named as healthd's port in container %q", where, n, owner, hc)
 				}
 			}
 		}
@@ -420,6 +435,22 @@ func (p *pod) listener(n int) (string, *healthd) {
 	return "", nil
 }
 
+// healthdPortOwner returns the healthd container that declares a port
+// named name, or "".
+func (p *pod) healthdPortOwner(name string) string {
+	for _, c := range p.containers() {
+		if p.healthd[c.Name] == nil {
+			continue
+		}
+		for _, cp := range c.Ports {
+			if name != "" && cp.Name == name {
+				return c.Name
+			}
+		}
+	}
+	return ""
+}
+
 // healthdPath reports whether path is one a healthd of the pod would serve.
 func (p *pod) healthdPath(path string) bool {
 	for _, h := range p.healthd {
@@ -479,14 +510,46 @@ func routes(cfg *config.Config) []string {
 	return append(out, cfg.Server.Path+"check/{name}/", "/ping", "/metrics")
 }
 
-func hasAuthorization(pr *probe) bool {
-	for _, h := range pr.HTTPGet.HTTPHeaders {
-		if strings.EqualFold(h.Name, "Authorization") {
-			return true
-		}
+// answer is the status and body healthd's router (internal/server) gives
+// the kubelet's request for probe pr, with cfg's routes and checks. The
+// router is under test, not the checks: each is replaced by one that
+// passes at once, which also keeps the test off the network.
+func answer(t *testing.T, cfg *config.Config, pr *probe) (int, string) {
+	t.Helper()
+	stub := *cfg
+	stub.Checks = make([]*config.Check, len(cfg.Checks))
+	for i, c := range cfg.Checks {
+		cc := *c
+		cc.Checker = passes{}
+		stub.Checks[i] = &cc
 	}
-	return false
+	r := runner.New(&stub, runner.Options{WarningsAsErrors: cfg.HealthCheck.WarningsAsErrors})
+	defer r.Stop()
+	srv := server.New(server.Options{Metrics: metrics.New(metrics.Options{})})
+	st, err := srv.NewState(&stub, r)
+	if err != nil {
+		t.Fatalf("server state: %v", err)
+	}
+	srv.Swap(st)
+	req := httptest.NewRequest(http.MethodGet, pr.HTTPGet.Path, nil)
+	// What the kubelet sends, then the probe's own headers.
+	req.Header.Set("User-Agent", "kube-probe/1.33")
+	req.Header.Set("Accept", "*/*")
+	for _, h := range pr.HTTPGet.HTTPHeaders {
+		req.Header.Set(h.Name, h.Value)
+	}
+	rec := httptest.NewRecorder()
+	srv.ServeHTTP(rec, req)
+	body := rec.Body.String()
+	if len(body) > 300 {
+		body = body[:300] + "…"
+	}
+	return rec.Code, body
 }
+
+type passes struct{}
+
+func (passes) Check(context.Context) error { return nil }
 
 func matches(selector, labels map[string]string) bool {
 	for k, v := range selector {

@@ -273,6 +273,9 @@ func load(t *testing.T) *deployment {
 				continue
 			}
 			h, problems := d.start(p, c, image)
+			if h.cfg != nil {
+				t.Cleanup(func() { h.cfg.Close() })
+			}
 			p.healthd[c.Name] = h
 			d.problems = append(d.problems, problems...)
 		}
@@ -418,7 +421,7 @@ func (d *deployment) start(p *pod, c container, img image) (*healthd, []string) 
 		argv = append(append([]string(nil), img.entrypoint...), c.Args...)
 	}
 	if len(argv) == 0 || path.Base(argv[0]) != "healthd" {
-		return nil, []string{fmt.Sprintf("%s: runs %q, not healthd", where, argv)}
+		return &healthd{}, []string{fmt.Sprintf("%s: runs %q, not healthd", where, argv)}
 	}
 	// As cmd/healthd parses them: a first argument that is not a flag is
 	// the command, serve by default.
@@ -427,14 +430,14 @@ func (d *deployment) start(p *pod, c container, img image) (*healthd, []string) 
 		cmd, args = args[0], args[1:]
 	}
 	if cmd != "serve" {
-		return nil, []string{fmt.Sprintf("%s: runs `healthd %s`, which serves nothing for probes", where, cmd)}
+		return &healthd{}, []string{fmt.Sprintf("%s: runs `healthd %s`, which serves nothing for probes", where, cmd)}
 	}
 	fl := pflag.NewFlagSet("healthd serve", pflag.ContinueOnError)
 	fl.SetOutput(io.Discard)
 	cfgFlag := fl.String("config", "", "")
 	listenFlag := fl.String("listen", "", "")
 	if err := fl.Parse(args); err != nil {
-		return nil, []string{fmt.Sprintf("%s: healthd would exit: %v", where, err)}
+		return &healthd{}, []string{fmt.Sprintf("%s: healthd would exit: %v", where, err)}
 	}
 
 	var problems []string
@@ -451,7 +454,7 @@ func (d *deployment) start(p *pod, c container, img image) (*healthd, []string) 
 		}
 		data, err := d.mounted(p, c, file)
 		if err != nil {
-			return nil, append(problems, fmt.Sprintf("%s: --config %s: %v", where, file, err))
+			return &healthd{}, append(problems, fmt.Sprintf("%s: --config %s: %v", where, file, err))
 		}
 		// Flags and HEALTHD_SERVER_* variables override the file, as
 		// config.NewOverrides and cmd/healthd bind them (a flag wins).
