@@ -181,7 +181,11 @@ func (st *State) serveChecks(w http.ResponseWriter, r *http.Request, sel []*runn
 	h["Cache-Control"] = hdrNoStore
 	h["Vary"] = hdrAccept
 	full := st.authorize(w, r)
-	q := query(r)
+	q, err := query(r)
+	if err != nil {
+		plain(w, http.StatusBadRequest, err.Error())
+		return
+	}
 	format, status, msg := st.pickFormat(r, q)
 	if status != 0 {
 		plain(w, status, msg)
