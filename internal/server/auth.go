@@ -6,7 +6,6 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"fmt"
-	"html/template"
 	"net/http"
 	"strings"
 
@@ -87,13 +86,6 @@ func overallWord(v view) string {
 	return "warning"
 }
 
-var overallPage = template.Must(template.New("overall").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="robots" content="noindex"><title>System status: {{.}}</title>
-<style>body{font-family:system-ui,sans-serif;margin:2rem}.passing{color:#1a7f37}.warning{color:#9a6700}.failing{color:#cf222e}</style>
-</head><body><h1>System status</h1><p class="{{.}}">{{.}}</p></body></html>
-`))
-
 // renderOverall answers a caller without a valid token: the overall status
 // only, in the requested format. No check name, group list, message, time
 // or version appears.
@@ -117,8 +109,8 @@ func (st *State) renderOverall(f Format, v view) ([]byte, error) {
 		return encodeOpenMetrics(fams)
 	default:
 		var b bytes.Buffer
-		if err := overallPage.Execute(&b, overallWord(v)); err != nil {
-			return nil, fmt.Errorf("overall page: %w", err)
+		if err := st.minimal.tmpl.Execute(&b, minimalPage{Verdict: overallWord(v)}); err != nil {
+			return nil, fmt.Errorf("minimal page: %w", err)
 		}
 		return b.Bytes(), nil
 	}

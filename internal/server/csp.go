@@ -26,7 +26,8 @@ var (
 	inlineAttr = regexp.MustCompile(`(?i)<[a-z][^<>]*\s(style|on[a-z]+)\s*=`)
 )
 
-// policyFor returns the Content-Security-Policy for pages rendered by t:
+// policyFor returns the Content-Security-Policy for pages rendered by t
+// (whose data is like sample):
 // nothing but t's own inline <script> and <style> elements (by SHA-256
 // hash), fetches of the page itself when there is a script, and data:
 // images when t uses one (the status favicon). It fails for what the
@@ -35,11 +36,11 @@ var (
 //
 // The hashes are taken from the escaped template: html/template drops
 // comments from literal text, so the source is not what the browser sees.
-func policyFor(t *template.Template) (string, error) {
+func policyFor(t *template.Template, sample any) (string, error) {
 	// Executing escapes every template reachable from t; sample data
 	// exercises the usual branches and reports an error now, not on the
 	// first request.
-	if err := t.Execute(io.Discard, samplePage()); err != nil {
+	if err := t.Execute(io.Discard, sample); err != nil {
 		return "", fmt.Errorf("rendering sample data: %w", err)
 	}
 	var scripts, styles []string

@@ -283,9 +283,30 @@ func loadTemplate(file string) (*dashboard, error) {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
 	}
-	csp, err := policyFor(t)
+	csp, err := policyFor(t, samplePage())
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return &dashboard{tmpl: t, csp: csp}, nil
+}
+
+// minimalPage is the data of the page a caller without a valid token gets
+// (web/templates/minimal.html): the verdict, and nothing about the checks.
+type minimalPage struct {
+	Verdict string // passing, warning or failing, as the status code says
+}
+
+// loadMinimal parses the minimal page, with a policy of its own: its
+// inline style is not the dashboard's, and a policy allowing only the
+// dashboard's hash would leave it unstyled.
+func loadMinimal() (*dashboard, error) {
+	t, err := template.ParseFS(templates.FS, "minimal.html")
+	if err != nil {
+		return nil, fmt.Errorf("built-in minimal page: %w", err)
+	}
+	csp, err := policyFor(t, minimalPage{Verdict: "failing"})
+	if err != nil {
+		return nil, fmt.Errorf("built-in minimal page: %w", err)
 	}
 	return &dashboard{tmpl: t, csp: csp}, nil
 }

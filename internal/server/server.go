@@ -45,7 +45,8 @@ type State struct {
 	Runner *runner.Runner
 
 	router   http.Handler
-	page     *dashboard
+	page     *dashboard // the dashboard, for callers that may see the checks
+	minimal  *dashboard // the overall status only, for callers without a token (auth.go)
 	groups   map[string][]*runner.Check
 	tokens   tokens
 	srv      *Server
@@ -78,6 +79,9 @@ func (s *Server) NewState(cfg *config.Config, r *runner.Runner) (*State, error) 
 		return nil, err
 	}
 	st.page = page
+	if st.minimal, err = loadMinimal(); err != nil {
+		return nil, err
+	}
 	st.router = st.routes()
 	return st, nil
 }
@@ -215,7 +219,11 @@ func (st *State) serveChecks(w http.ResponseWriter, r *http.Request, sel []*runn
 	h["Content-Type"] = contentTypeValues[format]
 	h["X-Content-Type-Options"] = hdrNosniff
 	if format == FormatHTML {
-		st.page.setHeaders(h)
+		page := st.page
+		if !full {
+			page = st.minimal
+		}
+		page.setHeaders(h)
 	}
 	w.WriteHeader(code)
 	w.Write(body)
