@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/healthd/healthd/internal/metrics"
-	"github.com/healthd/healthd/internal/runner"
 )
 
 // tokens holds the SHA-256 of each server.auth.tokens entry. Comparing
@@ -74,18 +73,6 @@ func (st *State) requireToken(h http.Handler) http.Handler {
 	})
 }
 
-// overallWord is the HTML page's word: passing, warning or failing, where
-// failing is exactly a failure status code.
-func overallWord(v view) string {
-	switch {
-	case !v.ok:
-		return "failing"
-	case v.overall.Status == runner.Passing:
-		return "passing"
-	}
-	return "warning"
-}
-
 // renderOverall answers a caller without a valid token: the overall status
 // only, in the requested format. No check name, group list, message, time
 // or version appears.
@@ -109,7 +96,7 @@ func (st *State) renderOverall(f Format, v view) ([]byte, error) {
 		return encodeOpenMetrics(fams)
 	default:
 		var b bytes.Buffer
-		if err := st.minimal.tmpl.Execute(&b, minimalPage{Verdict: overallWord(v)}); err != nil {
+		if err := st.minimal.tmpl.Execute(&b, minimalPage{Verdict: verdict(v)}); err != nil {
 			return nil, fmt.Errorf("minimal page: %w", err)
 		}
 		return b.Bytes(), nil

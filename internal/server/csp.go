@@ -157,7 +157,7 @@ func samplePage() Page {
 	c := Cell{Status: "failing", Icon: "✗", Taken: now, When: "12:00:00 UTC", Duration: "1ms", Message: "unavailable: down", Seq: 1}
 	return Page{
 		Title: "System status", Host: "host", Version: "dev", Taken: now, Refresh: 10, JSONPath: "?format=json",
-		Overall: Overall{Status: "failing", Icon: "✗", Word: "Unhealthy", Summary: "1 failing", Failing: 1},
+		Overall: Overall{Status: "failing", Verdict: "failing", Icon: "✗", Word: "Unhealthy", Summary: "1 failing", Failing: 1},
 		Checks: []Row{
 			{Name: "a", Type: "t", Status: "failing", Icon: "✗", Message: "unavailable: down", Critical: true,
 				Groups: []string{"g"}, Duration: "1ms", Age: "1s", Taken: now, History: []Cell{c}, Earlier: []Cell{c},

@@ -31,8 +31,13 @@ type Page struct {
 
 // Overall is the page's headline.
 type Overall struct {
-	Status   string // worst state: passing, warning, failing (a non-critical failure counts as a warning)
-	Icon     string // ✓ ! ✗
+	Status string // worst state of the checks: passing, warning, failing (a non-critical failure counts as a warning)
+	// Verdict is the answer, as the status code says it: passing (200,
+	// every check passes), warning (200, a check warns or a non-critical
+	// check fails) or failing (the failure status). The built-in page
+	// carries it as data-healthd-status="…", the keyword-check marker.
+	Verdict  string
+	Icon     string // ✓ ! ✗, for Verdict
 	Word     string // Healthy or Unhealthy, as the HTTP status says
 	Summary  string // "all checks passing", "2 failing, 1 warning"
 	OK       bool   // every critical check passes: /ht/ answers 200
@@ -83,21 +88,26 @@ const StripCells = 30
 
 var icons = map[runner.Status]string{runner.Passing: "✓", runner.Warning: "!", runner.Failing: "✗"}
 
-func (st *State) pageData(snaps []runner.Snapshot, o runner.Overall, group string) Page {
+// verdictIcons are the headline's icons, by verdict.
+var verdictIcons = map[string]string{"passing": "✓", "warning": "!", "failing": "✗"}
+
+func (st *State) pageData(v view) Page {
+	snaps, o := v.snaps, v.overall
 	now := referenceTime(snaps) // not the clock: the body is cached (bodycache.go)
 	p := Page{
 		Title:    "System status",
 		Host:     st.srv.host,
 		Version:  st.srv.opts.Version,
-		Group:    group,
+		Group:    v.group,
 		Taken:    now,
 		Refresh:  int(st.Config.Server.Refresh / time.Second),
 		JSONPath: "?format=json",
 		Overall: Overall{
-			Status: o.Status.String(), Icon: icons[o.Status], OK: o.OK,
+			Status: o.Status.String(), Verdict: verdict(v), OK: o.OK,
 			Failing: o.Failing, Warnings: o.Warnings, Word: "Healthy",
 		},
 	}
+	p.Overall.Icon = verdictIcons[p.Overall.Verdict]
 	if st.Config.Server.Refresh > 0 && p.Refresh == 0 {
 		p.Refresh = 1
 	}
@@ -233,9 +243,9 @@ func formatDuration(d time.Duration) string {
 	return d.Round(time.Second).String()
 }
 
-func (st *State) renderHTML(snaps []runner.Snapshot, o runner.Overall, group string) ([]byte, error) {
+func (st *State) renderHTML(v view) ([]byte, error) {
 	var b bytes.Buffer
-	if err := st.page.tmpl.Execute(&b, st.pageData(snaps, o, group)); err != nil {
+	if err := st.page.tmpl.Execute(&b, st.pageData(v)); err != nil {
 		return nil, err
 	}
 	return b.Bytes(), nil
@@ -293,7 +303,7 @@ func loadTemplate(file string) (*dashboard, error) {
 // minimalPage is the data of the page a caller without a valid token gets
 // (web/templates/minimal.html): the verdict, and nothing about the checks.
 type minimalPage struct {
-	Verdict string // passing, warning or failing, as the status code says
+	Verdict string // as Overall.Verdict
 }
 
 // loadMinimal parses the minimal page, with a policy of its own: its

@@ -17,6 +17,19 @@ type view struct {
 	full     bool // the caller may see check names and messages (auth.go)
 }
 
+// verdict is the answer in one word, as the status code says it: passing
+// or warning with a 200, failing with the failure status. The HTML pages
+// carry it as their keyword-check marker (data-healthd-status).
+func verdict(v view) string {
+	switch {
+	case !v.ok:
+		return "failing"
+	case v.overall.Status == runner.Passing:
+		return "passing"
+	}
+	return "warning"
+}
+
 func (st *State) render(f Format, v view) ([]byte, error) {
 	if !v.full {
 		return st.renderOverall(f, v)
@@ -31,7 +44,7 @@ func (st *State) render(f Format, v view) ([]byte, error) {
 	case FormatOpenMetrics:
 		return st.renderOpenMetrics(v)
 	default:
-		return st.renderHTML(v.snaps, v.overall, v.group)
+		return st.renderHTML(v)
 	}
 }
 
