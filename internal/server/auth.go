@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-
-	"github.com/healthd/healthd/internal/metrics"
 )
 
 // tokens holds the SHA-256 of each server.auth.tokens entry. Comparing
@@ -74,29 +72,37 @@ func (st *State) requireToken(h http.Handler) http.Handler {
 }
 
 // renderOverall answers a caller without a valid token: the overall status
-// only, in the requested format. No check name, group list, message, time
-// or version appears.
+// only (and that healthd is shutting down, while it drains), in the
+// requested format. No check name, group list, message, time or version
+// appears.
 func (st *State) renderOverall(f Format, v view) ([]byte, error) {
 	switch f {
 	case FormatJSON:
-		word := "working"
+		m := map[string]string{"status": "working"}
 		if !v.ok {
-			word = "failing"
+			m["status"] = "failing"
 		}
-		return json.Marshal(map[string]string{"status": word})
+		if v.draining {
+			m[drainKey] = drainValue
+		}
+		return json.Marshal(m)
 	case FormatHealth:
-		return json.Marshal(map[string]string{"status": healthStatusOverall(v)})
+		doc := healthDoc{Status: healthStatusOverall(v)}
+		if v.draining {
+			doc.Output = drainMessage
+		}
+		return json.Marshal(doc)
 	case FormatText:
-		return []byte(textVerdict(v) + "\n"), nil
+		return []byte(textVerdict(v)), nil
 	case FormatOpenMetrics:
-		fams, err := metrics.ResponseFamilies(v.overall.Status, v.ok)
+		fams, err := responseFamilies(v)
 		if err != nil {
 			return nil, err
 		}
 		return encodeOpenMetrics(fams)
 	default:
 		var b bytes.Buffer
-		if err := st.minimal.tmpl.Execute(&b, minimalPage{Verdict: verdict(v)}); err != nil {
+		if err := st.minimal.tmpl.Execute(&b, minimalPage{Verdict: verdict(v), Draining: v.draining}); err != nil {
 			return nil, fmt.Errorf("minimal page: %w", err)
 		}
 		return b.Bytes(), nil

@@ -39,8 +39,9 @@ type Overall struct {
 	Verdict  string
 	Icon     string // ✓ ! ✗, for Verdict
 	Word     string // Healthy or Unhealthy, as the HTTP status says
-	Summary  string // "all checks passing", "2 failing, 1 warning"
-	OK       bool   // every critical check passes: /ht/ answers 200
+	Summary  string // "all checks passing", "2 failing, 1 warning", or "healthd is shutting down"
+	OK       bool   // the answer is 200: every critical check passes and healthd is not shutting down
+	Draining bool   // healthd is shutting down: the answer fails whatever the checks say
 	Failing  int
 	Warnings int
 }
@@ -103,7 +104,7 @@ func (st *State) pageData(v view) Page {
 		Refresh:  int(st.Config.Server.Refresh / time.Second),
 		JSONPath: "?format=json",
 		Overall: Overall{
-			Status: o.Status.String(), Verdict: verdict(v), OK: o.OK,
+			Status: o.Status.String(), Verdict: verdict(v), OK: v.ok, Draining: v.draining,
 			Failing: o.Failing, Warnings: o.Warnings, Word: "Healthy",
 		},
 	}
@@ -111,10 +112,13 @@ func (st *State) pageData(v view) Page {
 	if st.Config.Server.Refresh > 0 && p.Refresh == 0 {
 		p.Refresh = 1
 	}
-	if !o.OK {
+	if !v.ok {
 		p.Overall.Word = "Unhealthy"
 	}
 	p.Overall.Summary = summary(snaps, o)
+	if v.draining { // the counts would read as a healthy page beside a 503
+		p.Overall.Summary = drainMessage
+	}
 	for _, s := range snaps {
 		r := s.Result
 		row := Row{
@@ -303,7 +307,8 @@ func loadTemplate(file string) (*dashboard, error) {
 // minimalPage is the data of the page a caller without a valid token gets
 // (web/templates/minimal.html): the verdict, and nothing about the checks.
 type minimalPage struct {
-	Verdict string // as Overall.Verdict
+	Verdict  string // as Overall.Verdict
+	Draining bool
 }
 
 // loadMinimal parses the minimal page, with a policy of its own: its
@@ -314,7 +319,7 @@ func loadMinimal() (*dashboard, error) {
 	if err != nil {
 		return nil, fmt.Errorf("built-in minimal page: %w", err)
 	}
-	csp, err := policyFor(t, minimalPage{Verdict: "failing"})
+	csp, err := policyFor(t, minimalPage{Verdict: "failing", Draining: true})
 	if err != nil {
 		return nil, fmt.Errorf("built-in minimal page: %w", err)
 	}

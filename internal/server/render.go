@@ -2,7 +2,12 @@ package server
 
 import (
 	"encoding/json"
+	"fmt"
 
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/healthd/healthd/internal/metrics"
 	"github.com/healthd/healthd/internal/runner"
 )
 
@@ -16,6 +21,21 @@ type view struct {
 	draining bool
 	full     bool // the caller may see check names and messages (auth.go)
 }
+
+// What every format says while healthd drains: the answer fails, though
+// the checks may all pass, and the body must not read as healthy.
+const (
+	drainMessage = "healthd is shutting down"
+	// drainKey is the JSON map's entry for it. A check name cannot hold a
+	// colon, so it never hides a check's own entry; its value has the
+	// seed's failure form, so a client that wants every value to be
+	// "working" sees the failure as it sees the 503.
+	drainKey   = "healthd:shutdown"
+	drainValue = "unavailable: " + drainMessage
+	// drainSeries is the OpenMetrics gauge added to an answer while
+	// healthd drains (absent otherwise).
+	drainSeries = "healthd_shutting_down"
+)
 
 // verdict is the answer in one word, as the status code says it: passing
 // or warning with a 200, failing with the failure status. The HTML pages
@@ -36,7 +56,7 @@ func (st *State) render(f Format, v view) ([]byte, error) {
 	}
 	switch f {
 	case FormatJSON:
-		return renderJSON(v.snaps)
+		return renderJSON(v)
 	case FormatHealth:
 		return st.renderHealthJSON(v)
 	case FormatText:
@@ -49,11 +69,14 @@ func (st *State) render(f Format, v view) ([]byte, error) {
 }
 
 // renderJSON writes the seed's flat map: check name to "working" or the
-// error text. encoding/json sorts map keys.
-func renderJSON(snaps []runner.Snapshot) ([]byte, error) {
-	m := make(map[string]string, len(snaps))
-	for _, s := range snaps {
+// error text, plus drainKey while draining. encoding/json sorts map keys.
+func renderJSON(v view) ([]byte, error) {
+	m := make(map[string]string, len(v.snaps)+1)
+	for _, s := range v.snaps {
 		m[s.Check.Name] = jsonValue(s.Result)
+	}
+	if v.draining {
+		m[drainKey] = drainValue
 	}
 	return json.Marshal(m)
 }
@@ -63,4 +86,23 @@ func jsonValue(r *runner.Result) string {
 		return "working"
 	}
 	return r.Message
+}
+
+// responseFamilies are the OpenMetrics series about the response itself:
+// its state and status code, and healthd_shutting_down while draining.
+func responseFamilies(v view) ([]*dto.MetricFamily, error) {
+	fams, err := metrics.ResponseFamilies(v.overall.Status, v.ok)
+	if err != nil || !v.draining {
+		return fams, err
+	}
+	g := prometheus.NewGauge(prometheus.GaugeOpts{Name: drainSeries,
+		Help: "1 while healthd is shutting down: /ht/ answers the failure status until the listener closes (server.drain_delay)."})
+	g.Set(1)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(g)
+	drain, err := reg.Gather()
+	if err != nil {
+		return nil, fmt.Errorf("gather %s: %w", drainSeries, err)
+	}
+	return append(fams, drain...), nil
 }
