@@ -12,7 +12,8 @@ const defaultScope = "healthd"
 // renderText writes kube-apiserver's verbose style: a line per check, then
 // "<scope> check passed" or "<scope> check failed", where scope is
 // "healthd", the group or the check. A warning or a non-critical failure
-// does not fail the response, and says so:
+// does not fail the response, and says so; a warning that does fail it
+// (WARNINGS_AS_ERRORS) is marked failed:
 //
 //	[+]database ok
 //	[+]disk warning: web-1 93.2% disk usage exceeds 90%
@@ -23,10 +24,10 @@ func renderText(v view) []byte {
 	var b strings.Builder
 	for _, s := range v.snaps {
 		c, r := s.Check, s.Result
-		switch r.Status {
-		case runner.Passing:
+		switch {
+		case r.Status == runner.Passing:
 			b.WriteString("[+]" + c.Name + " ok\n")
-		case runner.Warning:
+		case r.Status == runner.Warning && !c.FailsResponse(r):
 			b.WriteString("[+]" + c.Name + " " + oneLine(r.Message) + "\n")
 		default:
 			b.WriteString("[-]" + c.Name + " failed")
@@ -36,20 +37,24 @@ func renderText(v view) []byte {
 			b.WriteString(": " + oneLine(r.Message) + "\n")
 		}
 	}
-	if v.draining {
-		b.WriteString("[-]shutdown failed: healthd is shutting down\n")
-	}
-	b.WriteString(textVerdict(v) + "\n")
+	b.WriteString(textVerdict(v))
 	return []byte(b.String())
 }
 
-// textVerdict is the last line, and the only one a caller without a token
-// gets.
+// textVerdict is the last line, after the shutdown line while draining:
+// all that a caller without a token gets.
 func textVerdict(v view) string {
-	if v.ok {
-		return v.scope + " check passed"
+	var b strings.Builder
+	if v.draining {
+		b.WriteString("[-]shutdown failed: " + drainMessage + "\n")
 	}
-	return v.scope + " check failed"
+	b.WriteString(v.scope)
+	if v.ok {
+		b.WriteString(" check passed\n")
+	} else {
+		b.WriteString(" check failed\n")
+	}
+	return b.String()
 }
 
 // oneLine keeps a message on its line.
