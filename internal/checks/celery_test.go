@@ -131,6 +131,18 @@ func TestCelery_AgainstARealWorker(t *testing.T) {
 			t.Fatalf("message = %q, want %q", msg, want)
 		}
 	})
+	t.Run("a broker slow to answer: the missing worker is still named", func(t *testing.T) {
+		// Every answer of the broker is held 200 ms, as on a busy machine:
+		// the ping must give up early enough for the channel to close
+		// before the deadline, or the probe says only "timed out".
+		proxy := testsvc.NewProxy(t, testsvc.RabbitMQAddr)
+		proxy.Delay(200 * time.Millisecond)
+		keys := map[string]any{"broker": "amqp://guest:guest@" + proxy.Addr() + "/" + testsvc.CeleryVhost, "workers": []any{w.Node, "ghost@nowhere"}}
+		msg, _, _, _ := probe(newTestCheck(t, "celery", newCelery, keys, celeryWaitTimeout), celeryWaitTimeout)
+		if want := "unavailable: no reply from ghost@nowhere (1 of 2 workers replied: " + w.Node + ")"; msg != want {
+			t.Fatalf("message = %q, want %q", msg, want)
+		}
+	})
 	t.Run("min_workers 2 with one worker fails naming the count", func(t *testing.T) {
 		msg, _, _, _ := checkWithin(t, celeryWaitTimeout, map[string]any{"min_workers": 2})
 		if want := "unavailable: 1 worker replied (want at least 2): " + w.Node; msg != want {
