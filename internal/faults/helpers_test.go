@@ -107,11 +107,15 @@ func openFDs(t testing.TB) int {
 }
 
 // settle waits up to d for the goroutine and descriptor counts to come
-// within tol of the reference, and returns the last counts seen.
-func settle(t testing.TB, refG, refF, tolG, tolF int, d time.Duration) (int, int) {
+// within tol of the reference, and returns the last counts seen. tidy, when
+// set, runs before each count.
+func settle(t testing.TB, refG, refF, tolG, tolF int, d time.Duration, tidy func()) (int, int) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for {
+		if tidy != nil {
+			tidy()
+		}
 		runtime.GC()
 		g, f := runtime.NumGoroutine(), openFDs(t)
 		if (g <= refG+tolG && f <= refF+tolF) || time.Now().After(deadline) {

@@ -3,6 +3,7 @@ package faults
 import (
 	"context"
 	"fmt"
+	"io"
 	"runtime"
 	"testing"
 	"time"
@@ -57,9 +58,25 @@ func TestFaults_NoGoroutineOrDescriptorLeakAfterAThousandFailingRuns(t *testing.
 			yaml += checkYAML(d.typ, keys, fmt.Sprintf("%s-slow-%d", d.typ, i), slowAddr)
 		}
 	}
-	g0, f0 := settle(t, 0, 0, 0, 0, 0)
+	g0, f0 := settle(t, 0, 0, 0, 0, 0, nil)
 
 	cfg := load(t, yaml)
+	// net/http and go-redis keep a connection whose dial ended after its
+	// probe gave up, idle for the next probe (at most 2 per check), and how
+	// many there are when the counts are taken depends on how fast the
+	// machine is. The http and s3 checks' are dropped before each count
+	// (their Close does only that; the check stays usable); the redis
+	// checks' are allowed for: at most 2 connections per redis check of a
+	// hanging or slow server, each holding at most 3 goroutines and 3
+	// descriptors (its own socket, the fixture proxy's). A leak of one per
+	// run would still add hundreds (340 runs per type and fault).
+	dropIdle := func() {
+		for _, c := range cfg.Checks {
+			if c.Type == "http" || c.Type == "s3" {
+				c.Checker.(io.Closer).Close()
+			}
+		}
+	}
 	r := runner.New(cfg, runner.Options{})
 	failing := 0
 	round := func() {
@@ -76,14 +93,16 @@ func TestFaults_NoGoroutineOrDescriptorLeakAfterAThousandFailingRuns(t *testing.
 	for range warmupRounds {
 		round()
 	}
-	g1, f1 := settle(t, g0, f0, goroutineTolerance, fdTolerance, 4*leakTimeout)
+	g1, f1 := settle(t, g0, f0, goroutineTolerance, fdTolerance, 4*leakTimeout, dropIdle)
 	failing = 0
 	start := time.Now()
 	for range leakRounds {
 		round()
 	}
 	took := time.Since(start)
-	g2, f2 := settle(t, g1, f1, goroutineTolerance, fdTolerance, settleTime)
+	pooled := 2 * 2 * leakChecksPerFault // redis: hanging and slow
+	tolG, tolF := goroutineTolerance+3*pooled, fdTolerance+3*pooled
+	g2, f2 := settle(t, g1, f1, goroutineTolerance, fdTolerance, settleTime, dropIdle)
 	runs := leakRounds * len(r.Checks())
 	t.Logf("%d runs (%d failing, %d per type) in %s", runs, failing, runs/len(dependencies()), took.Round(time.Millisecond))
 	t.Logf("goroutines: %d before load, %d after warm-up, %d after %d runs", g0, g1, g2, runs)
@@ -91,8 +110,8 @@ func TestFaults_NoGoroutineOrDescriptorLeakAfterAThousandFailingRuns(t *testing.
 	if failing != runs {
 		t.Errorf("%d of %d runs failed, want every run to fail", failing, runs)
 	}
-	if g2 > g1+goroutineTolerance || f2 > f1+fdTolerance {
-		t.Errorf("leak: goroutines %d -> %d, fds %d -> %d after %d failing runs (tolerance %d and %d)", g1, g2, f1, f2, runs, goroutineTolerance, fdTolerance)
+	if g2 > g1+tolG || f2 > f1+tolF {
+		t.Errorf("leak: goroutines %d -> %d, fds %d -> %d after %d failing runs (tolerance %d and %d)", g1, g2, f1, f2, runs, tolG, tolF)
 		buf := make([]byte, 1<<20)
 		t.Logf("goroutines:\n%s", buf[:runtime.Stack(buf, true)])
 	}
@@ -101,7 +120,7 @@ func TestFaults_NoGoroutineOrDescriptorLeakAfterAThousandFailingRuns(t *testing.
 	if err := cfg.Close(); err != nil {
 		t.Errorf("close: %v", err)
 	}
-	g3, f3 := settle(t, g0, f0, goroutineTolerance, fdTolerance, settleTime)
+	g3, f3 := settle(t, g0, f0, goroutineTolerance, fdTolerance, settleTime, nil)
 	t.Logf("after Stop and Close: %d goroutines, %d fds", g3, f3)
 	if g3 > g0+goroutineTolerance || f3 > f0+fdTolerance {
 		t.Errorf("leak after close: goroutines %d -> %d, fds %d -> %d (tolerance %d and %d)", g0, g3, f0, f3, goroutineTolerance, fdTolerance)
