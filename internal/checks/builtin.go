@@ -4,10 +4,10 @@ package checks
 func builtinTypes() []Type {
 	return []Type{
 		{Name: "celery", ComponentType: "component", New: newCelery},
-		{Name: "disk", ComponentType: "system", New: newDisk},
+		{Name: "disk", ComponentType: "system", NewConfig: newDiskConfig},
 		{Name: "http", ComponentType: "component", New: newHTTP},
 		{Name: "memcached", ComponentType: "datastore", New: newMemcached},
-		{Name: "memory", ComponentType: "system", New: newMemory},
+		{Name: "memory", ComponentType: "system", NewConfig: newMemoryConfig},
 		{Name: "postgres", ComponentType: "datastore", New: newPostgres},
 		{Name: "process", ComponentType: "system", New: newProcess},
 		{Name: "rabbitmq", ComponentType: "component", New: newRabbitMQ},

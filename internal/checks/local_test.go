@@ -32,9 +32,8 @@ func localBuild(typ string, params map[string]any, settings Settings) (Checker, 
 	if !ok {
 		panic("type " + typ + " is not registered")
 	}
-	return ty.New(Spec{
+	return ty.Build(params, Env{
 		Name:     "test-" + typ,
-		Params:   NewParams(params),
 		Timeout:  localTimeout,
 		Settings: settings,
 		Logger:   slog.New(slog.DiscardHandler),

@@ -22,7 +22,7 @@ func svcNew(typ string, params map[string]any, timeout time.Duration) (checks.Ch
 	if !ok {
 		return nil, fmt.Errorf("type %q is not registered", typ)
 	}
-	return ty.New(checks.Spec{Name: typ + "-test", Params: checks.NewParams(params), Timeout: timeout})
+	return ty.Build(params, checks.Env{Name: typ + "-test", Timeout: timeout})
 }
 
 // svcConfigCase is a bad config and a part of the error it must give.

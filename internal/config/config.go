@@ -796,13 +796,24 @@ func (l *loader) check(cfg *Config, entries map[string]entry, node *yaml.Node, l
 	own = copyMap(own)
 	params := checks.NewParams(own)
 	params.AlsoKnown(commonKeys...)
-	checker, err := safeNew(typ.New, checks.Spec{
-		Name:     c.Name,
-		Params:   params,
-		Timeout:  c.Timeout,
-		Settings: cfg.HealthCheck,
-		Logger:   l.opts.Logger.With("check", c.Name),
-	})
+	var checker checks.Checker
+	var err error
+	if typ.NewConfig != nil {
+		checker, err = safeBuild(typ, own, checks.Env{
+			Name:     c.Name,
+			Timeout:  c.Timeout,
+			Settings: cfg.HealthCheck,
+			Logger:   l.opts.Logger.With("check", c.Name),
+		})
+	} else {
+		checker, err = safeNew(typ.New, checks.Spec{
+			Name:     c.Name,
+			Params:   params,
+			Timeout:  c.Timeout,
+			Settings: cfg.HealthCheck,
+			Logger:   l.opts.Logger.With("check", c.Name),
+		})
+	}
 	if err != nil {
 		for _, e := range flatten(err) {
 			var ke *checks.KeyError
@@ -831,6 +842,20 @@ func safeNew(f checks.Factory, s checks.Spec) (c checks.Checker, err error) {
 		}
 	}()
 	c, err = f(s)
+	if err == nil && c == nil {
+		err = fmt.Errorf("check type returned no checker")
+	}
+	return c, err
+}
+
+// safeBuild builds a check of a type declaring its keys.
+func safeBuild(typ checks.Type, own map[string]any, env checks.Env) (c checks.Checker, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			c, err = nil, fmt.Errorf("check type failed to build: %v", r)
+		}
+	}()
+	c, err = typ.Build(own, env, commonKeys...)
 	if err == nil && c == nil {
 		err = fmt.Errorf("check type returned no checker")
 	}
