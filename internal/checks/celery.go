@@ -27,7 +27,7 @@ import (
 // it can only measure queue backlogs (LLEN).
 type Celery struct {
 	amqp    *amqpConn
-	redis   *redis.Client
+	redis   *redisClient
 	addr    string
 	timeout time.Duration
 
@@ -69,7 +69,7 @@ func newCelery(s Spec) (Checker, error) {
 			}
 			redisForProbes(opt, c.timeout)
 			c.addr = opt.Addr
-			c.redis = redis.NewClient(opt)
+			c.redis = newRedisClient(opt)
 		default:
 			p.Errorf("broker", "must be an amqp://, amqps://, redis:// or rediss:// URL")
 		}
@@ -399,8 +399,9 @@ func (c *Celery) roundTripTask(ctx context.Context, ch *amqp.Channel, until time
 // checkRedis measures the backlog of each queue on a Redis broker: kombu
 // keeps a queue as a list named after it.
 func (c *Celery) checkRedis(ctx context.Context) error {
+	client := c.redis.get()
 	if len(c.queues) == 0 {
-		if err := c.redis.Ping(ctx).Err(); err != nil {
+		if err := client.Ping(ctx).Err(); err != nil {
 			return c.describeRedis(ctx, err)
 		}
 		Note(ctx, "connected to %s", c.addr)
@@ -409,7 +410,7 @@ func (c *Celery) checkRedis(ctx context.Context) error {
 	var problems queueProblems
 	var ok []string
 	for _, q := range c.queues {
-		n, err := c.redis.LLen(ctx, q.name).Result()
+		n, err := client.LLen(ctx, q.name).Result()
 		if err != nil {
 			return c.describeRedis(ctx, err)
 		}

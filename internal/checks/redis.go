@@ -6,7 +6,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -16,7 +19,7 @@ import (
 // Redis checks a Redis server with PING and, optionally, a write and read
 // back of a short-lived key.
 type Redis struct {
-	client    *redis.Client
+	client    *redisClient
 	addr      string
 	secrets   []string // the password, redacted from library text
 	timeout   time.Duration
@@ -36,6 +39,68 @@ func redisForProbes(o *redis.Options, timeout time.Duration) {
 	o.PoolSize, o.MinIdleConns = 2, 0
 	o.DisableIdentity = true
 	o.ReadBufferSize, o.WriteBufferSize = 4<<10, 4<<10
+}
+
+// redisClient is a long-lived Redis client for probes that forgets failed
+// dials. go-redis's pool counts them, never forgets them while the dials
+// that follow succeed, and once they reach its size (two here) answers
+// every call with the last dial error until a background redial, once a
+// second, gets through: the first probes after Redis is back would still
+// read "connection refused". No option turns that off, so a client whose
+// dial failed is replaced before the next probe. That costs one new client
+// (about 16 KB, no connection) per failed probe, only while Redis cannot be
+// reached; a client that works keeps its pooled connection.
+type redisClient struct {
+	opts *redis.Options
+	dial func(ctx context.Context, network, addr string) (net.Conn, error)
+
+	mu         sync.Mutex
+	current    *redis.Client
+	dialFailed *atomic.Bool // set by current's dialer
+	closed     bool
+}
+
+// newRedisClient returns a client for opts; it connects lazily.
+func newRedisClient(opts *redis.Options) *redisClient {
+	c := &redisClient{opts: opts, dial: opts.Dialer}
+	if c.dial == nil {
+		c.dial = redis.NewDialer(opts)
+	}
+	c.current, c.dialFailed = c.build()
+	return c
+}
+
+func (c *redisClient) build() (*redis.Client, *atomic.Bool) {
+	failed := new(atomic.Bool)
+	o := *c.opts
+	o.Dialer = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := c.dial(ctx, network, addr)
+		if err != nil {
+			failed.Store(true)
+		}
+		return conn, err
+	}
+	return redis.NewClient(&o), failed // NewClient copies o
+}
+
+// get returns the client for the next probe: a new one if the last one
+// failed to dial.
+func (c *redisClient) get() *redis.Client {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.dialFailed.Load() && !c.closed {
+		c.current.Close()
+		c.current, c.dialFailed = c.build()
+	}
+	return c.current
+}
+
+// Close closes the client's connections; later probes fail with ErrClosed.
+func (c *redisClient) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closed = true
+	return c.current.Close()
 }
 
 // redisKeyTTL is how long a write test's key lives; it is never deleted.
@@ -80,7 +145,7 @@ func newRedis(spec Spec) (Checker, error) {
 		addr = "unix:" + opts.Addr
 	}
 	return &Redis{
-		client:    redis.NewClient(opts), // connects lazily
+		client:    newRedisClient(opts),
 		addr:      addr,
 		secrets:   []string{opts.Password},
 		timeout:   timeout,
@@ -95,7 +160,8 @@ func (c *Redis) Close() error { return c.client.Close() }
 func (c *Redis) Check(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	if err := c.client.Ping(ctx).Err(); err != nil {
+	client := c.client.get()
+	if err := client.Ping(ctx).Err(); err != nil {
 		return c.fail(ctx, err)
 	}
 	if !c.writeTest {
@@ -105,10 +171,10 @@ func (c *Redis) Check(ctx context.Context) error {
 	rand.Read(b[:])
 	key := "healthd:check:" + hex.EncodeToString(b[:])
 	value := "itworks-" + time.Now().UTC().Format(time.RFC3339Nano)
-	if err := c.client.Set(ctx, key, value, redisKeyTTL).Err(); err != nil {
+	if err := client.Set(ctx, key, value, redisKeyTTL).Err(); err != nil {
 		return c.fail(ctx, err)
 	}
-	got, err := c.client.Get(ctx, key).Result()
+	got, err := client.Get(ctx, key).Result()
 	if errors.Is(err, redis.Nil) {
 		return Unexpected("key written was not found on read back (%s)", c.addr)
 	}

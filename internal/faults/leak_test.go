@@ -68,8 +68,7 @@ func TestFaults_NoGoroutineOrDescriptorLeakAfterAThousandFailingRuns(t *testing.
 		}
 	}
 	// Warm up: clients are built, and each has met its failure once or
-	// twice (go-redis starts one redial goroutine per client after its
-	// second failed dial, which lives until a dial works or Close). Then
+	// twice. Then
 	// let the sockets close (the slow proxy holds its last answers for
 	// twice the timeout) and take the reference.
 	for range warmupRounds {
