@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/spf13/pflag"
 
+	"github.com/healthd/healthd/internal/checks"
 	"github.com/healthd/healthd/internal/config"
 	"github.com/healthd/healthd/internal/daemon"
 )
@@ -30,6 +32,7 @@ Usage:
   healthd check [--config FILE] [--group NAME] [--format text|json] [--url URL]
                                                    run the checks once; exit 0 healthy, 1 failing, 2 config error
   healthd validate [--config FILE]                 exit 0 for a valid config, 2 listing every error
+  healthd schema                                   print the JSON Schema of the config file
   healthd version
 
 --config defaults to $HEALTHD_CONFIG, then configs/healthd.yaml.
@@ -112,6 +115,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		cfg.Close()
 		fmt.Fprintf(stdout, "%s: valid, %d checks\n", cfg.File, len(cfg.Checks))
+		return 0
+	case "schema":
+		if err := fs.Parse(args); err != nil {
+			return daemon.ExitConfig
+		}
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(config.Schema(checks.Builtin())); err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
 		return 0
 	case "version":
 		fmt.Fprintln(stdout, "healthd", buildVersion())
