@@ -49,11 +49,6 @@ type ConfigError struct{ Err error }
 func (e *ConfigError) Error() string { return e.Err.Error() }
 func (e *ConfigError) Unwrap() error { return e.Err }
 
-// NewLogger builds the process logger from the server settings.
-func NewLogger(w io.Writer, s config.Server) *slog.Logger {
-	return newLogger(w, s.LogFormat, s.LogLevel)
-}
-
 // newLogger logs at level, which a reload may change.
 func newLogger(w io.Writer, format string, level slog.Leveler) *slog.Logger {
 	ho := &slog.HandlerOptions{Level: level}

@@ -60,6 +60,16 @@ type Result struct {
 // Finished is when the run ended.
 func (r *Result) Finished() time.Time { return r.Started.Add(r.Duration) }
 
+// Changed reports whether cur is a change of state worth telling someone
+// about (a log line, a notification): a different status from prev, or a
+// check's first result when it is not passing. An initial pass is not news.
+func Changed(prev, cur *Result) bool {
+	if prev == nil {
+		return cur.Status != Passing
+	}
+	return prev.Status != cur.Status
+}
+
 // Observer is told about every completed run, after waiting probes have
 // their answer. It must not block: queue slow work.
 type Observer interface {
