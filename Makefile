@@ -2,8 +2,7 @@
 # the real servers the tests need and runs every test under the race detector.
 GO      ?= go
 BIN     := bin/healthd
-VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -s -w -X main.version=$(VERSION)
+LDFLAGS := -s -w
 CONFIG  ?= configs/healthd.yaml
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 GOVULNCHECK := golang.org/x/vuln/cmd/govulncheck@v1.9.0

@@ -17,13 +17,11 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/spf13/pflag"
 
+	"github.com/healthd/healthd"
 	"github.com/healthd/healthd/internal/checks"
 	"github.com/healthd/healthd/internal/config"
 	"github.com/healthd/healthd/internal/daemon"
 )
-
-// version is set at build time with -ldflags "-X main.version=…".
-var version = "dev"
 
 const usage = `healthd: health checks for an application's dependencies, served at /ht/
 
@@ -128,7 +126,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	case "version":
-		fmt.Fprintln(stdout, "healthd", buildVersion())
+		if c := buildCommit(); c != "" {
+			fmt.Fprintf(stdout, "healthd %s (commit %s)\n", buildVersion(), c)
+		} else {
+			fmt.Fprintln(stdout, "healthd", buildVersion())
+		}
 		return 0
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
@@ -146,12 +148,32 @@ func defaultConfig() string {
 	return "configs/healthd.yaml"
 }
 
-func buildVersion() string {
-	if version != "dev" {
-		return version
+// buildVersion is the release healthd was built from: CHANGELOG.md's newest.
+func buildVersion() string { return healthd.Version() }
+
+// buildCommit is the git commit the binary was built from, as Go records it,
+// with "+dirty" for uncommitted changes; "" when built outside a checkout.
+func buildCommit() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return ""
 	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
+	var rev, dirty string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				dirty = "+dirty"
+			}
+		}
 	}
-	return version
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	if rev == "" {
+		return ""
+	}
+	return rev + dirty
 }
