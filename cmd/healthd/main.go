@@ -111,7 +111,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, err)
 			return daemon.ExitConfig
 		}
-		cfg.Close()
 		fmt.Fprintf(stdout, "%s: valid, %d checks\n", cfg.File, len(cfg.Checks))
 		return 0
 	case "schema":

@@ -18,6 +18,7 @@ import (
 
 	"github.com/healthd/healthd/internal/checks"
 	"github.com/healthd/healthd/internal/config"
+	"github.com/healthd/healthd/internal/runner"
 )
 
 // checkLine is one check of the benchmark config.
@@ -409,13 +410,17 @@ func timeCelery(d *deps) celeryTiming {
 	if err != nil {
 		return celeryTiming{"config: " + err.Error(), "error", "**FAIL**"}
 	}
-	defer cfg.Close()
-	c := cfg.Checks[0]
+	r, err := runner.New(cfg, runner.Options{})
+	if err != nil {
+		return celeryTiming{"build: " + err.Error(), "error", "**FAIL**"}
+	}
+	defer r.Close()
+	c := r.Checks()[0]
 	var took []time.Duration
 	var lastErr error
 	for range 21 {
 		start := time.Now()
-		err := withTimeout(c.Timeout, func(ctx context.Context) error { return c.Checker.Check(ctx) })
+		err := withTimeout(c.Timeout, func(ctx context.Context) error { return c.Checker().Check(ctx) })
 		took = append(took, time.Since(start))
 		if err != nil {
 			lastErr = err

@@ -2,7 +2,10 @@ package checks
 
 import (
 	"fmt"
+	"io"
+	"log/slog"
 	"sort"
+	"time"
 )
 
 // Registry maps a type name (the `type:` key in config) to its constructor.
@@ -69,6 +72,9 @@ func Builtin() *Registry {
 // without side effects. also names keys valid beside the type's own (the
 // keys every check has), for did-you-mean.
 func (t Type) Parse(values map[string]any, s Settings, also ...string) (Config, error) {
+	if t.NewConfig == nil {
+		return parseLegacy(t, values, s, also)
+	}
 	cfg := t.NewConfig(s)
 	// Validate runs even when a key did not decode, so every problem is
 	// reported at once; a key's decoding error is not repeated by Validate.
@@ -92,11 +98,6 @@ func (t Type) Parse(values map[string]any, s Settings, also ...string) (Config, 
 // Build parses values and builds the check: what the config loader and the
 // daemon do in two steps, in one, for tests and tools.
 func (t Type) Build(values map[string]any, env Env, also ...string) (Checker, error) {
-	if t.NewConfig == nil {
-		p := NewParams(values)
-		p.AlsoKnown(also...)
-		return t.New(Spec{Name: env.Name, Params: p, Timeout: env.Timeout, Settings: env.Settings, Logger: env.Logger})
-	}
 	cfg, err := t.Parse(values, env.Settings, also...)
 	if err != nil {
 		return nil, err
@@ -116,4 +117,38 @@ func flattenErrors(err error) []error {
 		return out
 	}
 	return []error{err}
+}
+
+// legacyConfig adapts a type still built by a Factory: validating it builds
+// and closes a checker, as loading a config did before types declared keys.
+type legacyConfig struct {
+	t        Type
+	values   map[string]any
+	settings Settings
+	also     []string
+}
+
+func parseLegacy(t Type, values map[string]any, s Settings, also []string) (Config, error) {
+	c := &legacyConfig{t: t, values: values, settings: s, also: also}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *legacyConfig) Validate() error {
+	ch, err := c.Build(Env{Name: c.t.Name, Timeout: time.Second, Settings: c.settings})
+	if cl, ok := ch.(io.Closer); ok {
+		cl.Close()
+	}
+	return err
+}
+
+func (c *legacyConfig) Build(env Env) (Checker, error) {
+	p := NewParams(c.values)
+	p.AlsoKnown(c.also...)
+	if env.Logger == nil {
+		env.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c.t.New(Spec{Name: env.Name, Params: p, Timeout: env.Timeout, Settings: env.Settings, Logger: env.Logger})
 }

@@ -78,8 +78,10 @@ type Check struct {
 	History                int // results kept per check
 
 	ComponentType string
-	Checker       checks.Checker
-	Secrets       []string // to redact from every output
+	// Spec is the check's own keys, decoded and validated; building it
+	// (runner.New) opens its clients.
+	Spec    checks.Config
+	Secrets []string // to redact from every output
 }
 
 // Notify is one entry of the `notify:` list: a webhook called on state changes.
@@ -96,19 +98,6 @@ type Notify struct {
 	// Secrets holds the URL (a Slack webhook URL is itself a credential),
 	// the header values and any credential in the entry.
 	Secrets []string
-}
-
-// Close releases every check's clients.
-func (c *Config) Close() error {
-	var errs []error
-	for _, ch := range c.Checks {
-		if cl, ok := ch.Checker.(io.Closer); ok {
-			if err := cl.Close(); err != nil {
-				errs = append(errs, fmt.Errorf("close check %q: %w", ch.Name, err))
-			}
-		}
-	}
-	return errors.Join(errs...)
 }
 
 // Groups returns every group named by a check, sorted.
@@ -235,9 +224,6 @@ func Parse(name string, data []byte, opts Options) (*Config, error) {
 	l := &loader{file: name, opts: opts}
 	cfg := l.parse(data)
 	if len(l.errs) > 0 {
-		if cfg != nil {
-			cfg.Close()
-		}
 		return nil, l.errs
 	}
 	return cfg, nil
@@ -793,27 +779,7 @@ func (l *loader) check(cfg *Config, entries map[string]entry, node *yaml.Node, l
 	}
 	c.ComponentType = typ.ComponentType
 	c.Secrets = checks.Secrets(own)
-	own = copyMap(own)
-	params := checks.NewParams(own)
-	params.AlsoKnown(commonKeys...)
-	var checker checks.Checker
-	var err error
-	if typ.NewConfig != nil {
-		checker, err = safeBuild(typ, own, checks.Env{
-			Name:     c.Name,
-			Timeout:  c.Timeout,
-			Settings: cfg.HealthCheck,
-			Logger:   l.opts.Logger.With("check", c.Name),
-		})
-	} else {
-		checker, err = safeNew(typ.New, checks.Spec{
-			Name:     c.Name,
-			Params:   params,
-			Timeout:  c.Timeout,
-			Settings: cfg.HealthCheck,
-			Logger:   l.opts.Logger.With("check", c.Name),
-		})
-	}
+	spec, err := safeParse(typ, copyMap(own), cfg.HealthCheck)
 	if err != nil {
 		for _, e := range flatten(err) {
 			var ke *checks.KeyError
@@ -829,37 +795,22 @@ func (l *loader) check(cfg *Config, entries map[string]entry, node *yaml.Node, l
 		}
 		return nil
 	}
-	c.Checker = checker
+	if s, ok := spec.(checks.Secreter); ok {
+		c.Secrets = append(c.Secrets, s.Secrets()...)
+	}
+	c.Spec = spec
 	return c
 }
 
-// safeNew turns a constructor's panic into a config error: a bad config
-// must never crash the daemon, even through a buggy check type.
-func safeNew(f checks.Factory, s checks.Spec) (c checks.Checker, err error) {
+// safeParse decodes and validates a check's keys; a panic in a check type's
+// code is a config error: a bad config must never crash the daemon.
+func safeParse(typ checks.Type, own map[string]any, s checks.Settings) (spec checks.Config, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			c, err = nil, fmt.Errorf("check type failed to build: %v", r)
+			spec, err = nil, fmt.Errorf("check type failed to validate: %v", r)
 		}
 	}()
-	c, err = f(s)
-	if err == nil && c == nil {
-		err = fmt.Errorf("check type returned no checker")
-	}
-	return c, err
-}
-
-// safeBuild builds a check of a type declaring its keys.
-func safeBuild(typ checks.Type, own map[string]any, env checks.Env) (c checks.Checker, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			c, err = nil, fmt.Errorf("check type failed to build: %v", r)
-		}
-	}()
-	c, err = typ.Build(own, env, commonKeys...)
-	if err == nil && c == nil {
-		err = fmt.Errorf("check type returned no checker")
-	}
-	return c, err
+	return typ.Parse(own, s, commonKeys...)
 }
 
 func contains(list []string, s string) bool {

@@ -11,6 +11,7 @@ import (
 	"github.com/healthd/healthd/internal/checks"
 	"github.com/healthd/healthd/internal/checks/checkstest"
 	"github.com/healthd/healthd/internal/config"
+	"github.com/healthd/healthd/internal/runner"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.err golden files")
@@ -70,7 +71,6 @@ func TestLoad_Valid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer cfg.Close()
 	if cfg.Server.Listen != ":9000" || cfg.Server.Path != "/health/" || cfg.Server.FailureStatus != 503 {
 		t.Errorf("server: %+v", cfg.Server)
 	}
@@ -93,7 +93,7 @@ func TestLoad_Valid(t *testing.T) {
 	if second.Name != "fake" || second.Critical || second.Timeout != 300*time.Millisecond || second.CacheTTL != 0 {
 		t.Errorf("second (name defaults to type): %+v", second)
 	}
-	if f := second.Checker.(*checkstest.Fake); f.Note != "fallback" {
+	if f := checkstest.FakeOf(checkstest.NewRunner(t, cfg, runner.Options{}), second.Name); f.Note != "fallback" {
 		t.Errorf("${VAR:-default}: %q", f.Note)
 	}
 	if !contains(cfg.Secrets(), "pa55word") {

@@ -47,9 +47,12 @@ func Check(ctx context.Context, o CheckOptions) int {
 		fmt.Fprintln(o.Stderr, err)
 		return ExitConfig
 	}
-	defer cfg.Close()
-	r := runner.New(cfg, runner.Options{WarningsAsErrors: cfg.HealthCheck.WarningsAsErrors, Logger: boot})
-	defer r.Stop()
+	r, err := runner.New(cfg, runner.Options{WarningsAsErrors: cfg.HealthCheck.WarningsAsErrors, Logger: boot})
+	if err != nil {
+		fmt.Fprintln(o.Stderr, err)
+		return ExitConfig
+	}
+	defer r.Close()
 	sel := r.Checks()
 	if o.Group != "" {
 		sel = nil

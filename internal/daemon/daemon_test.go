@@ -248,7 +248,6 @@ func TestFullExampleConfigValidates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer cfg.Close()
 	types := map[string]bool{}
 	for _, c := range cfg.Checks {
 		types[c.Type] = true

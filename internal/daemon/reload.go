@@ -77,13 +77,16 @@ func newReloader(opts Options, srv *server.Server, logger *slog.Logger, level *s
 // nothing changed and cfg is closed.
 func (rl *Reloader) install(cfg *config.Config) error {
 	prev := rl.srv.State()
-	r := runner.New(cfg, runner.Options{WarningsAsErrors: cfg.HealthCheck.WarningsAsErrors, Logger: rl.logger})
+	r, err := runner.New(cfg, runner.Options{WarningsAsErrors: cfg.HealthCheck.WarningsAsErrors, Logger: rl.logger})
+	if err != nil {
+		return err
+	}
 	if prev != nil {
 		r.Inherit(prev.Runner)
 	}
 	st, err := rl.srv.NewState(cfg, r)
 	if err != nil {
-		cfg.Close()
+		r.Close()
 		return err
 	}
 	set := notify.New(cfg.Notify, notify.Options{Host: rl.host, Secrets: cfg.Secrets(), Logger: rl.logger})
@@ -120,8 +123,7 @@ func (rl *Reloader) retire(st *server.State, set *notify.Set) {
 		rl.logger.Warn("reload: probes still use the old checks; stopping them anyway", "waited", bound.String())
 	}
 	cancel()
-	st.Runner.Stop()
-	if err := st.Config.Close(); err != nil {
+	if err := st.Runner.Close(); err != nil {
 		rl.logger.Warn("reload: closing the old checks' clients", "err", err)
 	}
 	if set != nil {
@@ -247,8 +249,7 @@ func (rl *Reloader) stop() {
 	set := rl.notify
 	rl.mu.Unlock()
 	if st := rl.srv.State(); st != nil {
-		st.Runner.Stop()
-		if err := st.Config.Close(); err != nil {
+		if err := st.Runner.Close(); err != nil {
 			rl.logger.Warn("closing check clients", "err", err)
 		}
 	}

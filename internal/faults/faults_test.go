@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/healthd/healthd/internal/checks/checkstest"
 	"github.com/healthd/healthd/internal/runner"
 	"github.com/healthd/healthd/internal/testsvc"
 )
@@ -34,8 +35,7 @@ func TestFaults_EveryDependencyFailsWithinItsTimeoutAndRecovers(t *testing.T) {
 				checkYAML(d.typ, keys, "hanging", hanging.Addr()) +
 				checkYAML(d.typ, keys, "blackholed", testsvc.BlackholeAddr(t)) +
 				checkYAML(d.typ, keys, "slow", slow.Addr())
-			r := runner.New(load(t, yaml), runner.Options{})
-			t.Cleanup(r.Stop)
+			r := checkstest.NewRunner(t, load(t, yaml), runner.Options{})
 
 			expect := func(name string, want runner.Status) {
 				t.Helper()

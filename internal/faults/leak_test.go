@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/healthd/healthd/internal/checks/checkstest"
 	"github.com/healthd/healthd/internal/runner"
 	"github.com/healthd/healthd/internal/testsvc"
 )
@@ -58,7 +59,7 @@ func TestFaults_NoGoroutineOrDescriptorLeakAfterAThousandFailingRuns(t *testing.
 	g0, f0 := settle(t, 0, 0, 0, 0, 0)
 
 	cfg := load(t, yaml)
-	r := runner.New(cfg, runner.Options{})
+	r := checkstest.NewRunner(t, cfg, runner.Options{})
 	failing := 0
 	round := func() {
 		for _, s := range r.Run(context.Background(), r.Checks()) {
@@ -95,8 +96,7 @@ func TestFaults_NoGoroutineOrDescriptorLeakAfterAThousandFailingRuns(t *testing.
 		t.Logf("goroutines:\n%s", buf[:runtime.Stack(buf, true)])
 	}
 
-	r.Stop()
-	if err := cfg.Close(); err != nil {
+	if err := r.Close(); err != nil {
 		t.Errorf("close: %v", err)
 	}
 	g3, f3 := settle(t, g0, f0, goroutineTolerance, fdTolerance, settleTime)

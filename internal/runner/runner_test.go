@@ -18,22 +18,23 @@ func load(t *testing.T, yaml string) *config.Config {
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	t.Cleanup(func() { cfg.Close() })
 	return cfg
 }
 
-func fake(cfg *config.Config, name string) *checkstest.Fake {
-	for _, c := range cfg.Checks {
-		if c.Name == name {
-			return c.Checker.(*checkstest.Fake)
-		}
+func fake(r *runner.Runner, name string) *checkstest.Fake {
+	if c := r.Lookup(name); c != nil {
+		return c.Checker().(*checkstest.Fake)
 	}
 	panic("no check " + name)
 }
 
 func newRunner(t *testing.T, cfg *config.Config, o runner.Options) *runner.Runner {
-	r := runner.New(cfg, o)
-	t.Cleanup(r.Stop)
+	t.Helper()
+	r, err := runner.New(cfg, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
 	return r
 }
 
@@ -101,7 +102,7 @@ checks:
 	if !strings.Contains(snaps[0].Result.Message, "previous run has not returned") {
 		t.Errorf("second run: %q", snaps[0].Result.Message)
 	}
-	if n := fake(cfg, "stuck").MaxConcurrent(); n != 1 {
+	if n := fake(r, "stuck").MaxConcurrent(); n != 1 {
 		t.Errorf("check ran %d times at once, want 1", n)
 	}
 }
@@ -145,11 +146,11 @@ checks:
 	// Every goroutine arrived while a's 100ms run was in flight, so all
 	// joined it. b and c are fast, so late arrivals may see them finished and
 	// (with cache_ttl 0) start another run, but never two at once.
-	if n := fake(cfg, "a").Runs(); n != 1 {
+	if n := fake(r, "a").Runs(); n != 1 {
 		t.Errorf("a ran %d times for 64 concurrent probes, want 1", n)
 	}
 	for _, n := range []string{"a", "b", "c"} {
-		if m := fake(cfg, n).MaxConcurrent(); m != 1 {
+		if m := fake(r, n).MaxConcurrent(); m != 1 {
 			t.Errorf("%s: %d runs overlapped", n, m)
 		}
 	}
@@ -165,12 +166,12 @@ checks:
 	for i := 0; i < 20; i++ {
 		r.Run(context.Background(), r.Checks())
 	}
-	if n := fake(cfg, "a").Runs(); n != 1 {
+	if n := fake(r, "a").Runs(); n != 1 {
 		t.Fatalf("20 probes within cache_ttl ran the check %d times", n)
 	}
 	time.Sleep(350 * time.Millisecond)
 	r.Run(context.Background(), r.Checks())
-	if n := fake(cfg, "a").Runs(); n != 2 {
+	if n := fake(r, "a").Runs(); n != 2 {
 		t.Fatalf("after cache_ttl the check ran %d times in all, want 2", n)
 	}
 }
@@ -207,14 +208,14 @@ checks:
 	r := newRunner(t, cfg, runner.Options{})
 	r.Start()
 	time.Sleep(450 * time.Millisecond)
-	n := fake(cfg, "a").Runs()
+	n := fake(r, "a").Runs()
 	if n < 3 || n > 6 {
 		t.Errorf("background runs in 450ms at 100ms±10%%: %d", n)
 	}
 	r.Stop()
-	after := fake(cfg, "a").Runs()
+	after := fake(r, "a").Runs()
 	time.Sleep(250 * time.Millisecond)
-	if fake(cfg, "a").Runs() != after {
+	if fake(r, "a").Runs() != after {
 		t.Errorf("runs continued after Stop")
 	}
 }
@@ -230,7 +231,7 @@ checks:
 	if res.Status != runner.Passing {
 		t.Fatalf("first probe: %v %q", res.Status, res.Message)
 	}
-	if n := fake(cfg, "a").Runs(); n != 1 {
+	if n := fake(r, "a").Runs(); n != 1 {
 		t.Errorf("first probe should join the warm-up run, runs=%d", n)
 	}
 }
@@ -288,7 +289,7 @@ checks:
 		if c.Last() == nil {
 			t.Errorf("%s has no result after Warm", c.Name)
 		}
-		if n := fake(cfg, c.Name).Runs(); n != 1 {
+		if n := fake(r, c.Name).Runs(); n != 1 {
 			t.Errorf("%s ran %d times, want only the warm-up run", c.Name, n)
 		}
 	}

@@ -10,9 +10,12 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"testing"
 	"time"
 
 	"github.com/healthd/healthd/internal/checks"
+	"github.com/healthd/healthd/internal/config"
+	"github.com/healthd/healthd/internal/runner"
 )
 
 // Fake is the checker built for type "fake".
@@ -160,4 +163,36 @@ var Type = checks.Type{Name: "fake", ComponentType: "component", New: func(s che
 // Registry returns the built-in types plus "fake".
 func Registry() *checks.Registry {
 	return checks.Builtin().MustRegister(Type)
+}
+
+// Load parses a config from yaml with the built-in types and "fake"; a
+// config error fails the test.
+func Load(t testing.TB, yaml string) *config.Config {
+	t.Helper()
+	cfg, err := config.Parse("test.yaml", []byte(yaml), config.Options{Registry: Registry()})
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	return cfg
+}
+
+// NewRunner builds cfg's checks into a runner that the test closes at its
+// end; a build error fails the test.
+func NewRunner(t testing.TB, cfg *config.Config, o runner.Options) *runner.Runner {
+	t.Helper()
+	r, err := runner.New(cfg, o)
+	if err != nil {
+		t.Fatalf("build: %v", err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r
+}
+
+// FakeOf returns the fake checker of r's check called name.
+func FakeOf(r *runner.Runner, name string) *Fake {
+	c := r.Lookup(name)
+	if c == nil {
+		panic("checkstest: no check " + name)
+	}
+	return c.Checker().(*Fake)
 }
