@@ -40,13 +40,6 @@ func main() {
 	// go-redis logs every failed dial through a process-wide logger; the
 	// redis check already reports failures in its result, so silence it.
 	redis.SetLogger(quietRedis{})
-	// Go's default GC target (GOGC=100) lets the heap grow to twice what is
-	// live between collections; at 50 the peak is 1.5 times: 1 to 3.5 MB
-	// less under load, for 5 to 12% less throughput at saturation
-	// (docs/performance.md#memory). GOGC set in the environment wins.
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(50)
-	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 

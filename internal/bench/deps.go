@@ -96,7 +96,13 @@ func startDeps() (*deps, error) {
 }
 
 func (d *deps) startS3() error {
-	bin := filepath.Join(repoRoot(), ".cache", "bin", "versitygw")
+	// Where scripts/test-setup.sh put it: $HEALTHD_CACHE, by default the
+	// checkout's .cache.
+	cache := os.Getenv("HEALTHD_CACHE")
+	if cache == "" {
+		cache = filepath.Join(repoRoot(), ".cache")
+	}
+	bin := filepath.Join(cache, "bin", "versitygw")
 	if _, err := os.Stat(bin); err != nil {
 		return fmt.Errorf("%s not built: run scripts/test-setup.sh", bin)
 	}

@@ -1,22 +1,19 @@
 // Command bench is healthd's benchmark and soak harness (make bench, make
 // soak; not tests). It starts healthd against real local servers and a
-// minimal net/http server answering the same JSON from memory (the ceiling),
-// loads both with its own keep-alive load generator, and writes the figures
-// to docs/benchmarks.md. See docs/benchmarks.md for what each figure means.
+// minimal net/http server answering the same JSON from memory (the ceiling,
+// ./ceiling), loads both with its own keep-alive load generator, and writes
+// the figures to docs/benchmarks.md. See docs/benchmarks.md for what each figure means.
 package main
 
 import (
-	"flag"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"strings"
 )
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: bench bench|soak|ceiling [flags]")
+		fmt.Fprintln(os.Stderr, "usage: bench bench|soak [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -25,8 +22,6 @@ func main() {
 		err = runBench(os.Args[2:])
 	case "soak":
 		err = runSoak(os.Args[2:])
-	case "ceiling":
-		err = runCeiling(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 	}
@@ -34,29 +29,6 @@ func main() {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
-}
-
-// runCeiling serves the body in -body at every path, from memory, with
-// the headers healthd sends, and prints its address.
-func runCeiling(args []string) error {
-	fs := flag.NewFlagSet("ceiling", flag.ExitOnError)
-	bodyFile := fs.String("body", "", "file holding the body")
-	fs.Parse(args)
-	body, err := os.ReadFile(*bodyFile)
-	if err != nil {
-		return err
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	fmt.Println(ln.Addr().String())
-	return http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		h.Set("Content-Type", "application/json")
-		h.Set("Cache-Control", "no-store")
-		w.Write(body)
-	}))
 }
 
 // writeSection replaces the part of file between <!-- name --> and

@@ -17,8 +17,6 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
-
-	"github.com/healthd/healthd/internal/pages"
 )
 
 // proc is a child process the harness started; stop kills it.
@@ -130,7 +128,8 @@ func startHealthd(bin, config string, env ...string) (*proc, string, error) {
 // rss returns pid's resident memory in bytes (VmRSS).
 func rss(pid int) int64 { return statusBytes(pid, "VmRSS:") }
 
-// statusBytes reads a "<field> N kB" line of /proc/<pid>/status.
+// statusBytes reads a "<field> N kB" line of /proc/<pid>/status (VmRSS,
+// RssAnon, RssFile), or 0.
 func statusBytes(pid int, field string) int64 {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
@@ -147,25 +146,31 @@ func statusBytes(pid int, field string) int64 {
 	return 0
 }
 
-// rssSampler records the largest VmRSS of pid every 50ms until stopped,
-// and how much of it was anonymous (heap, stacks) and file-backed (the
-// binary's pages) at that moment.
-type rssSampler struct {
-	max, anon, file atomic.Int64
-	stop            chan struct{}
-	done            chan struct{}
+// memPeak is the most memory a process held while sampled. Anon (RssAnon:
+// heap, goroutine stacks, runtime metadata) is what the process costs on
+// its own and what the memory target compares; RSS (VmRSS) adds the
+// binary's clean file pages, which the kernel shares and can drop.
+type memPeak struct{ anon, rss, file int64 }
+
+// memSampler records the peaks of pid's RssAnon and VmRSS every 50ms until
+// stopped, each on its own, and RssFile at the VmRSS peak.
+type memSampler struct {
+	anon, rss, file atomic.Int64
+	stop, done      chan struct{}
 }
 
-func sampleRSS(pid int) *rssSampler {
-	s := &rssSampler{stop: make(chan struct{}), done: make(chan struct{})}
+func sampleMemory(pid int) *memSampler {
+	s := &memSampler{stop: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(s.done)
 		t := time.NewTicker(50 * time.Millisecond)
 		defer t.Stop()
 		for {
-			if v := rss(pid); v > s.max.Load() {
-				s.max.Store(v)
-				s.anon.Store(statusBytes(pid, "RssAnon:"))
+			if v := statusBytes(pid, "RssAnon:"); v > s.anon.Load() {
+				s.anon.Store(v)
+			}
+			if v := rss(pid); v > s.rss.Load() {
+				s.rss.Store(v)
 				s.file.Store(statusBytes(pid, "RssFile:"))
 			}
 			select {
@@ -178,11 +183,15 @@ func sampleRSS(pid int) *rssSampler {
 	return s
 }
 
-func (s *rssSampler) Stop() int64 { close(s.stop); <-s.done; return s.max.Load() }
+func (s *memSampler) Stop() memPeak {
+	close(s.stop)
+	<-s.done
+	return memPeak{anon: s.anon.Load(), rss: s.rss.Load(), file: s.file.Load()}
+}
 
-// Split describes the largest sample: "38.1 MB (anon 15.2 MB, file 22.9 MB)".
-func (s *rssSampler) Split() string {
-	return fmt.Sprintf("%s (anonymous %s, file-backed %s)", mb(s.max.Load()), mb(s.anon.Load()), mb(s.file.Load()))
+// String is "15.2 MB anonymous (VmRSS 27.0 MB, of it 11.8 MB file-backed)".
+func (m memPeak) String() string {
+	return fmt.Sprintf("%s anonymous (VmRSS %s, of it %s file-backed)", mb(m.anon), mb(m.rss), mb(m.file))
 }
 
 // metric reads one unlabelled sample from a Prometheus text page.
@@ -257,21 +266,4 @@ func withTimeout(d time.Duration, f func(ctx context.Context) error) error {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	return f(ctx)
-}
-
-// clearRefs clears the accessed bits of pid's pages (/proc/<pid>/clear_refs),
-// so that fileBacked later tells which pages were read since.
-func clearRefs(pid int) error {
-	return os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", pid), []byte("1"), 0)
-}
-
-// fileBacked sums, over pid's mappings of its executable, the resident
-// bytes and those accessed since the last clearRefs.
-func fileBacked(pid int) (resident, referenced int64) {
-	_, maps, _ := pages.Executable(strconv.Itoa(pid))
-	for _, m := range maps {
-		resident += m.Rss
-		referenced += m.Referenced
-	}
-	return resident, referenced
 }

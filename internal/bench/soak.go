@@ -102,7 +102,7 @@ func runSoak(args []string) error {
 		late.g = leastGoroutines(base)
 		late.rss = rss(h.Pid())
 	}()
-	s := sampleRSS(h.Pid())
+	s := sampleMemory(h.Pid())
 	res := load(addr, "/ht/", 256, *dur, func(code int, b []byte) error {
 		var m map[string]string
 		if err := json.Unmarshal(b, &m); err != nil {
@@ -125,7 +125,7 @@ func runSoak(args []string) error {
 		}
 		return fmt.Errorf("status %d does not agree with the body", code)
 	})
-	maxRSS := s.Stop()
+	maxRSS := s.Stop().rss
 	close(stop)
 	<-sampled
 	time.Sleep(2 * time.Second) // the load's connections are closed

@@ -47,9 +47,6 @@ type Server struct {
 	AuthTokens      []string // bearer tokens; never logged
 	TLSCertFile     string
 	TLSKeyFile      string
-	// ReleaseStartupPages drops the binary's pages only start-up touched,
-	// once every check has a first result (package pages).
-	ReleaseStartupPages bool
 }
 
 // Defaults holds the `defaults:` section, applied to every check that does
@@ -516,7 +513,14 @@ func (l *loader) server(cfg *Config, e entry) {
 	s.Refresh = p.Duration("refresh", 10*time.Second)
 	s.DrainDelay = p.Duration("drain_delay", 0)
 	s.ShutdownTimeout = p.Duration("shutdown_timeout", 15*time.Second)
-	s.ReleaseStartupPages = p.Bool("release_startup_pages", true)
+	// Removed after 0.3.0 with the page release it switched on. A config
+	// written for 0.3 still sets it (healthd-full.yaml did): warn and go on,
+	// so an upgrade does not stop at a key that no longer changes anything.
+	if _, set := p.Raw("release_startup_pages"); set {
+		l.opts.Logger.Warn("ignoring a removed config key: healthd no longer releases its binary's pages; delete the key", "file", l.file,
+			"line", keyLine(e.node, "release_startup_pages", e.line), "key", "server.release_startup_pages",
+			"see", "docs/performance.md#memory")
+	}
 	l.auth(s, p)
 	l.tls(s, p)
 	l.collect(p.Err(), e.node, e.line, "", "server.")

@@ -21,7 +21,6 @@ import (
 	"github.com/healthd/healthd/internal/checks"
 	"github.com/healthd/healthd/internal/config"
 	"github.com/healthd/healthd/internal/metrics"
-	"github.com/healthd/healthd/internal/pages"
 	"github.com/healthd/healthd/internal/server"
 )
 
@@ -138,16 +137,6 @@ func Serve(ctx context.Context, opts Options) error {
 	if opts.Ready != nil {
 		opts.Ready(ln.Addr().String())
 	}
-	if cfg.Server.ReleaseStartupPages {
-		pctx, stopRelease := context.WithCancel(ctx)
-		released := make(chan struct{})
-		go func() {
-			defer close(released)
-			releaseStartupPages(pctx, srv.State(), logger)
-		}()
-		defer func() { stopRelease(); <-released }()
-	}
-
 	errc := make(chan error, 1)
 	go func() {
 		if tlsOn {
@@ -179,22 +168,6 @@ func Serve(ctx context.Context, opts Options) error {
 	}
 	logger.Info("healthd stopped")
 	return nil
-}
-
-// releaseStartupPages waits for the warm-up runs (each ends within its
-// timeout), so that every check's connection set-up is done, then drops the
-// executable's pages that only start-up read (package pages).
-func releaseStartupPages(ctx context.Context, st *server.State, logger *slog.Logger) {
-	st.Runner.Warm(ctx)
-	if ctx.Err() != nil {
-		return
-	}
-	r, err := pages.Release()
-	if err != nil {
-		logger.Warn("could not release all start-up pages", "err", err, "mappings", r.Mappings)
-		return
-	}
-	logger.Debug("released the executable's start-up pages", "mappings", r.Mappings, "mapped_bytes", r.Bytes, "skipped", r.Skipped, "evicted", r.Evicted)
 }
 
 // newHTTPServer bounds every phase of a connection: a client that never

@@ -259,58 +259,33 @@ func TestFullExampleConfigValidates(t *testing.T) {
 	}
 }
 
-// serveDebug starts the daemon with debug logs, extra in the server
-// mapping (", key: value") and the checks given.
-func serveDebug(t *testing.T, extra, checks string) (stop func() error, logs *testsvc.Buffer) {
-	t.Helper()
-	d := startDaemon(t, writeConfig(t, "server: {listen: '127.0.0.1:0', log_level: debug"+extra+"}\nchecks: "+checks+"\n"), nil)
-	return d.stop, d.logs
-}
-
-const releasedLine = "released the executable's start-up pages"
-
-func TestServe_ReleasesStartupPagesOnceTheFirstResultsAreIn(t *testing.T) {
-	start := time.Now()
-	stop, logs := serveDebug(t, "", "[{name: slow, type: fake, sleep: 400ms}]")
-	const line = releasedLine
-	deadline := time.Now().Add(5 * time.Second)
-	for !strings.Contains(logs.String(), line) && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
-	took := time.Since(start)
-	if err := stop(); err != nil {
+// TestServe_RemovedConfigKeyIsLoggedAndServes: a config written for 0.3
+// that sets server.release_startup_pages still starts; the log where the
+// operator looks says the key was removed.
+func TestServe_RemovedConfigKeyIsLoggedAndServes(t *testing.T) {
+	d := startDaemon(t, writeConfig(t, "server: {listen: '127.0.0.1:0', release_startup_pages: true}\nchecks: [{name: quick, type: fake}]\n"), nil)
+	resp, err := http.Get(d.url + "/ht/?format=json")
+	if err != nil {
 		t.Fatal(err)
 	}
-	out := logs.String()
-	if !strings.Contains(out, line) {
-		t.Fatalf("no release logged:\n%s", out)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("/ht/: %d", resp.StatusCode)
 	}
-	if took < 400*time.Millisecond {
-		t.Errorf("released after %s, before the slow check's first result (400ms)", took)
-	}
-	if strings.Contains(out, "mappings=0") || strings.Contains(out, "could not release") {
-		t.Errorf("nothing released:\n%s", out)
+	if out := d.logs.String(); !strings.Contains(out, "level=WARN") || !strings.Contains(out, "removed config key") {
+		t.Errorf("no warning about the removed key in the log:\n%s", out)
 	}
 }
 
-func TestServe_StopsWithoutWaitingForTheStartupRelease(t *testing.T) {
+// TestServe_StopsWithoutWaitingForAStartupRunInFlight: shutdown cancels a
+// check still on its first run instead of waiting out its timeout.
+func TestServe_StopsWithoutWaitingForAStartupRunInFlight(t *testing.T) {
 	_, stop, _ := serve(t, "checks: [{name: slow, type: fake, sleep: 5s, timeout: 10s}]\n")
 	start := time.Now()
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
 	if took := time.Since(start); took > 3*time.Second {
-		t.Errorf("stop took %s: it waited for the release's warm-up bound", took)
-	}
-}
-
-func TestServe_ReleaseStartupPagesFalseKeepsThem(t *testing.T) {
-	stop, logs := serveDebug(t, ", release_startup_pages: false", "[{name: quick, type: fake}]")
-	time.Sleep(300 * time.Millisecond) // the enabled case logs well within this; see the test above
-	if err := stop(); err != nil {
-		t.Fatal(err)
-	}
-	if out := logs.String(); !strings.Contains(out, "healthd started") || strings.Contains(out, releasedLine) {
-		t.Errorf("release_startup_pages: false still released (or never started):\n%s", out)
+		t.Errorf("stop took %s: it waited for the check's run", took)
 	}
 }

@@ -127,3 +127,31 @@ checks:
 		t.Errorf("logs:\n%s", out)
 	}
 }
+
+// A check's own warning is logged as "check warning" whatever
+// WARNINGS_AS_ERRORS says: that setting fails /ht/, it does not make the
+// threshold an outage.
+func TestStateLog_WarningStaysAWarningUnderWarningsAsErrors(t *testing.T) {
+	cfg, err := config.Parse("t.yaml", []byte(`
+health_check: {WARNINGS_AS_ERRORS: true}
+checks: [{name: disk, type: fake, warn: "web-1 93.2% disk usage exceeds 90%"}]
+`), config.Options{Registry: checkstest.Registry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &testsvc.Buffer{}
+	logger := slog.New(slog.NewJSONHandler(logs, nil))
+	r := checkstest.NewRunner(t, cfg, runner.Options{WarningsAsErrors: cfg.HealthCheck.WarningsAsErrors, Observers: []runner.Observer{daemon.NewStateLog(logger)}})
+	r.Run(context.Background(), r.Checks())
+	deadline := time.Now().Add(10 * time.Second) // the observer hears of the run just after the probe
+	for !strings.Contains(logs.String(), "\n") && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	var line struct{ Level, Msg, To string }
+	if err := json.Unmarshal([]byte(strings.SplitN(logs.String(), "\n", 2)[0]), &line); err != nil {
+		t.Fatalf("log: %v\n%s", err, logs)
+	}
+	if line.Level != "WARN" || line.Msg != "check warning" || line.To != "warning" {
+		t.Errorf("logged %+v, want a WARN \"check warning\" to warning\n%s", line, logs)
+	}
+}

@@ -8,7 +8,9 @@ package metrics
 import (
 	"fmt"
 	"net/http"
+	"regexp"
 	"runtime"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -43,6 +45,17 @@ const (
 	LabelResult = "result"
 )
 
+// droppedGoMetric is a series of client_golang's Go collector that /metrics
+// leaves out: in OpenMetrics the counter go_memstats_alloc_bytes_total is
+// the family go_memstats_alloc_bytes, the name of the Go collector's
+// heap-in-use gauge, and a strict parser rejects the clash (client_golang
+// issue 829). The same count, bytes allocated since start, is exported as
+// go_gc_heap_allocs_bytes_total (runtime/metrics' /gc/heap/allocs:bytes).
+const droppedGoMetric = "go_memstats_alloc_bytes_total"
+
+// heapAllocs enables the runtime/metrics series that replaces droppedGoMetric.
+var heapAllocs = collectors.GoRuntimeMetricsRule{Matcher: regexp.MustCompile(`^/gc/heap/allocs:bytes$`)}
+
 // DurationBuckets are the histogram's upper bounds in seconds: from local
 // checks (disk, memory) that take a millisecond to a network check near a
 // 10 s timeout.
@@ -57,6 +70,8 @@ type Options struct {
 // runner.Observer: attach it to each runner (see Attach).
 type Metrics struct {
 	reg *prometheus.Registry
+	// exposed is what /metrics serves: reg less droppedGoMetric.
+	exposed prometheus.Gatherer
 	checkGauges
 	duration   *prometheus.HistogramVec
 	runs       *prometheus.CounterVec
@@ -140,18 +155,24 @@ func New(opts Options) *Metrics {
 	build.Set(1)
 	m.reg.MustRegister(m.checkGauges.collectors()...)
 	m.reg.MustRegister(m.duration, m.runs, m.reloadOK, m.reloadTime, build,
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(heapAllocs)),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.exposed = prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) {
+		fams, err := m.reg.Gather()
+		return slices.DeleteFunc(fams, func(f *dto.MetricFamily) bool { return f.GetName() == droppedGoMetric }), err
+	})
 	return m
 }
 
 // Registry returns the registry, for tests and for extra collectors.
 func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 
-// Handler serves the registry in the Prometheus text format, or in
-// OpenMetrics when the scraper asks for it. It always answers 200 when the
-// registry gathers: the checks' health never changes the status code.
+// Handler serves the registry (less droppedGoMetric) in the Prometheus
+// text format, or in OpenMetrics when the scraper asks for it. It always
+// answers 200 when the registry gathers: the checks' health never changes
+// the status code.
 func (m *Metrics) Handler() http.Handler {
-	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{EnableOpenMetrics: true, ErrorHandling: promhttp.ContinueOnError})
+	return promhttp.HandlerFor(m.exposed, promhttp.HandlerOpts{EnableOpenMetrics: true, ErrorHandling: promhttp.ContinueOnError})
 }
 
 // Attach makes r's checks the exported set and adds m to r's observers.
@@ -281,11 +302,12 @@ const (
 )
 
 // ResponseFamilies returns the overall series of one /ht/ response: its
-// state (0 failing, 1 warning, 2 passing, where a non-critical failure
-// counts as a warning) and whether its status code is 200.
+// state (runner.Overall's: 0 failing, 1 warning, 2 passing, where a
+// non-critical failure counts as a warning and a warning that fails the
+// response as failing) and whether its status code is 200.
 func ResponseFamilies(state runner.Status, ok bool) ([]*dto.MetricFamily, error) {
 	st := prometheus.NewGauge(prometheus.GaugeOpts{Name: NameResponseState,
-		Help: "Worst state of the selected checks: 0 failing, 1 warning, 2 passing; a non-critical failure counts as a warning."})
+		Help: "Worst state of the selected checks as they weigh on this response: 0 failing, 1 warning, 2 passing; a non-critical failure counts as a warning, a warning that fails the response (WARNINGS_AS_ERRORS) as failing."})
 	st.Set(float64(state))
 	okg := prometheus.NewGauge(prometheus.GaugeOpts{Name: NameResponseOK,
 		Help: "1 if this response's status code is 200, else 0."})

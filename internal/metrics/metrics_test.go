@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -160,5 +161,46 @@ func TestMetrics_ReloadResult(t *testing.T) {
 	}
 	if v, ok := series(fams, metrics.NameBuildInfo, map[string]string{"version": "v1.2.3"}); !ok || v != 1 {
 		t.Errorf("build info %v %v", v, ok)
+	}
+}
+
+// In OpenMetrics a counter's family is its name less _total, and a
+// histogram's or summary's samples add _bucket, _count, _sum and _created:
+// no two families that /metrics serves may then claim one name, or a strict
+// parser rejects the whole scrape. client_golang's Go collector has such a
+// pair (go_memstats_alloc_bytes and go_memstats_alloc_bytes_total, its
+// issue 829). internal/server's TestMetrics_StrictParsersAcceptEveryAnswer
+// runs a strict parser; this is the same rule without one, for -short.
+func TestMetrics_NoOpenMetricsNameClash(t *testing.T) {
+	m := metrics.New(metrics.Options{Version: "test"})
+	fams := scrape(t, m)
+	owner := map[string]string{} // every name a sample or a family takes, to its metric
+	claim := func(name, metric string) {
+		if o, ok := owner[name]; ok && o != metric {
+			t.Errorf("OpenMetrics name %s is claimed by both %s and %s", name, o, metric)
+		}
+		owner[name] = metric
+	}
+	for name, f := range fams {
+		family := name
+		var samples []string
+		switch f.GetType() {
+		case dto.MetricType_COUNTER:
+			family = strings.TrimSuffix(name, "_total")
+			samples = []string{family + "_total", family + "_created"}
+		case dto.MetricType_HISTOGRAM, dto.MetricType_GAUGE_HISTOGRAM:
+			samples = []string{name + "_bucket", name + "_count", name + "_sum", name + "_created"}
+		case dto.MetricType_SUMMARY:
+			samples = []string{name + "_count", name + "_sum", name + "_created"}
+		}
+		claim(family, name)
+		for _, s := range samples {
+			claim(s, name)
+		}
+	}
+	for _, want := range []string{"go_memstats_alloc_bytes", "go_gc_heap_allocs_bytes_total", "go_goroutines", "go_gc_gogc_percent"} {
+		if _, ok := fams[want]; !ok {
+			t.Errorf("/metrics lacks %s", want)
+		}
 	}
 }

@@ -43,5 +43,6 @@ func (d *damping) apply(c *config.Check, prev, res *Result) {
 		res.Message = fmt.Sprintf("recovering: %d of %d successes; last error: %s", d.successes, c.SuccessesBeforePassing, d.lastError)
 	default: // the check's own warning: neither a failure nor a success
 		d.failures, d.successes = 0, 0
+		d.lastError = res.Message // what "recovering: …; last error:" names
 	}
 }

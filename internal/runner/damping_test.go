@@ -3,6 +3,8 @@ package runner_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -102,5 +104,36 @@ checks: [{name: db, type: fake, failures_before_critical: %d, successes_before_p
 				}
 			}
 		})
+	}
+}
+
+// A check's own warning is neither a failure nor a success for damping: it
+// shows at once (no "failure 1 of 3"), fails the response at once under
+// WARNINGS_AS_ERRORS, and a recovery from it names it as the last error.
+func TestRunner_FlapDampingOfTheChecksOwnWarning(t *testing.T) {
+	result := filepath.Join(t.TempDir(), "result")
+	cfg := load(t, `
+defaults: {cache_ttl: 0s, max_stale: 0s}
+checks: [{name: disk, type: fake, result_file: "`+result+`", failures_before_critical: 3, successes_before_passing: 2}]
+`)
+	r := newRunner(t, cfg, runner.Options{WarningsAsErrors: true})
+	c := r.Lookup("disk")
+	for i, s := range []struct {
+		set   string
+		want  runner.Status
+		msg   string
+		fails bool
+	}{
+		{"warn 93% disk usage exceeds 90%", runner.Warning, "warning: 93% disk usage exceeds 90%", true},
+		{"", runner.Warning, "recovering: 1 of 2 successes; last error: warning: 93% disk usage exceeds 90%", true},
+		{"", runner.Passing, "", false},
+	} {
+		if err := os.WriteFile(result, []byte(s.set), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		res := r.Run(context.Background(), []*runner.Check{c})[0].Result
+		if res.Status != s.want || res.Message != s.msg || c.FailsResponse(res) != s.fails {
+			t.Fatalf("step %d: got %v %q (fails the response: %v); want %v %q (%v)", i+1, res.Status, res.Message, c.FailsResponse(res), s.want, s.msg, s.fails)
+		}
 	}
 }

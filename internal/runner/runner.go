@@ -22,7 +22,10 @@ import (
 )
 
 // Status is a check's or a response's state. The numbers are the ones
-// exported as healthd_check_state: 0 failing, 1 warning, 2 passing.
+// exported as healthd_check_state: 0 failing, 1 warning, 2 passing. A
+// check's own warning (a threshold crossed) is Warning whatever
+// WARNINGS_AS_ERRORS says: that setting decides only whether the warning
+// fails a response (see Check.FailsResponse).
 type Status int
 
 const (
@@ -85,6 +88,8 @@ func (f ObserverFunc) Observe(c *Check, prev, cur *Result) { f(c, prev, cur) }
 
 // Options configure a Runner.
 type Options struct {
+	// WarningsAsErrors makes a critical check's own warning fail the
+	// responses that include it. It does not change the check's status.
 	WarningsAsErrors bool
 	Logger           *slog.Logger
 	Observers        []Observer
@@ -112,6 +117,8 @@ type Check struct {
 	// one replaced on reload: it is shown until the first run ends but
 	// never counted as fresh, so a changed check is run at once.
 	inherited atomic.Bool
+	// warningsAsErrors is the runner's Options.WarningsAsErrors.
+	warningsAsErrors bool
 
 	// Observers hear of results in the order they were published: each
 	// publication takes a ticket (published, guarded by mu) and tells the
@@ -128,6 +135,17 @@ func (c *Check) Last() *Result { return c.last.Load() }
 
 // Checker returns the built check (tests look into their fakes).
 func (c *Check) Checker() checks.Checker { return c.checker }
+
+// FailsResponse reports whether r, a result of c, fails the responses that
+// include c: c is critical and r is failing, or r is c's own warning while
+// WARNINGS_AS_ERRORS is true. A failure that flap damping still shows as a
+// warning has the failure's kind, so it does not fail them.
+func (c *Check) FailsResponse(r *Result) bool {
+	if !c.Critical {
+		return false
+	}
+	return r.Status == Failing || r.Status == Warning && r.Kind == checks.KindWarning && c.warningsAsErrors
+}
 
 // History returns the check's recent results.
 func (c *Check) History() *History { return c.history }
@@ -171,7 +189,7 @@ func New(cfg *config.Config, opts Options) (*Runner, error) {
 			errs = append(errs, fmt.Errorf("check %q: %s", cc.Name, checks.Redact(err.Error(), cc.Secrets)))
 			continue
 		}
-		c := &Check{Check: *cc, checker: checker, history: newHistory(cc.History)}
+		c := &Check{Check: *cc, checker: checker, history: newHistory(cc.History), warningsAsErrors: opts.WarningsAsErrors}
 		c.tellTurn.L = &c.tellMu
 		r.checks = append(r.checks, c)
 		r.byName[c.Name] = c
@@ -240,25 +258,6 @@ func (r *Runner) Start() {
 		if c.Interval > 0 {
 			r.wg.Add(1)
 			go r.loop(c)
-		}
-	}
-}
-
-// Warm waits until the runs that Start began have ended (each within its
-// timeout plus Grace), or ctx ends. Unlike Run it starts no run: a check
-// with cache_ttl 0 is not run a second time.
-func (r *Runner) Warm(ctx context.Context) {
-	for _, c := range r.checks {
-		c.mu.Lock()
-		f := c.flight
-		c.mu.Unlock()
-		if f == nil {
-			continue
-		}
-		select {
-		case <-f.done:
-		case <-ctx.Done():
-			return
 		}
 	}
 }
@@ -493,7 +492,7 @@ func (r *Runner) runOnce(c *Check) *Result {
 		res.Kind = checks.KindOf(err)
 		res.Message = checks.Redact(checks.Message(err), c.Secrets)
 		res.Status = Failing
-		if res.Kind == checks.KindWarning && !r.opts.WarningsAsErrors {
+		if res.Kind == checks.KindWarning {
 			res.Status = Warning
 		}
 	}
@@ -506,10 +505,15 @@ func isCheckError(err error) bool {
 	return errors.As(err, &e)
 }
 
-// Overall is the state of a set of results: the HTTP status follows OK.
+// Overall is the state of a set of results, as a response shows it: the
+// HTTP status follows OK.
 type Overall struct {
-	Status            Status // worst of all (a non-critical failure counts as a warning)
-	OK                bool   // every critical check passes (warnings pass unless WARNINGS_AS_ERRORS)
+	// Status is the worst of all, as they weigh on the response: a
+	// non-critical failure counts as a warning, a warning that fails the
+	// response (WARNINGS_AS_ERRORS) as failing.
+	Status Status
+	OK     bool // no result fails the response (Check.FailsResponse)
+	// Failing and Warnings count the checks' own statuses.
 	Failing, Warnings int
 }
 
@@ -521,13 +525,15 @@ func Summarize(snaps []Snapshot) Overall {
 		switch st {
 		case Failing:
 			o.Failing++
-			if s.Check.Critical {
-				o.OK = false
-			} else {
-				st = Warning
-			}
 		case Warning:
 			o.Warnings++
+		}
+		switch {
+		case s.Check.FailsResponse(s.Result):
+			o.OK = false
+			st = Failing
+		case st == Failing:
+			st = Warning
 		}
 		if st < o.Status {
 			o.Status = st

@@ -2,6 +2,7 @@ package runner_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -59,15 +60,63 @@ checks:
 		if g := got["down"]; g.Status != runner.Failing || g.Message != "unavailable: connection refused (127.0.0.1:5432)" {
 			t.Errorf("down: %v %q", g.Status, g.Message)
 		}
-		wantWarn := runner.Warning
-		if wae {
-			wantWarn = runner.Failing
+		// The check's own result: WARNINGS_AS_ERRORS decides only whether
+		// it fails a response.
+		if g := got["full"]; g.Status != runner.Warning || g.Raw != runner.Warning || g.Message != "warning: web-1 93.2% disk usage exceeds 90%" {
+			t.Errorf("WARNINGS_AS_ERRORS=%v full: %v (raw %v) %q", wae, g.Status, g.Raw, g.Message)
 		}
-		if g := got["full"]; g.Status != wantWarn || g.Message != "warning: web-1 93.2% disk usage exceeds 90%" {
-			t.Errorf("WARNINGS_AS_ERRORS=%v full: %v %q", wae, g.Status, g.Message)
+		if fails := r.Lookup("full").FailsResponse(got["full"]); fails != wae {
+			t.Errorf("WARNINGS_AS_ERRORS=%v: the warning fails the response: %v", wae, fails)
 		}
 		if g := got["boom"]; g.Status != runner.Failing || g.Message != "unknown error: the check crashed: nil map" {
 			t.Errorf("boom: %v %q", g.Status, g.Message)
+		}
+	}
+}
+
+// WARNINGS_AS_ERRORS makes a critical check's own warning fail the
+// response, and only that: not a non-critical check's warning, nor a
+// failure that flap damping still shows as a warning; the checks keep their
+// statuses.
+func TestSummarize_WarningsAsErrors(t *testing.T) {
+	const yaml = `
+health_check: {WARNINGS_AS_ERRORS: %v}
+checks:
+  - {name: ok, type: fake}
+  - {name: full, type: fake, warn: "93.2%% disk usage exceeds 90%%"}
+  - {name: full-nc, type: fake, warn: "93.2%% disk usage exceeds 90%%", critical: false}
+  - {name: damped, type: fake, fail: "connection refused", failures_before_critical: 3}
+`
+	for _, c := range []struct {
+		wae    bool
+		sel    []string
+		ok     bool
+		status runner.Status
+	}{
+		{true, []string{"ok", "full"}, false, runner.Failing},
+		{false, []string{"ok", "full"}, true, runner.Warning},
+		{true, []string{"ok", "full-nc"}, true, runner.Warning},
+		{true, []string{"ok", "damped"}, true, runner.Warning},
+		{true, []string{"ok"}, true, runner.Passing},
+	} {
+		cfg := load(t, fmt.Sprintf(yaml, c.wae))
+		if cfg.HealthCheck.WarningsAsErrors != c.wae {
+			t.Fatalf("config WARNINGS_AS_ERRORS %v", cfg.HealthCheck.WarningsAsErrors)
+		}
+		r := newRunner(t, cfg, runner.Options{WarningsAsErrors: c.wae})
+		var sel []*runner.Check
+		for _, n := range c.sel {
+			sel = append(sel, r.Lookup(n))
+		}
+		snaps := r.Run(context.Background(), sel)
+		o := runner.Summarize(snaps)
+		if o.OK != c.ok || o.Status != c.status || o.Warnings != 1 && len(sel) > 1 || o.Failing != 0 {
+			t.Errorf("WARNINGS_AS_ERRORS=%v %v: got %+v, want ok=%v status=%v, 1 warning, 0 failing", c.wae, c.sel, o, c.ok, c.status)
+		}
+		for _, s := range snaps[1:] {
+			if s.Result.Status != runner.Warning {
+				t.Errorf("WARNINGS_AS_ERRORS=%v: %s shows %v, want its own warning", c.wae, s.Check.Name, s.Result.Status)
+			}
 		}
 	}
 }
@@ -268,41 +317,6 @@ func TestSummarize(t *testing.T) {
 		if o.OK != c.ok || o.Status != c.status {
 			t.Errorf("%s: got ok=%v status=%v", c.name, o.OK, o.Status)
 		}
-	}
-}
-
-func TestRunner_WarmWaitsForTheStartRunsAndStartsNone(t *testing.T) {
-	cfg := load(t, `
-defaults: {cache_ttl: 0s, max_stale: 0s}
-checks:
-  - {name: quick, type: fake}
-  - {name: slow, type: fake, sleep: 200ms}
-`)
-	r := newRunner(t, cfg, runner.Options{})
-	start := time.Now()
-	r.Start()
-	r.Warm(context.Background())
-	if took := time.Since(start); took < 200*time.Millisecond {
-		t.Errorf("Warm returned after %s, before the slow check's run ended", took)
-	}
-	for _, c := range r.Checks() {
-		if c.Last() == nil {
-			t.Errorf("%s has no result after Warm", c.Name)
-		}
-		if n := fake(r, c.Name).Runs(); n != 1 {
-			t.Errorf("%s ran %d times, want only the warm-up run", c.Name, n)
-		}
-	}
-
-	ctx, cancel := context.WithCancel(context.Background())
-	cfg2 := load(t, "checks: [{name: slower, type: fake, sleep: 2s, timeout: 5s}]\n")
-	r2 := newRunner(t, cfg2, runner.Options{})
-	r2.Start()
-	time.AfterFunc(50*time.Millisecond, cancel)
-	start = time.Now()
-	r2.Warm(ctx)
-	if took := time.Since(start); took > time.Second {
-		t.Errorf("Warm ignored its context: returned after %s", took)
 	}
 }
 

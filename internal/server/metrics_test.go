@@ -1,6 +1,12 @@
 package server_test
 
 import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -145,5 +151,251 @@ func TestMetrics_AlwaysAnswers200(t *testing.T) {
 	resp, body := get(t, f.ts.URL+"/metrics", "Accept", "application/openmetrics-text;version=1.0.0;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1")
 	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/openmetrics-text") || !strings.HasSuffix(body, "# EOF\n") {
 		t.Errorf("OpenMetrics scrape: %d %q", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+}
+
+// omFamily is a metric family as the strict OpenMetrics parser read it.
+type omFamily struct {
+	Type    string
+	Samples []struct {
+		Name   string
+		Labels map[string]string
+		Value  string
+	}
+}
+
+// parseStrictly runs the strict OpenMetrics parser of Debian's
+// python3-prometheus-client (scripts/setup/python-prometheus-client.sh) on
+// each body (one process for all: it takes a second to start on a busy
+// machine) and returns their families by name; a body it rejects fails the
+// test. It runs /usr/bin/python3: a pyenv or virtualenv python3 earlier on
+// PATH does not see Debian's dist-packages.
+func parseStrictly(t *testing.T, bodies map[string]string) map[string]map[string]omFamily {
+	t.Helper()
+	const script = `
+import json, sys
+from prometheus_client.openmetrics.parser import text_string_to_metric_families
+out = {}
+for what, body in json.load(sys.stdin).items():
+    try:
+        out[what] = {"Families": {f.name: {"Type": f.type, "Samples": [
+            {"Name": s.name, "Labels": s.labels, "Value": repr(s.value)} for s in f.samples]}
+            for f in text_string_to_metric_families(body)}}
+    except Exception as e:
+        out[what] = {"Error": repr(e)}
+json.dump(out, sys.stdout)
+`
+	in, err := json.Marshal(bodies)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("/usr/bin/python3", "-c", script)
+	cmd.Stdin = bytes.NewReader(in)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("the strict OpenMetrics parser (scripts/setup/python-prometheus-client.sh installs it): %v\n%s", err, stderr.String())
+	}
+	var parsed map[string]struct {
+		Families map[string]omFamily
+		Error    string
+	}
+	if err := json.Unmarshal(out, &parsed); err != nil {
+		t.Fatalf("parser output: %v", err)
+	}
+	fams := map[string]map[string]omFamily{}
+	for what, body := range bodies {
+		p, ok := parsed[what]
+		switch {
+		case !ok:
+			t.Errorf("%s: not parsed", what)
+		case p.Error != "":
+			t.Errorf("%s: the strict OpenMetrics parser rejects it: %s\n--- body\n%s", what, p.Error, body)
+		default:
+			fams[what] = p.Families
+		}
+	}
+	return fams
+}
+
+// omValue is the value of the sample called name with exactly labels.
+func omValue(t *testing.T, fams map[string]omFamily, family, name string, labels map[string]string) string {
+	t.Helper()
+	for _, s := range fams[family].Samples {
+		if s.Name == name && maps.Equal(s.Labels, labels) {
+			return s.Value
+		}
+	}
+	t.Errorf("no sample %s%v in family %s", name, labels, family)
+	return ""
+}
+
+// promtoolCheckMetrics lints a Prometheus text-format body with promtool
+// (scripts/setup/prometheus.sh).
+func promtoolCheckMetrics(t *testing.T, what, body string) {
+	t.Helper()
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		t.Fatalf("promtool is needed (scripts/setup/prometheus.sh installs it): %v", err)
+	}
+	cmd := exec.Command(promtool, "check", "metrics")
+	cmd.Stdin = strings.NewReader(body)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%s: promtool check metrics: %v\n%s", what, err, out)
+	}
+}
+
+// Every answer of /metrics and of /ht/ in OpenMetrics is valid for a strict
+// parser, whatever the scraper's Accept header, with a passing, a failing
+// and a warning check: OpenMetrics to the strict parser, the text format to
+// promtool. (client_golang's Go collector exports go_memstats_alloc_bytes
+// and go_memstats_alloc_bytes_total, which are one name in OpenMetrics.)
+func TestMetrics_StrictParsersAcceptEveryAnswer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs promtool and python3's OpenMetrics parser")
+	}
+	f := newFixture(t, mixed, nil)
+	f.warm(t)
+	om := map[string]string{} // the OpenMetrics answers, by request
+	for _, accept := range []string{
+		"application/openmetrics-text;version=1.0.0;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1", // Prometheus
+		"application/openmetrics-text; version=1.0.0",
+		"application/openmetrics-text; version=0.0.1",
+		"application/openmetrics-text",
+		"text/plain;version=0.0.4",
+		"*/*",
+		"",
+	} {
+		resp, body := get(t, f.ts.URL+"/metrics", "Accept", accept)
+		what := "/metrics with Accept " + accept
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s: status %d", what, resp.StatusCode)
+		}
+		if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/openmetrics-text") {
+			om[what] = body
+			continue
+		}
+		if strings.Contains(accept, "openmetrics") {
+			t.Errorf("%s: content type %q", what, resp.Header.Get("Content-Type"))
+		}
+		promtoolCheckMetrics(t, what, body)
+	}
+	for _, how := range []struct{ url, accept string }{
+		{"/ht/?format=openmetrics", ""},
+		{"/ht/", "application/openmetrics-text"},
+		{"/ht/readiness/?format=openmetrics", ""},
+		{"/ht/check/disk/?format=openmetrics", ""},
+	} {
+		_, body := get(t, f.ts.URL+how.url, "Accept", how.accept)
+		om[how.url+" with Accept "+how.accept] = body
+	}
+	for what, fams := range parseStrictly(t, om) {
+		if !strings.HasPrefix(what, "/metrics") {
+			if fams[metrics.NameResponseOK].Type != "gauge" || fams[metrics.NameResponseState].Type != "gauge" {
+				t.Errorf("%s: no response series", what)
+			}
+			if v := omValue(t, fams, strings.TrimSuffix(metrics.NameRuns, "_total"), metrics.NameRuns, map[string]string{"check": "disk", "type": "fake", "result": "warning"}); v != "1.0" {
+				t.Errorf("%s: disk runs{result=warning} %s, want 1", what, v)
+			}
+			continue
+		}
+		if fams["go_memstats_alloc_bytes"].Type != "gauge" || fams["go_gc_heap_allocs_bytes"].Type != "counter" ||
+			fams["go_goroutines"].Type != "gauge" || fams["process_resident_memory_bytes"].Type != "gauge" {
+			t.Errorf("%s: the Go and process collectors' main series are missing: %v", what, slices.Sorted(maps.Keys(fams)))
+		}
+		for check, state := range map[string]string{"database": "0.0", "cache": "2.0", "disk": "1.0", "workers": "0.0"} {
+			if v := omValue(t, fams, metrics.NameState, metrics.NameState, map[string]string{"check": check, "type": "fake"}); v != state {
+				t.Errorf("%s: %s state %s, want %s", what, check, v, state)
+			}
+		}
+	}
+	if len(om) != 8 {
+		t.Errorf("%d OpenMetrics answers, want 8", len(om))
+	}
+}
+
+// WARNINGS_AS_ERRORS decides the answer of /ht/ (its status code, the
+// top-level health+json status, the text format's verdict and [-] mark,
+// healthd_response_*), never the check's own state: that stays a warning in
+// /metrics, in /ht/'s per-check series and in health+json's per-check status.
+func TestWarningsAsErrors_DecidesTheAnswerNotTheChecksState(t *testing.T) {
+	const warning = "warning: web-1 93.2% disk usage exceeds 90%"
+	for _, c := range []struct {
+		wae           bool
+		code          int
+		health, text  string
+		responseState float64
+		responseOK    float64
+	}{
+		{true, 500, "fail", "[-]disk failed: " + warning + "\n", 0, 0},
+		{false, 200, "warn", "[+]disk " + warning + "\n", 1, 1},
+	} {
+		f := newFixture(t, fmt.Sprintf(`
+health_check: {WARNINGS_AS_ERRORS: %v}
+defaults: {cache_ttl: 1h}
+checks:
+  - {name: ok, type: fake}
+  - {name: disk, type: fake, warn: "web-1 93.2%% disk usage exceeds 90%%"}
+`, c.wae), nil)
+		f.warm(t)
+		name := fmt.Sprintf("WARNINGS_AS_ERRORS=%v", c.wae)
+		disk := map[string]string{"check": "disk", "type": "fake"}
+
+		fams := scrapeMetrics(t, f.ts.URL)
+		if s, u := value(t, fams, metrics.NameState, disk), value(t, fams, metrics.NameUp, disk); s != 1 || u != 1 {
+			t.Errorf("%s: /metrics: disk state %v up %v, want 1 1", name, s, u)
+		}
+		for result, want := range map[string]float64{"warning": 1, "failing": 0} {
+			if v := value(t, fams, metrics.NameRuns, map[string]string{"check": "disk", "type": "fake", "result": result}); v != want {
+				t.Errorf("%s: /metrics: disk runs{result=%s} %v, want %v", name, result, v, want)
+			}
+		}
+
+		resp, body := get(t, f.ts.URL+"/ht/?format=json")
+		if resp.StatusCode != c.code || body != `{"disk":"`+warning+`","ok":"working"}` {
+			t.Errorf("%s: json: %d %s", name, resp.StatusCode, body)
+		}
+
+		resp, body = get(t, f.ts.URL+"/ht/?format=text")
+		if resp.StatusCode != c.code || !strings.Contains(body, c.text) {
+			t.Errorf("%s: text: %d %q, want a line %q", name, resp.StatusCode, body, c.text)
+		}
+
+		resp, body = get(t, f.ts.URL+"/ht/?format=health")
+		var doc struct {
+			Status string
+			Checks map[string][]struct{ Status string }
+		}
+		if err := json.Unmarshal([]byte(body), &doc); err != nil {
+			t.Fatalf("%s: health+json: %v", name, err)
+		}
+		if d := doc.Checks["disk:responseTime"]; resp.StatusCode != c.code || doc.Status != c.health || len(d) != 1 || d[0].Status != "warn" {
+			t.Errorf("%s: health+json: %d %s", name, resp.StatusCode, body)
+		}
+
+		resp, body = get(t, f.ts.URL+"/ht/?format=openmetrics")
+		p := expfmt.NewTextParser(model.UTF8Validation)
+		om, err := p.TextToMetricFamilies(strings.NewReader(strings.TrimSuffix(body, "# EOF\n")))
+		if err != nil {
+			t.Fatalf("%s: openmetrics: %v\n%s", name, err, body)
+		}
+		if resp.StatusCode != c.code {
+			t.Errorf("%s: openmetrics: status %d", name, resp.StatusCode)
+		}
+		for _, s := range []struct {
+			name   string
+			labels map[string]string
+			want   float64
+		}{
+			{metrics.NameState, disk, 1},
+			{metrics.NameUp, disk, 1},
+			{metrics.NameResponseState, map[string]string{}, c.responseState},
+			{metrics.NameResponseOK, map[string]string{}, c.responseOK},
+		} {
+			if v := value(t, om, s.name, s.labels); v != s.want {
+				t.Errorf("%s: openmetrics: %s%v %v, want %v", name, s.name, s.labels, v, s.want)
+			}
+		}
 	}
 }

@@ -12,7 +12,8 @@ const defaultScope = "healthd"
 // renderText writes kube-apiserver's verbose style: a line per check, then
 // "<scope> check passed" or "<scope> check failed", where scope is
 // "healthd", the group or the check. A warning or a non-critical failure
-// does not fail the response, and says so:
+// does not fail the response, and says so; a warning that does fail it
+// (WARNINGS_AS_ERRORS) is marked failed:
 //
 //	[+]database ok
 //	[+]disk warning: web-1 93.2% disk usage exceeds 90%
@@ -23,10 +24,10 @@ func renderText(v view) []byte {
 	var b strings.Builder
 	for _, s := range v.snaps {
 		c, r := s.Check, s.Result
-		switch r.Status {
-		case runner.Passing:
+		switch {
+		case r.Status == runner.Passing:
 			b.WriteString("[+]" + c.Name + " ok\n")
-		case runner.Warning:
+		case r.Status == runner.Warning && !c.FailsResponse(r):
 			b.WriteString("[+]" + c.Name + " " + oneLine(r.Message) + "\n")
 		default:
 			b.WriteString("[-]" + c.Name + " failed")
