@@ -9,11 +9,11 @@ func builtinTypes() []Type {
 		{Name: "memcached", ComponentType: "datastore", New: newMemcached},
 		{Name: "memory", ComponentType: "system", NewConfig: newMemoryConfig},
 		{Name: "postgres", ComponentType: "datastore", New: newPostgres},
-		{Name: "process", ComponentType: "system", New: newProcess},
+		{Name: "process", ComponentType: "system", NewConfig: newProcessConfig},
 		{Name: "rabbitmq", ComponentType: "component", New: newRabbitMQ},
 		{Name: "redis", ComponentType: "datastore", New: newRedis},
 		{Name: "s3", ComponentType: "datastore", New: newS3},
-		{Name: "storage", ComponentType: "system", New: newStorage},
-		{Name: "tcp", ComponentType: "component", New: newTCP},
+		{Name: "storage", ComponentType: "system", NewConfig: newStorageConfig},
+		{Name: "tcp", ComponentType: "component", NewConfig: newTCPConfig},
 	}
 }

@@ -47,7 +47,7 @@ const (
 func newCelery(s Spec) (Checker, error) {
 	p := s.Params
 	raw := p.Required("broker")
-	c := &Celery{timeout: specTimeout(s)}
+	c := &Celery{timeout: envTimeout(Env{Timeout: s.Timeout})}
 	scheme := ""
 	if raw != "" {
 		if u, err := url.Parse(raw); err == nil {

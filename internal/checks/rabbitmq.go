@@ -18,12 +18,12 @@ type RabbitMQ struct {
 	timeout time.Duration
 }
 
-// defaultTimeout applies when a Spec carries no timeout (tests, tools).
+// defaultTimeout applies when an Env carries no timeout (tests, tools).
 const defaultTimeout = 5 * time.Second
 
-func specTimeout(s Spec) time.Duration {
-	if s.Timeout > 0 {
-		return s.Timeout
+func envTimeout(env Env) time.Duration {
+	if env.Timeout > 0 {
+		return env.Timeout
 	}
 	return defaultTimeout
 }
@@ -42,7 +42,7 @@ func newRabbitMQ(s Spec) (Checker, error) {
 	if err := p.Err(); err != nil {
 		return nil, err
 	}
-	t := specTimeout(s)
+	t := envTimeout(Env{Timeout: s.Timeout})
 	return &RabbitMQ{conn: newAMQPConn(raw, addr, s.Name, t), queues: queues, timeout: t}, nil
 }
 
