@@ -5,8 +5,8 @@ func builtinTypes() []Type {
 	return []Type{
 		{Name: "celery", ComponentType: "component", New: newCelery},
 		{Name: "disk", ComponentType: "system", NewConfig: newDiskConfig},
-		{Name: "http", ComponentType: "component", New: newHTTP},
-		{Name: "memcached", ComponentType: "datastore", New: newMemcached},
+		{Name: "http", ComponentType: "component", NewConfig: newHTTPConfig},
+		{Name: "memcached", ComponentType: "datastore", NewConfig: newMemcachedConfig},
 		{Name: "memory", ComponentType: "system", NewConfig: newMemoryConfig},
 		{Name: "postgres", ComponentType: "datastore", New: newPostgres},
 		{Name: "process", ComponentType: "system", NewConfig: newProcessConfig},
