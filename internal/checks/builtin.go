@@ -12,7 +12,7 @@ func builtinTypes() []Type {
 		{Name: "process", ComponentType: "system", NewConfig: newProcessConfig},
 		{Name: "rabbitmq", ComponentType: "component", New: newRabbitMQ},
 		{Name: "redis", ComponentType: "datastore", New: newRedis},
-		{Name: "s3", ComponentType: "datastore", New: newS3},
+		{Name: "s3", ComponentType: "datastore", NewConfig: newS3Config},
 		{Name: "storage", ComponentType: "system", NewConfig: newStorageConfig},
 		{Name: "tcp", ComponentType: "component", NewConfig: newTCPConfig},
 	}
