@@ -3,14 +3,14 @@ package checks
 // builtinTypes lists the built-in check types. One line per type; keep it sorted.
 func builtinTypes() []Type {
 	return []Type{
-		{Name: "celery", ComponentType: "component", New: newCelery},
+		{Name: "celery", ComponentType: "component", NewConfig: newCeleryConfig},
 		{Name: "disk", ComponentType: "system", NewConfig: newDiskConfig},
 		{Name: "http", ComponentType: "component", NewConfig: newHTTPConfig},
 		{Name: "memcached", ComponentType: "datastore", NewConfig: newMemcachedConfig},
 		{Name: "memory", ComponentType: "system", NewConfig: newMemoryConfig},
 		{Name: "postgres", ComponentType: "datastore", NewConfig: newPostgresConfig},
 		{Name: "process", ComponentType: "system", NewConfig: newProcessConfig},
-		{Name: "rabbitmq", ComponentType: "component", New: newRabbitMQ},
+		{Name: "rabbitmq", ComponentType: "component", NewConfig: newRabbitMQConfig},
 		{Name: "redis", ComponentType: "datastore", NewConfig: newRedisConfig},
 		{Name: "s3", ComponentType: "datastore", NewConfig: newS3Config},
 		{Name: "storage", ComponentType: "system", NewConfig: newStorageConfig},
