@@ -431,7 +431,7 @@ func isTimeout(err error) bool {
 	return errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
 }
 
-// queueSpec is one entry of a `queues:` list.
+// queueSpec is one entry of a `queues:` list, as a probe uses it.
 type queueSpec struct {
 	name         string
 	minConsumers int

@@ -5,7 +5,7 @@ import (
 	"sort"
 )
 
-// Registry maps a type name (the `type:` key in config) to its constructor.
+// Registry maps a type name (the `type:` key in config) to its Type.
 // It is built explicitly (see Builtin) rather than filled by init functions,
 // so tests can register their own types without touching shared state.
 type Registry struct {
@@ -17,8 +17,8 @@ func NewRegistry() *Registry { return &Registry{types: map[string]Type{}} }
 
 // Register adds a type; a duplicate or incomplete type is an error.
 func (r *Registry) Register(t Type) error {
-	if t.Name == "" || (t.New == nil) == (t.NewConfig == nil) {
-		return fmt.Errorf("checks: register: type needs a name and either NewConfig or New")
+	if t.Name == "" || t.NewConfig == nil {
+		return fmt.Errorf("checks: register: type needs a name and NewConfig")
 	}
 	if _, dup := r.types[t.Name]; dup {
 		return fmt.Errorf("checks: register: type %q is already registered", t.Name)
@@ -92,11 +92,6 @@ func (t Type) Parse(values map[string]any, s Settings, also ...string) (Config, 
 // Build parses values and builds the check: what the config loader and the
 // daemon do in two steps, in one, for tests and tools.
 func (t Type) Build(values map[string]any, env Env, also ...string) (Checker, error) {
-	if t.NewConfig == nil {
-		p := NewParams(values)
-		p.AlsoKnown(also...)
-		return t.New(Spec{Name: env.Name, Params: p, Timeout: env.Timeout, Settings: env.Settings, Logger: env.Logger})
-	}
 	cfg, err := t.Parse(values, env.Settings, also...)
 	if err != nil {
 		return nil, err

@@ -793,27 +793,12 @@ func (l *loader) check(cfg *Config, entries map[string]entry, node *yaml.Node, l
 	}
 	c.ComponentType = typ.ComponentType
 	c.Secrets = checks.Secrets(own)
-	own = copyMap(own)
-	params := checks.NewParams(own)
-	params.AlsoKnown(commonKeys...)
-	var checker checks.Checker
-	var err error
-	if typ.NewConfig != nil {
-		checker, err = safeBuild(typ, own, checks.Env{
-			Name:     c.Name,
-			Timeout:  c.Timeout,
-			Settings: cfg.HealthCheck,
-			Logger:   l.opts.Logger.With("check", c.Name),
-		})
-	} else {
-		checker, err = safeNew(typ.New, checks.Spec{
-			Name:     c.Name,
-			Params:   params,
-			Timeout:  c.Timeout,
-			Settings: cfg.HealthCheck,
-			Logger:   l.opts.Logger.With("check", c.Name),
-		})
-	}
+	checker, err := safeBuild(typ, copyMap(own), checks.Env{
+		Name:     c.Name,
+		Timeout:  c.Timeout,
+		Settings: cfg.HealthCheck,
+		Logger:   l.opts.Logger.With("check", c.Name),
+	})
 	if err != nil {
 		for _, e := range flatten(err) {
 			var ke *checks.KeyError
@@ -833,22 +818,9 @@ func (l *loader) check(cfg *Config, entries map[string]entry, node *yaml.Node, l
 	return c
 }
 
-// safeNew turns a constructor's panic into a config error: a bad config
-// must never crash the daemon, even through a buggy check type.
-func safeNew(f checks.Factory, s checks.Spec) (c checks.Checker, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			c, err = nil, fmt.Errorf("check type failed to build: %v", r)
-		}
-	}()
-	c, err = f(s)
-	if err == nil && c == nil {
-		err = fmt.Errorf("check type returned no checker")
-	}
-	return c, err
-}
-
-// safeBuild builds a check of a type declaring its keys.
+// safeBuild builds a check, turning a check type's panic into a config
+// error: a bad config must never crash the daemon, even through a buggy
+// check type.
 func safeBuild(typ checks.Type, own map[string]any, env checks.Env) (c checks.Checker, err error) {
 	defer func() {
 		if r := recover(); r != nil {
