@@ -431,7 +431,7 @@ func isTimeout(err error) bool {
 	return errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
 }
 
-// queueSpec is one entry of a `queues:` list.
+// queueSpec is one entry of a `queues:` list, as a probe uses it.
 type queueSpec struct {
 	name         string
 	minConsumers int
@@ -439,21 +439,42 @@ type queueSpec struct {
 	minSet       bool // min_consumers was given
 }
 
-// readQueues reads a `queues:` list of {name, min_consumers, max_messages}.
-func readQueues(p *Params, defMinConsumers int) []queueSpec {
+// queueConfig is one entry of a `queues:` list as the rabbitmq check
+// declares it; celeryQueue is the same with another default.
+type queueConfig struct {
+	Name         string `key:"name" required:"true" doc:"queue name"`
+	MinConsumers *int   `key:"min_consumers" default:"0" doc:"fail when fewer consumers are attached"`
+	MaxMessages  *int   `key:"max_messages" doc:"warn when more messages are ready (unacknowledged ones are not counted)"`
+}
+
+type celeryQueue struct {
+	Name         string `key:"name" required:"true" doc:"queue name"`
+	MinConsumers *int   `key:"min_consumers" default:"1" doc:"fail when fewer consumers are attached"`
+	MaxMessages  *int   `key:"max_messages" doc:"warn when more messages are ready (unacknowledged ones are not counted)"`
+}
+
+// validateQueues checks the bounds of a `queues:` list.
+func validateQueues(p *Problems, queues []queueConfig) {
+	for i, q := range queues {
+		if q.MinConsumers != nil && *q.MinConsumers < 0 {
+			p.Add(fmt.Sprintf("queues[%d].min_consumers", i), "must not be negative")
+		}
+		if q.MaxMessages != nil && *q.MaxMessages < 0 {
+			p.Add(fmt.Sprintf("queues[%d].max_messages", i), "must not be negative")
+		}
+	}
+}
+
+// queueSpecs turns a `queues:` list into what a probe uses.
+func queueSpecs(queues []queueConfig, defMinConsumers int) []queueSpec {
 	var out []queueSpec
-	for _, q := range p.Objects("queues") {
-		s := queueSpec{
-			name:         q.Required("name"),
-			minConsumers: q.Int("min_consumers", defMinConsumers),
-			maxMessages:  q.Int("max_messages", -1),
-			minSet:       q.Has("min_consumers"),
+	for _, q := range queues {
+		s := queueSpec{name: q.Name, minConsumers: defMinConsumers, maxMessages: -1, minSet: q.MinConsumers != nil}
+		if q.MinConsumers != nil {
+			s.minConsumers = *q.MinConsumers
 		}
-		if s.minConsumers < 0 {
-			q.Errorf("min_consumers", "must not be negative")
-		}
-		if q.Has("max_messages") && s.maxMessages < 0 {
-			q.Errorf("max_messages", "must not be negative")
+		if q.MaxMessages != nil {
+			s.maxMessages = *q.MaxMessages
 		}
 		out = append(out, s)
 	}

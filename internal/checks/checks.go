@@ -141,16 +141,6 @@ func (d *Details) Snapshot() (string, []Observation) {
 	return d.note, append([]Observation(nil), d.observations...)
 }
 
-// Spec is what a constructor gets: the check's name, its own keys, and the
-// settings shared by all checks.
-type Spec struct {
-	Name     string
-	Params   *Params
-	Timeout  time.Duration // the check's deadline; clients may size their own timeouts from it
-	Settings Settings
-	Logger   *slog.Logger
-}
-
 // Settings are the seed's HEALTH_CHECK settings, used as defaults by the
 // disk and memory types. A nil threshold is disabled.
 type Settings struct {
@@ -158,14 +148,6 @@ type Settings struct {
 	MemoryMin        *float64 // MB available
 	WarningsAsErrors bool
 }
-
-// Factory builds a check from its spec. It validates every key and returns
-// the errors (see Params.Err) rather than panicking; it must not touch the
-// network, so a config can be validated anywhere. Clients that hold
-// connections open lazily and the Checker also implements io.Closer.
-//
-// Deprecated: a type declares its keys as a Config instead (keys.go).
-type Factory func(Spec) (Checker, error)
 
 // Config is a check type's keys, declared as struct fields (see keys.go)
 // and decoded from the check's YAML section. Loading a config file decodes
@@ -225,8 +207,4 @@ type Type struct {
 	// NewConfig returns a Config holding the type's defaults, some of
 	// which come from the seed's settings (DISK_USAGE_MAX).
 	NewConfig func(Settings) Config
-	// New is the older constructor, for types not yet declaring keys.
-	//
-	// Deprecated: use NewConfig.
-	New Factory
 }

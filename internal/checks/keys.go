@@ -30,7 +30,9 @@ import (
 // value is a credential).
 //
 // Field types: string, bool, int, float64, *float64 (null disables),
-// time.Duration, []string (a single string is a list of one),
+// time.Duration, a pointer to string, bool, int or time.Duration (nil when
+// the key is absent or null, for a type that must tell "not set" from a
+// value), []string (a single string is a list of one; nil when absent),
 // map[string]string, a struct or pointer to struct (a nested section), a
 // slice of structs (a list of sections), and any type implementing
 // ParamDecoder.
@@ -129,6 +131,9 @@ func kindOf(t reflect.Type) string {
 	if t.Implements(paramDecoderType) || reflect.PointerTo(t).Implements(paramDecoderType) {
 		return "custom"
 	}
+	if optionalScalar(t) {
+		return kindOf(t.Elem())
+	}
 	switch {
 	case t == durationType:
 		return "duration"
@@ -154,7 +159,23 @@ func kindOf(t reflect.Type) string {
 	panic(fmt.Sprintf("checks: a key of type %s cannot be declared", t))
 }
 
+// optionalScalar reports whether t is a pointer to a scalar key type: the
+// key's kind is the scalar's, and nil means not set.
+func optionalScalar(t reflect.Type) bool {
+	if t.Kind() != reflect.Pointer {
+		return false
+	}
+	e := t.Elem()
+	return e == durationType || e.Kind() == reflect.String || e.Kind() == reflect.Bool || e.Kind() == reflect.Int
+}
+
 func formatDefault(v reflect.Value) string {
+	if optionalScalar(v.Type()) {
+		if v.IsNil() {
+			return ""
+		}
+		return formatDefault(v.Elem())
+	}
 	if v.Type() == durationType {
 		if d := time.Duration(v.Int()); d != 0 {
 			return d.String()
@@ -257,7 +278,19 @@ func (d *decoder) section(prefix string, values map[string]any, v reflect.Value,
 			}
 			continue
 		}
-		d.value(path, k, raw, fv)
+		if optionalScalar(fv.Type()) {
+			// Set only when the value decoded: a type error leaves the
+			// key unset, so Validate does not judge a made-up value.
+			nv, n := reflect.New(fv.Type().Elem()), len(d.errs)
+			d.value(path, k, raw, nv.Elem())
+			if len(d.errs) > n {
+				continue
+			}
+			fv.Set(nv)
+			fv = nv.Elem()
+		} else {
+			d.value(path, k, raw, fv)
+		}
 		if k.Required && fv.Kind() == reflect.String && fv.String() == "" {
 			d.errorf(path, "must not be empty")
 		}
@@ -454,6 +487,10 @@ func SecretValues(cfg any) []string {
 		for _, k := range keys {
 			fv := v.FieldByIndex(k.field)
 			switch {
+			case k.Secret && fv.Kind() == reflect.Pointer && optionalScalar(fv.Type()):
+				if !fv.IsNil() && fv.Elem().Kind() == reflect.String && fv.Elem().String() != "" {
+					out = append(out, fv.Elem().String())
+				}
 			case k.Secret && fv.Kind() == reflect.String && fv.String() != "":
 				out = append(out, fv.String())
 			case k.Secret && fv.Kind() == reflect.Map:

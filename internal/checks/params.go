@@ -21,20 +21,21 @@ type KeyError struct {
 
 func (e *KeyError) Error() string { return fmt.Sprintf("key %q: %s", e.Key, e.Msg) }
 
-// Params gives a constructor typed, strict access to its check's keys. Every
-// getter records what it read; Err reports keys nobody read (misspellings)
-// together with every type error, so the user sees all problems at once.
+// Params gives the config loader typed, strict access to the keys of its own
+// sections (server, health_check, defaults, notify, a check's common keys);
+// a check type declares its keys instead (keys.go). Every getter records
+// what it read; Err reports keys nobody read (misspellings) together with
+// every type error, so the user sees all problems at once.
 type Params struct {
 	children []*Params // nested sections, checked for unknown keys with p
-	also     []string  // keys valid elsewhere, offered as suggestions only
 	prefix   string
 	values   map[string]any
 	used     map[string]bool
 	errs     *[]error
 }
 
-// NewParams wraps the keys of one check section (as decoded from YAML, with
-// the environment already expanded).
+// NewParams wraps the keys of one section (as decoded from YAML, with the
+// environment already expanded).
 func NewParams(values map[string]any) *Params {
 	return &Params{values: values, used: map[string]bool{}, errs: new([]error)}
 }
@@ -45,10 +46,6 @@ func (p *Params) path(key string) string {
 	}
 	return p.prefix + "." + key
 }
-
-// AlsoKnown names keys that are valid beside this type's own (the common
-// keys), so a misspelling of one still gets a "did you mean".
-func (p *Params) AlsoKnown(keys ...string) { p.also = append(p.also, keys...) }
 
 // Errorf records a validation error for key.
 func (p *Params) Errorf(key, format string, args ...any) {
@@ -233,30 +230,6 @@ func (p *Params) Strings(key string) []string {
 	return nil
 }
 
-// Objects returns a list of nested sections (e.g. queues), each strict on its
-// own keys, with errors named "key[i].sub".
-func (p *Params) Objects(key string) []*Params {
-	v, ok := p.get(key)
-	if !ok {
-		return nil
-	}
-	l, ok := v.([]any)
-	if !ok {
-		p.Errorf(key, "must be a list of mappings, not %s", describe(v))
-		return nil
-	}
-	var out []*Params
-	for i, e := range l {
-		m, ok := e.(map[string]any)
-		if !ok {
-			p.Errorf(fmt.Sprintf("%s[%d]", key, i), "must be a mapping, not %s", describe(e))
-			continue
-		}
-		out = append(out, p.child(fmt.Sprintf("%s[%d]", key, i), m))
-	}
-	return out
-}
-
 // Section returns the nested mapping under key (server.auth, server.tls),
 // strict on its own keys, with errors named "key.sub"; nil when key is
 // absent or null. what completes "must be a mapping with …".
@@ -300,7 +273,7 @@ func (p *Params) unknown() {
 	for _, c := range p.children {
 		c.unknown()
 	}
-	known := append(make([]string, 0, len(p.used)+len(p.also)), p.also...)
+	known := make([]string, 0, len(p.used))
 	for k := range p.used {
 		known = append(known, k)
 	}

@@ -31,33 +31,57 @@ type Postgres struct {
 // one spare for an overlapping probe. Every probe reuses them.
 const postgresMaxConns = 2
 
-func newPostgres(spec Spec) (Checker, error) {
-	p := spec.Params
-	dsn := p.Required("dsn")
-	readWrite := p.Bool("read_write", false)
-	maxLag := p.Duration("max_replication_lag", 0)
-	query := strings.TrimSpace(p.String("query", ""))
-	if p.Has("query") && query == "" {
-		p.Errorf("query", "must not be empty")
-	}
+type postgresConfig struct {
+	DSN       string        `key:"dsn" required:"true" doc:"libpq connection string: a postgres:// URL or key=value pairs (PG* variables and .pgpass apply)"`
+	ReadWrite bool          `key:"read_write" doc:"also fail when the server is a standby or the session is read-only"`
+	MaxLag    time.Duration `key:"max_replication_lag" default:"off" doc:"on a standby, warn when replay lags more than this"`
+	Query     *string       `key:"query" default:"SELECT 1" doc:"a custom query that must return a row; it runs in a read-only transaction"`
 
-	timeout := spec.Timeout
+	parsed *pgxpool.Config // DSN, parsed by Validate
+}
+
+func newPostgresConfig(Settings) Config { return &postgresConfig{} }
+
+func (c *postgresConfig) Validate() error {
+	var p Problems
+	if c.Query != nil && strings.TrimSpace(*c.Query) == "" {
+		p.Add("query", "must not be empty")
+	}
+	c.parsed = nil
+	if c.DSN != "" {
+		// Parsing reads PG* variables and the password and service files;
+		// it opens no connection.
+		cfg, err := pgxpool.ParseConfig(c.DSN)
+		if err != nil {
+			// pgx's message may quote the DSN; never show it.
+			p.Add("dsn", "is not a valid PostgreSQL connection string (postgres://user:password@host:5432/dbname or key=value pairs)")
+		}
+		c.parsed = cfg
+	}
+	return p.Err()
+}
+
+// Secrets adds the password pgx found (in the DSN, PGPASSWORD or .pgpass)
+// to the generic scan of the DSN.
+func (c *postgresConfig) Secrets() []string {
+	out := SecretsIn("dsn", c.DSN)
+	if c.parsed != nil && c.parsed.ConnConfig.Password != "" {
+		out = append(out, c.parsed.ConnConfig.Password)
+	}
+	return out
+}
+
+// Build makes the check's pool, which connects lazily.
+func (c *postgresConfig) Build(env Env) (Checker, error) {
+	timeout := env.Timeout
 	if timeout <= 0 {
 		timeout = 5 * time.Second
 	}
-	var cfg *pgxpool.Config
-	if dsn != "" {
-		var err error
-		cfg, err = pgxpool.ParseConfig(dsn)
-		if err != nil {
-			// pgx's message may quote the DSN; never show it.
-			p.Errorf("dsn", "is not a valid PostgreSQL connection string (postgres://user:password@host:5432/dbname or key=value pairs)")
-		}
+	query := ""
+	if c.Query != nil {
+		query = strings.TrimSpace(*c.Query)
 	}
-	if err := p.Err(); err != nil {
-		return nil, err
-	}
-
+	cfg := c.parsed.Copy()
 	cc := cfg.ConnConfig
 	if cc.ConnectTimeout <= 0 || cc.ConnectTimeout > timeout {
 		cc.ConnectTimeout = timeout
@@ -93,8 +117,8 @@ func newPostgres(spec Spec) (Checker, error) {
 		addr:      postgresAddr(cc),
 		secrets:   []string{cc.Password},
 		timeout:   timeout,
-		readWrite: readWrite,
-		maxLag:    maxLag,
+		readWrite: c.ReadWrite,
+		maxLag:    c.MaxLag,
 		query:     query,
 	}, nil
 }

@@ -18,32 +18,41 @@ type RabbitMQ struct {
 	timeout time.Duration
 }
 
-// defaultTimeout applies when a Spec carries no timeout (tests, tools).
+// defaultTimeout applies when an Env carries no timeout (tests, tools).
 const defaultTimeout = 5 * time.Second
 
-func specTimeout(s Spec) time.Duration {
-	if s.Timeout > 0 {
-		return s.Timeout
+func envTimeout(env Env) time.Duration {
+	if env.Timeout > 0 {
+		return env.Timeout
 	}
 	return defaultTimeout
 }
 
-func newRabbitMQ(s Spec) (Checker, error) {
-	p := s.Params
-	raw := p.Required("url")
-	var addr string
-	if raw != "" {
+type rabbitMQConfig struct {
+	URL    string        `key:"url" required:"true" doc:"amqp://user:password@host:5672/vhost or amqps://… (TLS); amqp091's URL options apply"`
+	Queues []queueConfig `key:"queues" doc:"queues to inspect (passive declare: nothing is created)"`
+
+	addr string // host:port of URL, set by Validate
+}
+
+func newRabbitMQConfig(Settings) Config { return &rabbitMQConfig{} }
+
+func (c *rabbitMQConfig) Validate() error {
+	var p Problems
+	if c.URL != "" {
 		var err error
-		if addr, err = parseAMQPURL(raw); err != nil {
-			p.Errorf("url", "%v", err)
+		if c.addr, err = parseAMQPURL(c.URL); err != nil {
+			p.Add("url", "%v", err)
 		}
 	}
-	queues := readQueues(p, 0)
-	if err := p.Err(); err != nil {
-		return nil, err
-	}
-	t := specTimeout(s)
-	return &RabbitMQ{conn: newAMQPConn(raw, addr, s.Name, t), queues: queues, timeout: t}, nil
+	validateQueues(&p, c.Queues)
+	return p.Err()
+}
+
+// Build makes the check's connection, which dials on the first probe.
+func (c *rabbitMQConfig) Build(env Env) (Checker, error) {
+	t := envTimeout(env)
+	return &RabbitMQ{conn: newAMQPConn(c.URL, c.addr, env.Name, t), queues: queueSpecs(c.Queues, 0), timeout: t}, nil
 }
 
 // Check implements Checker.

@@ -106,33 +106,51 @@ func (c *redisClient) Close() error {
 // redisKeyTTL is how long a write test's key lives; it is never deleted.
 const redisKeyTTL = 5 * time.Second
 
-func newRedis(spec Spec) (Checker, error) {
-	p := spec.Params
-	rawURL := p.Required("url")
-	writeTest := p.Bool("write_test", false)
+type redisConfig struct {
+	URL       string `key:"url" required:"true" doc:"redis://[user:password@]host:port[/db], rediss:// for TLS, or unix:///path/to/redis.sock[?db=N]"`
+	WriteTest bool   `key:"write_test" doc:"also SET, GET and compare a short-lived key (needs write permission)"`
 
-	var opts *redis.Options
-	if rawURL != "" {
-		var err error
-		opts, err = redis.ParseURL(rawURL)
+	opts *redis.Options // URL, parsed by Validate
+}
+
+func newRedisConfig(Settings) Config { return &redisConfig{} }
+
+func (c *redisConfig) Validate() error {
+	var p Problems
+	c.opts = nil
+	if c.URL != "" {
+		opts, err := redis.ParseURL(c.URL)
 		switch {
 		case err == nil:
+			c.opts = opts
 		case strings.Contains(err.Error(), "invalid URL scheme"):
-			p.Errorf("url", "must start with redis://, rediss:// or unix://")
+			p.Add("url", "must start with redis://, rediss:// or unix://")
 		default:
 			// The library's message may quote the URL; never show it.
-			p.Errorf("url", "is not a valid Redis URL (redis://[user:password@]host:port[/db])")
+			p.Add("url", "is not a valid Redis URL (redis://[user:password@]host:port[/db])")
 		}
 	}
-	if err := p.Err(); err != nil {
-		return nil, err
-	}
+	return p.Err()
+}
 
-	timeout := spec.Timeout
+// Secrets adds the password go-redis found in the URL to the generic scan
+// of the URL.
+func (c *redisConfig) Secrets() []string {
+	out := SecretsIn("url", c.URL)
+	if c.opts != nil && c.opts.Password != "" {
+		out = append(out, c.opts.Password)
+	}
+	return out
+}
+
+// Build makes the check's client, which connects lazily.
+func (c *redisConfig) Build(env Env) (Checker, error) {
+	timeout := env.Timeout
 	if timeout <= 0 {
 		timeout = 5 * time.Second
 	}
-	redisForProbes(opts, timeout)
+	opts := *c.opts // Build may be called again on the same config
+	redisForProbes(&opts, timeout)
 	opts.PoolTimeout = timeout
 	opts.MaxIdleConns = 2
 	opts.ConnMaxIdleTime = 5 * time.Minute
@@ -145,11 +163,11 @@ func newRedis(spec Spec) (Checker, error) {
 		addr = "unix:" + opts.Addr
 	}
 	return &Redis{
-		client:    newRedisClient(opts),
+		client:    newRedisClient(&opts),
 		addr:      addr,
 		secrets:   []string{opts.Password},
 		timeout:   timeout,
-		writeTest: writeTest,
+		writeTest: c.WriteTest,
 	}, nil
 }
 

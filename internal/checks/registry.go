@@ -2,13 +2,10 @@ package checks
 
 import (
 	"fmt"
-	"io"
-	"log/slog"
 	"sort"
-	"time"
 )
 
-// Registry maps a type name (the `type:` key in config) to its constructor.
+// Registry maps a type name (the `type:` key in config) to its Type.
 // It is built explicitly (see Builtin) rather than filled by init functions,
 // so tests can register their own types without touching shared state.
 type Registry struct {
@@ -20,8 +17,8 @@ func NewRegistry() *Registry { return &Registry{types: map[string]Type{}} }
 
 // Register adds a type; a duplicate or incomplete type is an error.
 func (r *Registry) Register(t Type) error {
-	if t.Name == "" || (t.New == nil) == (t.NewConfig == nil) {
-		return fmt.Errorf("checks: register: type needs a name and either NewConfig or New")
+	if t.Name == "" || t.NewConfig == nil {
+		return fmt.Errorf("checks: register: type needs a name and NewConfig")
 	}
 	if _, dup := r.types[t.Name]; dup {
 		return fmt.Errorf("checks: register: type %q is already registered", t.Name)
@@ -72,9 +69,6 @@ func Builtin() *Registry {
 // without side effects. also names keys valid beside the type's own (the
 // keys every check has), for did-you-mean.
 func (t Type) Parse(values map[string]any, s Settings, also ...string) (Config, error) {
-	if t.NewConfig == nil {
-		return parseLegacy(t, values, s, also)
-	}
 	cfg := t.NewConfig(s)
 	// Validate runs even when a key did not decode, so every problem is
 	// reported at once; a key's decoding error is not repeated by Validate.
@@ -119,36 +113,3 @@ func flattenErrors(err error) []error {
 	return []error{err}
 }
 
-// legacyConfig adapts a type still built by a Factory: validating it builds
-// and closes a checker, as loading a config did before types declared keys.
-type legacyConfig struct {
-	t        Type
-	values   map[string]any
-	settings Settings
-	also     []string
-}
-
-func parseLegacy(t Type, values map[string]any, s Settings, also []string) (Config, error) {
-	c := &legacyConfig{t: t, values: values, settings: s, also: also}
-	if err := c.Validate(); err != nil {
-		return nil, err
-	}
-	return c, nil
-}
-
-func (c *legacyConfig) Validate() error {
-	ch, err := c.Build(Env{Name: c.t.Name, Timeout: time.Second, Settings: c.settings})
-	if cl, ok := ch.(io.Closer); ok {
-		cl.Close()
-	}
-	return err
-}
-
-func (c *legacyConfig) Build(env Env) (Checker, error) {
-	p := NewParams(c.values)
-	p.AlsoKnown(c.also...)
-	if env.Logger == nil {
-		env.Logger = slog.New(slog.DiscardHandler)
-	}
-	return c.t.New(Spec{Name: env.Name, Params: p, Timeout: env.Timeout, Settings: env.Settings, Logger: env.Logger})
-}

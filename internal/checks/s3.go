@@ -42,44 +42,53 @@ type S3 struct {
 	cleanups sync.WaitGroup // background deletes of probe objects after a timeout
 }
 
-// defaultS3Timeout sizes the HTTP client when the spec carries no timeout.
+// defaultS3Timeout sizes the HTTP client when the Env carries no timeout.
 const defaultS3Timeout = 10 * time.Second
 
-func newS3(spec Spec) (Checker, error) {
-	p := spec.Params
-	bucket := p.Required("bucket")
-	region := p.String("region", "us-east-1")
-	endpoint := p.String("endpoint", "")
-	pathStyle := p.Bool("path_style", false)
-	accessKey := p.String("access_key_id", "")
-	secretKey := p.String("secret_access_key", "")
-	writeTest := p.Bool("write_test", false)
-	prefix := p.String("prefix", "healthd/")
+type s3Config struct {
+	Bucket          string `key:"bucket" required:"true" doc:"bucket name (no \"/\")"`
+	Region          string `key:"region" doc:"region used to sign requests and to find the AWS endpoint"`
+	Endpoint        string `key:"endpoint" default:"AWS" doc:"base URL of an S3-compatible server (http://host:port or https://host), without credentials"`
+	PathStyle       bool   `key:"path_style" doc:"path-style addressing (http://host/bucket/key), which most S3-compatible servers need"`
+	AccessKeyID     string `key:"access_key_id" doc:"static credentials: set both this and secret_access_key, or neither (default: the AWS credential chain)"`
+	SecretAccessKey string `key:"secret_access_key" secret:"true" doc:"the secret of access_key_id; hidden in every message, log line and page"`
+	WriteTest       bool   `key:"write_test" doc:"also put, read back and delete a probe object"`
+	Prefix          string `key:"prefix" doc:"where the write test's probe objects go; must not start with \"/\""`
 
-	if strings.Contains(bucket, "/") {
-		p.Errorf("bucket", "must be a bucket name without \"/\" (object paths go in prefix)")
+	endpoint *url.URL // Endpoint, parsed by Validate; nil for AWS
+}
+
+func newS3Config(Settings) Config { return &s3Config{Region: "us-east-1", Prefix: "healthd/"} }
+
+func (c *s3Config) Validate() error {
+	var p Problems
+	if strings.Contains(c.Bucket, "/") {
+		p.Add("bucket", "must be a bucket name without \"/\" (object paths go in prefix)")
 	}
-	if region == "" {
-		p.Errorf("region", "must not be empty")
+	if c.Region == "" {
+		p.Add("region", "must not be empty")
 	}
-	var endpointURL *url.URL
-	if endpoint != "" {
-		endpointURL = parseS3Endpoint(p, endpoint)
+	c.endpoint = nil
+	if c.Endpoint != "" {
+		c.endpoint = parseS3Endpoint(&p, c.Endpoint)
 	}
 	switch {
-	case accessKey != "" && secretKey == "":
-		p.Errorf("secret_access_key", "is required when access_key_id is set")
-	case accessKey == "" && secretKey != "":
-		p.Errorf("access_key_id", "is required when secret_access_key is set")
+	case c.AccessKeyID != "" && c.SecretAccessKey == "":
+		p.Add("secret_access_key", "is required when access_key_id is set")
+	case c.AccessKeyID == "" && c.SecretAccessKey != "":
+		p.Add("access_key_id", "is required when secret_access_key is set")
 	}
-	if strings.HasPrefix(prefix, "/") {
-		p.Errorf("prefix", "must not start with \"/\"")
+	if strings.HasPrefix(c.Prefix, "/") {
+		p.Add("prefix", "must not start with \"/\"")
 	}
-	if err := p.Err(); err != nil {
-		return nil, err
-	}
+	return p.Err()
+}
 
-	timeout := spec.Timeout
+// Build loads the AWS configuration (the environment and the shared config
+// files; credentials from the default chain are only fetched by the first
+// probe) and makes the client. It opens no connection.
+func (c *s3Config) Build(env Env) (Checker, error) {
+	timeout := env.Timeout
 	if timeout <= 0 {
 		timeout = defaultS3Timeout
 	}
@@ -96,21 +105,19 @@ func newS3(spec Spec) (Checker, error) {
 		tr.IdleConnTimeout = 90 * time.Second
 	})
 	opts := []func(*config.LoadOptions) error{
-		config.WithRegion(region),
+		config.WithRegion(c.Region),
 		config.WithHTTPClient(httpClient),
 		// One attempt: the standard retryer's back-off would eat the deadline
 		// and turn "connection refused" into "timed out".
 		config.WithRetryMaxAttempts(1),
 		// AWS_DEFAULTS_MODE=auto would ask EC2 instance metadata about the
-		// environment here, in the constructor; legacy never does.
+		// environment here, in Build; legacy never does.
 		config.WithDefaultsMode(aws.DefaultsModeLegacy),
 	}
-	if accessKey != "" {
+	if c.AccessKeyID != "" {
 		opts = append(opts, config.WithCredentialsProvider(
-			credentials.NewStaticCredentialsProvider(accessKey, secretKey, "")))
+			credentials.NewStaticCredentialsProvider(c.AccessKeyID, c.SecretAccessKey, "")))
 	}
-	// LoadDefaultConfig reads the environment and the shared config files;
-	// credentials from the default chain are only fetched by the first probe.
 	cfg, err := config.LoadDefaultConfig(context.Background(), opts...)
 	if err != nil {
 		return nil, fmt.Errorf("s3: loading the AWS configuration: %w", err)
@@ -128,30 +135,30 @@ func newS3(spec Spec) (Checker, error) {
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 	client := s3.NewFromConfig(cfg, func(o *s3.Options) {
-		if endpointURL != nil {
-			o.BaseEndpoint = aws.String(endpoint)
+		if c.endpoint != nil {
+			o.BaseEndpoint = aws.String(c.Endpoint)
 		}
-		o.UsePathStyle = pathStyle
+		o.UsePathStyle = c.PathStyle
 		// Many S3-compatible servers reject the newer default checksums;
 		// the write test compares the content itself.
 		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
 		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
 	})
 
-	addr := fmt.Sprintf("s3.%s.amazonaws.com:443", region)
-	if endpointURL != nil {
-		addr = hostPort(endpointURL)
+	addr := fmt.Sprintf("s3.%s.amazonaws.com:443", c.Region)
+	if c.endpoint != nil {
+		addr = hostPort(c.endpoint)
 	}
-	logger := spec.Logger
+	logger := env.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	return &S3{
-		bucket:    bucket,
-		prefix:    prefix,
-		writeTest: writeTest,
+		bucket:    c.Bucket,
+		prefix:    c.Prefix,
+		writeTest: c.WriteTest,
 		addr:      addr,
-		timeout:   spec.Timeout,
+		timeout:   env.Timeout,
 		client:    client,
 		transport: tr,
 		logger:    logger,
@@ -159,18 +166,18 @@ func newS3(spec Spec) (Checker, error) {
 }
 
 // parseS3Endpoint validates endpoint without ever echoing credentials in it.
-func parseS3Endpoint(p *Params, endpoint string) *url.URL {
+func parseS3Endpoint(p *Problems, endpoint string) *url.URL {
 	u, err := url.Parse(endpoint)
 	if err != nil || u.Host == "" {
-		p.Errorf("endpoint", "must be a URL such as http://127.0.0.1:7070")
+		p.Add("endpoint", "must be a URL such as http://127.0.0.1:7070")
 		return nil
 	}
 	if u.User != nil {
-		p.Errorf("endpoint", "must not contain credentials; use access_key_id and secret_access_key")
+		p.Add("endpoint", "must not contain credentials; use access_key_id and secret_access_key")
 		return nil
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
-		p.Errorf("endpoint", "must be an http or https URL, not %q", u.Scheme)
+		p.Add("endpoint", "must be an http or https URL, not %q", u.Scheme)
 		return nil
 	}
 	return u

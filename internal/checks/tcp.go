@@ -18,18 +18,25 @@ type TCP struct {
 	dialer  net.Dialer
 }
 
-func newTCP(s Spec) (Checker, error) {
-	p := s.Params
-	t := &TCP{addr: p.Required("address"), timeout: s.Timeout}
-	if t.addr != "" {
-		if msg := checkHostPort(t.addr); msg != "" {
-			p.Errorf("address", "%s", msg)
+type tcpConfig struct {
+	Address string `key:"address" required:"true" doc:"host:port to connect to: IPv4, [IPv6] or a name, and a port number 1-65535"`
+}
+
+func newTCPConfig(Settings) Config { return &tcpConfig{} }
+
+func (c *tcpConfig) Validate() error {
+	var p Problems
+	if c.Address != "" {
+		if msg := checkHostPort(c.Address); msg != "" {
+			p.Add("address", "%s", msg)
 		}
 	}
-	if err := p.Err(); err != nil {
-		return nil, err
-	}
-	t.dialer.Timeout = s.Timeout // ctx's deadline bounds it too
+	return p.Err()
+}
+
+func (c *tcpConfig) Build(env Env) (Checker, error) {
+	t := &TCP{addr: c.Address, timeout: env.Timeout}
+	t.dialer.Timeout = env.Timeout // ctx's deadline bounds it too
 	return t, nil
 }
 
