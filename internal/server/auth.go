@@ -6,12 +6,8 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"fmt"
-	"html/template"
 	"net/http"
 	"strings"
-
-	"github.com/healthd/healthd/internal/metrics"
-	"github.com/healthd/healthd/internal/runner"
 )
 
 // tokens holds the SHA-256 of each server.auth.tokens entry. Comparing
@@ -75,50 +71,39 @@ func (st *State) requireToken(h http.Handler) http.Handler {
 	})
 }
 
-// overallWord is the HTML page's word: passing, warning or failing, where
-// failing is exactly a failure status code.
-func overallWord(v view) string {
-	switch {
-	case !v.ok:
-		return "failing"
-	case v.overall.Status == runner.Passing:
-		return "passing"
-	}
-	return "warning"
-}
-
-var overallPage = template.Must(template.New("overall").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="robots" content="noindex"><title>System status: {{.}}</title>
-<style>body{font-family:system-ui,sans-serif;margin:2rem}.passing{color:#1a7f37}.warning{color:#9a6700}.failing{color:#cf222e}</style>
-</head><body><h1>System status</h1><p class="{{.}}">{{.}}</p></body></html>
-`))
-
 // renderOverall answers a caller without a valid token: the overall status
-// only, in the requested format. No check name, group list, message, time
-// or version appears.
+// only (and that healthd is shutting down, while it drains), in the
+// requested format. No check name, group list, message, time or version
+// appears.
 func (st *State) renderOverall(f Format, v view) ([]byte, error) {
 	switch f {
 	case FormatJSON:
-		word := "working"
+		m := map[string]string{"status": "working"}
 		if !v.ok {
-			word = "failing"
+			m["status"] = "failing"
 		}
-		return json.Marshal(map[string]string{"status": word})
+		if v.draining {
+			m[drainKey] = drainValue
+		}
+		return json.Marshal(m)
 	case FormatHealth:
-		return json.Marshal(map[string]string{"status": healthStatusOverall(v)})
+		doc := healthDoc{Status: healthStatusOverall(v)}
+		if v.draining {
+			doc.Output = drainMessage
+		}
+		return json.Marshal(doc)
 	case FormatText:
-		return []byte(textVerdict(v) + "\n"), nil
+		return []byte(textVerdict(v)), nil
 	case FormatOpenMetrics:
-		fams, err := metrics.ResponseFamilies(v.overall.Status, v.ok)
+		fams, err := responseFamilies(v)
 		if err != nil {
 			return nil, err
 		}
 		return encodeOpenMetrics(fams)
 	default:
 		var b bytes.Buffer
-		if err := overallPage.Execute(&b, overallWord(v)); err != nil {
-			return nil, fmt.Errorf("overall page: %w", err)
+		if err := st.minimal.tmpl.Execute(&b, minimalPage{Verdict: verdict(v), Draining: v.draining}); err != nil {
+			return nil, fmt.Errorf("minimal page: %w", err)
 		}
 		return b.Bytes(), nil
 	}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -198,12 +199,18 @@ func (c *acceptCache) negotiate(header string) (Format, bool, bool) {
 }
 
 // query parses r's query string, or returns nil (a valid empty Values)
-// when it has none.
-func query(r *http.Request) url.Values {
+// when it has none. Unlike r.URL.Query, it fails on a malformed string
+// (a bad %-escape, a ';' separator) instead of dropping the pair: a probe
+// whose ?check= vanished would check something else than it asked for.
+func query(r *http.Request) (url.Values, error) {
 	if r.URL.RawQuery == "" {
-		return nil
+		return nil, nil
 	}
-	return r.URL.Query()
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return nil, fmt.Errorf("malformed query string: %w", err)
+	}
+	return q, nil
 }
 
 // Header values set on every probe, shared read-only. Their capacity equals

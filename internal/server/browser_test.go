@@ -104,13 +104,85 @@ checks:
   - {name: disk, type: fake, warn: "92%% used on / (threshold 90%%)", groups: [liveness]}
 `
 
+// browser is a headless Chromium tab that records what the pages it loads
+// did wrong: console errors, exceptions, browser-log errors, and CSP
+// violations (a securitypolicyviolation listener installed in every
+// document before its own scripts run).
+type browser struct {
+	ctx context.Context
+	log browserLog
+}
+
+// newBrowser starts Chromium with a profile in dir; it stops when the test
+// ends. serverURL is the origin whose failure statuses are expected.
+func newBrowser(t *testing.T, dir, serverURL string) *browser {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("drives Chromium; not under -short")
+	}
+	exe := chromium(t)
+	actx, cancel := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(exe),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("force-color-profile", "srgb"),
+		chromedp.Flag("hide-scrollbars", true),
+		chromedp.UserDataDir(filepath.Join(dir, "profile")),
+	)
+	t.Cleanup(cancel)
+	ctx, cancel := chromedp.NewContext(actx)
+	t.Cleanup(cancel)
+	// Only proves that nothing hung: a busy machine starts Chromium slowly.
+	ctx, cancel = context.WithTimeout(ctx, 90*time.Second)
+	t.Cleanup(cancel)
+	b := &browser{ctx: ctx}
+	if err := b.log.listen(ctx, serverURL); err != nil {
+		t.Fatalf("start chromium (%s): %v", exe, err)
+	}
+	_, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: `
+		window.__csp = [];
+		document.addEventListener("securitypolicyviolation", function (e) {
+			window.__csp.push(e.violatedDirective + " blocked " + e.blockedURI + " at line " + e.lineNumber);
+		});`})
+	b.must(t, "install CSP listener", err)
+	return b
+}
+
+func (b *browser) must(t *testing.T, what string, err error) {
+	t.Helper()
+	if err != nil {
+		problems, _ := b.log.snapshot()
+		t.Fatalf("%s: %v\nbrowser problems: %q", what, err, problems)
+	}
+}
+
+// problems are what went wrong in the browser so far, CSP violations of the
+// current document included; requests are every URL it asked for.
+func (b *browser) problems(t *testing.T) (problems, requests []string) {
+	t.Helper()
+	csp, err := chromedp.Run(b.ctx, chromedp.Evaluate[[]string](`window.__csp`))
+	b.must(t, "read CSP violations", err)
+	problems, requests = b.log.snapshot()
+	return append(problems, csp...), requests
+}
+
 // TestDashboard_InChromium drives the real page in Chromium: it loads with
 // no console error and no request outside healthd, has one row per check,
 // shows a failing check as failing with its (escaped) message, refreshes in
 // place when a check changes, and is usable by keyboard. It writes the
 // screenshots in docs/.
 func TestDashboard_InChromium(t *testing.T) {
-	exe := chromium(t)
+	if testing.Short() {
+		t.Skip("drives Chromium; not under -short")
+	}
 	dir := t.TempDir()
 	state := filepath.Join(dir, "queue.state")
 	write := func(s string) {
@@ -132,46 +204,9 @@ func TestDashboard_InChromium(t *testing.T) {
 		resp.Body.Close()
 	}
 
-	actx, cancel := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(exe),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("force-color-profile", "srgb"),
-		chromedp.Flag("hide-scrollbars", true),
-		chromedp.UserDataDir(filepath.Join(dir, "profile")),
-	)
-	defer cancel()
-	ctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
-	ctx, cancel = context.WithTimeout(ctx, 45*time.Second)
-	defer cancel()
-
 	pageURL := ts.URL + "/ht/"
-	var log browserLog
-	if err := log.listen(ctx, ts.URL); err != nil {
-		t.Fatalf("start chromium (%s): %v", exe, err)
-	}
-	must := func(t *testing.T, what string, err error) {
-		t.Helper()
-		if err != nil {
-			problems, _ := log.snapshot()
-			t.Fatalf("%s: %v\nbrowser problems: %q", what, err, problems)
-		}
-	}
-	_, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: `
-		window.__csp = [];
-		document.addEventListener("securitypolicyviolation", function (e) {
-			window.__csp.push(e.violatedDirective + " blocked " + e.blockedURI + " at line " + e.lineNumber);
-		});`})
-	must(t, "install CSP listener", err)
+	b := newBrowser(t, dir, ts.URL)
+	ctx, must := b.ctx, b.must
 	must(t, "load", chromedp.Do(ctx,
 		chromedp.EmulateViewport(1280, 900),
 		chromedp.Navigate(pageURL),
@@ -220,7 +255,10 @@ func TestDashboard_InChromium(t *testing.T) {
 	})
 
 	t.Run("keyboard reaches the history tooltips", func(t *testing.T) {
-		var got map[string]any
+		var (
+			got map[string]any
+			err error
+		)
 		for range 20 {
 			must(t, "tab", chromedp.Do(ctx, chromedp.KeyEvent(kb.Tab)))
 			got, err = chromedp.Run(ctx, chromedp.Evaluate[map[string]any](`(() => {
@@ -330,10 +368,7 @@ func TestDashboard_InChromium(t *testing.T) {
 		must(t, "enable JavaScript", err)
 	})
 
-	csp, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`window.__csp`))
-	must(t, "read CSP violations", err)
-	problems, requests := log.snapshot()
-	problems = append(problems, csp...)
+	problems, requests := b.problems(t)
 	if len(problems) > 0 {
 		t.Errorf("the page had problems:\n%s", strings.Join(problems, "\n"))
 	}
@@ -344,5 +379,67 @@ func TestDashboard_InChromium(t *testing.T) {
 	}
 	if len(requests) < 2 {
 		t.Errorf("only %d requests seen (%q): is the network listener working?", len(requests), requests)
+	}
+}
+
+// TestMinimalPage_InChromium opens the page a caller without a token gets
+// when server.auth.tokens are set: the browser reports no CSP violation
+// (its inline style is allowed by the policy it is served with) and the
+// style applies (margin, and the verdict's colour), failing and passing.
+func TestMinimalPage_InChromium(t *testing.T) {
+	if testing.Short() {
+		t.Skip("drives Chromium; not under -short")
+	}
+	dir := t.TempDir()
+	state := filepath.Join(dir, "db.state")
+	write := func(s string) {
+		t.Helper()
+		if err := os.WriteFile(state, []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("fail connection refused")
+	ts := newServer(t, fmt.Sprintf(`
+server: {auth: {tokens: [browser-token]}}
+defaults: {cache_ttl: 0s, max_stale: 0s}
+checks: [{name: database, type: fake, result_file: %q}]
+`, state))
+	b := newBrowser(t, dir, ts.URL)
+	for _, c := range []struct {
+		state, verdict, color string
+	}{
+		{"fail connection refused", "failing", "rgb(207, 34, 46)"},
+		{"pass", "passing", "rgb(26, 127, 55)"},
+	} {
+		write(c.state)
+		b.must(t, "load "+c.verdict, chromedp.Do(b.ctx,
+			chromedp.Navigate(ts.URL+"/ht/"),
+			chromedp.WaitVisible(chromedp.CSS("h1")),
+		))
+		got, err := chromedp.Run(b.ctx, chromedp.Evaluate[map[string]string](`(() => {
+			const p = document.querySelector("body > p");
+			return {text: p.textContent, margin: getComputedStyle(document.body).marginTop,
+				color: getComputedStyle(p).color, csp: String(window.__csp.length)};
+		})()`))
+		b.must(t, "read the "+c.verdict+" page", err)
+		if got["text"] != c.verdict {
+			t.Errorf("%s page: text %q", c.verdict, got["text"])
+		}
+		if got["margin"] != "32px" || got["color"] != c.color {
+			t.Errorf("%s page unstyled: body margin %s (want 32px), colour %s (want %s)", c.verdict, got["margin"], got["color"], c.color)
+		}
+		if got["csp"] != "0" {
+			problems, _ := b.problems(t)
+			t.Errorf("%s page: %s CSP violations: %q", c.verdict, got["csp"], problems)
+		}
+	}
+	problems, requests := b.problems(t)
+	if len(problems) > 0 {
+		t.Errorf("the minimal page had problems:\n%s", strings.Join(problems, "\n"))
+	}
+	for _, u := range requests {
+		if !strings.HasPrefix(u, ts.URL+"/") && !strings.HasPrefix(u, "data:") {
+			t.Errorf("request outside healthd: %s", u)
+		}
 	}
 }

@@ -26,7 +26,8 @@ var (
 	inlineAttr = regexp.MustCompile(`(?i)<[a-z][^<>]*\s(style|on[a-z]+)\s*=`)
 )
 
-// policyFor returns the Content-Security-Policy for pages rendered by t:
+// policyFor returns the Content-Security-Policy for pages rendered by t
+// (whose data is like sample):
 // nothing but t's own inline <script> and <style> elements (by SHA-256
 // hash), fetches of the page itself when there is a script, and data:
 // images when t uses one (the status favicon). It fails for what the
@@ -35,11 +36,11 @@ var (
 //
 // The hashes are taken from the escaped template: html/template drops
 // comments from literal text, so the source is not what the browser sees.
-func policyFor(t *template.Template) (string, error) {
+func policyFor(t *template.Template, sample any) (string, error) {
 	// Executing escapes every template reachable from t; sample data
 	// exercises the usual branches and reports an error now, not on the
 	// first request.
-	if err := t.Execute(io.Discard, samplePage()); err != nil {
+	if err := t.Execute(io.Discard, sample); err != nil {
 		return "", fmt.Errorf("rendering sample data: %w", err)
 	}
 	var scripts, styles []string
@@ -156,7 +157,7 @@ func samplePage() Page {
 	c := Cell{Status: "failing", Icon: "✗", Taken: now, When: "12:00:00 UTC", Duration: "1ms", Message: "unavailable: down", Seq: 1}
 	return Page{
 		Title: "System status", Host: "host", Version: "dev", Taken: now, Refresh: 10, JSONPath: "?format=json",
-		Overall: Overall{Status: "failing", Icon: "✗", Word: "Unhealthy", Summary: "1 failing", Failing: 1},
+		Overall: Overall{Status: "failing", Verdict: "failing", Icon: "✗", Word: "Unhealthy", Summary: "1 failing", Failing: 1},
 		Checks: []Row{
 			{Name: "a", Type: "t", Status: "failing", Icon: "✗", Message: "unavailable: down", Critical: true,
 				Groups: []string{"g"}, Duration: "1ms", Age: "1s", Taken: now, History: []Cell{c}, Earlier: []Cell{c},

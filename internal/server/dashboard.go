@@ -31,11 +31,17 @@ type Page struct {
 
 // Overall is the page's headline.
 type Overall struct {
-	Status   string // worst state: passing, warning, failing (a non-critical failure counts as a warning)
-	Icon     string // ✓ ! ✗
+	Status string // worst state of the checks: passing, warning, failing (a non-critical failure counts as a warning)
+	// Verdict is the answer, as the status code says it: passing (200,
+	// every check passes), warning (200, a check warns or a non-critical
+	// check fails) or failing (the failure status). The built-in page
+	// carries it as data-healthd-status="…", the keyword-check marker.
+	Verdict  string
+	Icon     string // ✓ ! ✗, for Verdict
 	Word     string // Healthy or Unhealthy, as the HTTP status says
-	Summary  string // "all checks passing", "2 failing, 1 warning"
-	OK       bool   // every critical check passes: /ht/ answers 200
+	Summary  string // "all checks passing", "2 failing, 1 warning", or "healthd is shutting down"
+	OK       bool   // the answer is 200: every critical check passes and healthd is not shutting down
+	Draining bool   // healthd is shutting down: the answer fails whatever the checks say
 	Failing  int
 	Warnings int
 }
@@ -83,28 +89,36 @@ const StripCells = 30
 
 var icons = map[runner.Status]string{runner.Passing: "✓", runner.Warning: "!", runner.Failing: "✗"}
 
-func (st *State) pageData(snaps []runner.Snapshot, o runner.Overall, group string) Page {
+// verdictIcons are the headline's icons, by verdict.
+var verdictIcons = map[string]string{"passing": "✓", "warning": "!", "failing": "✗"}
+
+func (st *State) pageData(v view) Page {
+	snaps, o := v.snaps, v.overall
 	now := referenceTime(snaps) // not the clock: the body is cached (bodycache.go)
 	p := Page{
 		Title:    "System status",
 		Host:     st.srv.host,
 		Version:  st.srv.opts.Version,
-		Group:    group,
+		Group:    v.group,
 		Taken:    now,
 		Refresh:  int(st.Config.Server.Refresh / time.Second),
 		JSONPath: "?format=json",
 		Overall: Overall{
-			Status: o.Status.String(), Icon: icons[o.Status], OK: o.OK,
+			Status: o.Status.String(), Verdict: verdict(v), OK: v.ok, Draining: v.draining,
 			Failing: o.Failing, Warnings: o.Warnings, Word: "Healthy",
 		},
 	}
+	p.Overall.Icon = verdictIcons[p.Overall.Verdict]
 	if st.Config.Server.Refresh > 0 && p.Refresh == 0 {
 		p.Refresh = 1
 	}
-	if !o.OK {
+	if !v.ok {
 		p.Overall.Word = "Unhealthy"
 	}
 	p.Overall.Summary = summary(snaps, o)
+	if v.draining { // the counts would read as a healthy page beside a 503
+		p.Overall.Summary = drainMessage
+	}
 	for _, s := range snaps {
 		r := s.Result
 		row := Row{
@@ -233,9 +247,9 @@ func formatDuration(d time.Duration) string {
 	return d.Round(time.Second).String()
 }
 
-func (st *State) renderHTML(snaps []runner.Snapshot, o runner.Overall, group string) ([]byte, error) {
+func (st *State) renderHTML(v view) ([]byte, error) {
 	var b bytes.Buffer
-	if err := st.page.tmpl.Execute(&b, st.pageData(snaps, o, group)); err != nil {
+	if err := st.page.tmpl.Execute(&b, st.pageData(v)); err != nil {
 		return nil, err
 	}
 	return b.Bytes(), nil
@@ -283,9 +297,31 @@ func loadTemplate(file string) (*dashboard, error) {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
 	}
-	csp, err := policyFor(t)
+	csp, err := policyFor(t, samplePage())
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return &dashboard{tmpl: t, csp: csp}, nil
+}
+
+// minimalPage is the data of the page a caller without a valid token gets
+// (web/templates/minimal.html): the verdict, and nothing about the checks.
+type minimalPage struct {
+	Verdict  string // as Overall.Verdict
+	Draining bool
+}
+
+// loadMinimal parses the minimal page, with a policy of its own: its
+// inline style is not the dashboard's, and a policy allowing only the
+// dashboard's hash would leave it unstyled.
+func loadMinimal() (*dashboard, error) {
+	t, err := template.ParseFS(templates.FS, "minimal.html")
+	if err != nil {
+		return nil, fmt.Errorf("built-in minimal page: %w", err)
+	}
+	csp, err := policyFor(t, minimalPage{Verdict: "failing", Draining: true})
+	if err != nil {
+		return nil, fmt.Errorf("built-in minimal page: %w", err)
 	}
 	return &dashboard{tmpl: t, csp: csp}, nil
 }

@@ -165,3 +165,29 @@ func TestDashboard_CustomTemplateRejectedWhenTheCSPWouldBlockIt(t *testing.T) {
 		}
 	}
 }
+
+// The minimal page (no token, tokens set) is served with a policy of its
+// own, which allows exactly its inline style: the dashboard's would block it.
+func TestMinimalPage_CSPAllowsItsOwnStyle(t *testing.T) {
+	ts := newServer(t, "server: {auth: {tokens: [csp-token]}}\nchecks: [{name: db, type: fake}]")
+	resp, body := get(t, ts.URL+"/ht/")
+	dash, _ := get(t, ts.URL+"/ht/", "Authorization", "Bearer csp-token")
+	csp := resp.Header.Get("Content-Security-Policy")
+	if csp == "" || csp == dash.Header.Get("Content-Security-Policy") {
+		t.Fatalf("minimal page CSP %q: want its own, not the dashboard's", csp)
+	}
+	found := inlineElem.FindAllStringSubmatch(body, -1)
+	if len(found) != 1 || found[0][1] != "style" {
+		t.Fatalf("want one inline style and no script in the minimal page, found %q", found)
+	}
+	sum := sha256.Sum256([]byte(found[0][2]))
+	want := "default-src 'none'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+	if csp != want {
+		t.Errorf("minimal page CSP\n %s\nwant\n %s", csp, want)
+	}
+	for k, v := range map[string]string{"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY"} {
+		if got := resp.Header.Get(k); got != v {
+			t.Errorf("%s: %q, want %q", k, got, v)
+		}
+	}
+}

@@ -318,24 +318,6 @@ func TestHT_NewFormatsInNegotiation(t *testing.T) {
 	}
 }
 
-func TestHT_DrainingFailsEveryFormat(t *testing.T) {
-	srv := server.New(server.Options{Version: "test"})
-	srv.Swap(newState(t, srv, healthy))
-	srv.Drain()
-	ts := httptest.NewServer(srv)
-	t.Cleanup(ts.Close)
-	for format, want := range map[string]string{
-		"health":      `{"status":"fail"`,
-		"text":        "[-]shutdown failed: healthd is shutting down\nhealthd check failed\n",
-		"openmetrics": "healthd_response_ok 0",
-	} {
-		resp, body := get(t, ts.URL+"/ht/?format="+format)
-		if resp.StatusCode != 500 || !strings.Contains(body, want) {
-			t.Errorf("%s while draining: %d %q, want 500 and %q", format, resp.StatusCode, body, want)
-		}
-	}
-}
-
 func TestHT_OpenMetricsWithoutRegistryStillHasTheGauges(t *testing.T) {
 	ts := newServer(t, healthy) // no metrics in server.Options
 	resp, body := get(t, ts.URL+"/ht/?format=openmetrics")

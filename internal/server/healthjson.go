@@ -89,7 +89,7 @@ func (st *State) renderHealthJSON(v view) ([]byte, error) {
 		doc.Description += ", check " + v.scope
 	}
 	if v.draining {
-		doc.Output = "healthd is shutting down"
+		doc.Output = drainMessage
 	}
 	now := referenceTime(v.snaps) // not the clock: the body is cached (bodycache.go)
 	for _, s := range v.snaps {

@@ -6,8 +6,6 @@ import (
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
-
-	"github.com/healthd/healthd/internal/metrics"
 )
 
 // renderOpenMetrics writes the response's overall series and the selected
@@ -16,7 +14,7 @@ import (
 // the runs counter and the duration histogram come from the process's
 // registry (absent when the server has none).
 func (st *State) renderOpenMetrics(v view) ([]byte, error) {
-	resp, err := metrics.ResponseFamilies(v.overall.Status, v.ok)
+	resp, err := responseFamilies(v)
 	if err != nil {
 		return nil, err
 	}

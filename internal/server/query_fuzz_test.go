@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -24,7 +25,8 @@ checks:
 // FuzzServeQuery sends arbitrary request targets (paths, ?format, ?check,
 // ?skip), Accept and Authorization headers and methods to the /ht/ router:
 // it never panics and never answers a 5xx other than the configured failure
-// status (503; nothing here can make the server itself fail).
+// status (503; nothing here can make the server itself fail), and answers
+// 400 to a /ht/ query string that does not parse.
 func FuzzServeQuery(f *testing.F) {
 	cfg, err := config.Parse("fuzz.yaml", []byte(fuzzConfig), config.Options{Registry: checkstest.Registry()})
 	if err != nil {
@@ -52,6 +54,9 @@ func FuzzServeQuery(f *testing.F) {
 		{"DELETE", "/ht/%2e%2e/%2fcheck", "", ""},
 		{"GET", "/metrics?format=json&format=html", "", ""},
 		{"GET", "/ht/?format=json&check=" + strings.Repeat("a,", 100), "", "Bearer fuzz-token"},
+		{"GET", "/ht/?check=x%zz", "", "Bearer fuzz-token"},
+		{"GET", "/ht/?format=%zz", "", ""},
+		{"HEAD", "/ht/?format=json;check=database", "", ""},
 	} {
 		f.Add(s.method, s.target, s.accept, s.auth)
 	}
@@ -68,6 +73,10 @@ func FuzzServeQuery(f *testing.F) {
 		}
 		if w.Code < 100 || w.Header().Get("Content-Type") == "" && w.Code != http.StatusNoContent {
 			t.Fatalf("%s %q: status %d without a Content-Type", method, target, w.Code)
+		}
+		// A query that does not parse is refused, never half-read.
+		if _, err := url.ParseQuery(req.URL.RawQuery); err != nil && req.URL.Path == "/ht/" && (method == "GET" || method == "HEAD") && w.Code != http.StatusBadRequest {
+			t.Fatalf("%s %q: malformed query (%v) answered %d, want 400", method, target, err, w.Code)
 		}
 	})
 }

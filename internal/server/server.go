@@ -37,6 +37,9 @@ type Server struct {
 	opts  Options
 	host  string
 	state atomic.Pointer[State]
+	// draining is set once by Drain. It belongs to the process, not to a
+	// State: a reload racing the shutdown must not turn readiness green.
+	draining atomic.Bool
 }
 
 // State is everything a config load produces for serving.
@@ -45,11 +48,11 @@ type State struct {
 	Runner *runner.Runner
 
 	router   http.Handler
-	page     *dashboard
+	page     *dashboard // the dashboard, for callers that may see the checks
+	minimal  *dashboard // the overall status only, for callers without a token (auth.go)
 	groups   map[string][]*runner.Check
 	tokens   tokens
 	srv      *Server
-	draining atomic.Bool
 	inflight atomic.Int64 // probes using Runner; see WaitIdle
 	bodies   bodyCache    // bodycache.go
 	accepts  acceptCache
@@ -78,6 +81,9 @@ func (s *Server) NewState(cfg *config.Config, r *runner.Runner) (*State, error) 
 		return nil, err
 	}
 	st.page = page
+	if st.minimal, err = loadMinimal(); err != nil {
+		return nil, err
+	}
 	st.router = st.routes()
 	return st, nil
 }
@@ -88,13 +94,10 @@ func (s *Server) Swap(st *State) *State { return s.state.Swap(st) }
 // State returns the state being served.
 func (s *Server) State() *State { return s.state.Load() }
 
-// Drain makes every /ht/ answer the failure status from now on (readiness
-// turns red while the process finishes in-flight requests and exits).
-func (s *Server) Drain() {
-	if st := s.state.Load(); st != nil {
-		st.draining.Store(true)
-	}
-}
+// Drain makes every /ht/ answer the failure status from now on, saying
+// that healthd is shutting down (readiness turns red while the process
+// finishes in-flight requests and exits). States swapped in later drain too.
+func (s *Server) Drain() { s.draining.Store(true) }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	st := s.state.Load()
@@ -181,7 +184,11 @@ func (st *State) serveChecks(w http.ResponseWriter, r *http.Request, sel []*runn
 	h["Cache-Control"] = hdrNoStore
 	h["Vary"] = hdrAccept
 	full := st.authorize(w, r)
-	q := query(r)
+	q, err := query(r)
+	if err != nil {
+		plain(w, http.StatusBadRequest, err.Error())
+		return
+	}
 	format, status, msg := st.pickFormat(r, q)
 	if status != 0 {
 		plain(w, status, msg)
@@ -193,7 +200,7 @@ func (st *State) serveChecks(w http.ResponseWriter, r *http.Request, sel []*runn
 		return
 	}
 	snaps := st.Runner.Run(r.Context(), sel)
-	v := view{snaps: snaps, overall: runner.Summarize(snaps), group: group, scope: scope, draining: st.draining.Load(), full: full}
+	v := view{snaps: snaps, overall: runner.Summarize(snaps), group: group, scope: scope, draining: st.srv.draining.Load(), full: full}
 	v.ok = v.overall.OK && !v.draining
 	if !full { // not even the name in the URL is echoed
 		v.group, v.scope = "", defaultScope
@@ -211,7 +218,11 @@ func (st *State) serveChecks(w http.ResponseWriter, r *http.Request, sel []*runn
 	h["Content-Type"] = contentTypeValues[format]
 	h["X-Content-Type-Options"] = hdrNosniff
 	if format == FormatHTML {
-		st.page.setHeaders(h)
+		page := st.page
+		if !full {
+			page = st.minimal
+		}
+		page.setHeaders(h)
 	}
 	w.WriteHeader(code)
 	w.Write(body)

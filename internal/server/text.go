@@ -37,20 +37,24 @@ func renderText(v view) []byte {
 			b.WriteString(": " + oneLine(r.Message) + "\n")
 		}
 	}
-	if v.draining {
-		b.WriteString("[-]shutdown failed: healthd is shutting down\n")
-	}
-	b.WriteString(textVerdict(v) + "\n")
+	b.WriteString(textVerdict(v))
 	return []byte(b.String())
 }
 
-// textVerdict is the last line, and the only one a caller without a token
-// gets.
+// textVerdict is the last line, after the shutdown line while draining:
+// all that a caller without a token gets.
 func textVerdict(v view) string {
-	if v.ok {
-		return v.scope + " check passed"
+	var b strings.Builder
+	if v.draining {
+		b.WriteString("[-]shutdown failed: " + drainMessage + "\n")
 	}
-	return v.scope + " check failed"
+	b.WriteString(v.scope)
+	if v.ok {
+		b.WriteString(" check passed\n")
+	} else {
+		b.WriteString(" check failed\n")
+	}
+	return b.String()
 }
 
 // oneLine keeps a message on its line.
