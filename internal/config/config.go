@@ -203,23 +203,19 @@ var overridableKeys = []string{"listen", "path", "failure_status", "log_format",
 // Load reads, expands, validates and builds the config in path. On error the
 // returned error is an Errors listing every problem; no clients are left open.
 func Load(path string, opts Options) (*Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := ReadFile(path)
 	if err != nil {
-		return nil, Errors{{File: path, Msg: fmt.Sprintf("cannot read config: %v", unwrapPathErr(err))}}
+		return nil, Errors{{File: path, Msg: fmt.Sprintf("cannot read config: %v", err)}}
 	}
 	return Parse(path, data, opts)
 }
 
-func unwrapPathErr(err error) error {
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
-}
-
-// Parse is Load on bytes already read; name is used in messages.
+// Parse is Load on bytes already read (with ReadFile); name is used in
+// messages.
 func Parse(name string, data []byte, opts Options) (*Config, error) {
+	if len(data) > MaxFileSize {
+		return nil, Errors{{File: name, Msg: fmt.Sprintf("cannot read config: %v", errTooLarge)}}
+	}
 	if opts.Registry == nil {
 		opts.Registry = checks.Builtin()
 	}
@@ -306,6 +302,9 @@ func (l *loader) parse(data []byte) *Config {
 		l.errorf(0, "", "", "not valid YAML: %v", strings.TrimPrefix(err.Error(), "yaml: "))
 		return nil
 	}
+	if !l.singleDocument(dec) || !l.checkExpansion(&doc) {
+		return nil
+	}
 	root := &doc
 	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
 		root = root.Content[0]
@@ -336,6 +335,35 @@ func (l *loader) parse(data []byte) *Config {
 		l.notifyChecks(cfg, top["notify"])
 	}
 	return cfg
+}
+
+// singleDocument reads the documents after the first and reports any that
+// is not empty: healthd reads one, and silently ignoring the rest would
+// hide half a config.
+func (l *loader) singleDocument(dec *yaml.Decoder) bool {
+	n, line := 1, 0
+	for {
+		var doc yaml.Node
+		err := dec.Decode(&doc)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			l.errorf(0, "", "", "not valid YAML: %v", strings.TrimPrefix(err.Error(), "yaml: "))
+			return false
+		}
+		if len(doc.Content) == 1 && doc.Content[0].Tag == "!!null" && doc.Content[0].Value == "" {
+			continue // a trailing "---" alone
+		}
+		if n++; line == 0 {
+			line = doc.Line
+		}
+	}
+	if n > 1 {
+		l.errorf(line, "", "", "the file holds %d YAML documents (separated by ---); healthd reads one", n)
+		return false
+	}
+	return true
 }
 
 // entry is a decoded YAML value with the line of its key.

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -205,3 +206,83 @@ checks: [{name: db, type: fake}]
 		}
 	}
 }
+
+// TestLoad_HostileFilesAreRefusedQuickly loads files that would exhaust a
+// loader following aliases or reading without limit: each is refused with
+// an error naming the file (and the alias's line), well within a
+// did-not-hang bound, allocating a bounded amount of memory.
+func TestLoad_HostileFilesAreRefusedQuickly(t *testing.T) {
+	big := filepath.Join(t.TempDir(), "big.yaml")
+	if err := os.WriteFile(big, []byte("checks: []\n# "+strings.Repeat("x", config.MaxFileSize)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct{ file, want string }{
+		{"testdata/alias_bomb.yaml", `testdata/alias_bomb.yaml:8: key "a6[0]": the alias *a5 expands to more than 100000 values`},
+		{"testdata/alias_text.yaml", `testdata/alias_text.yaml:10: key "x7[0]": the alias *t6 expands to more than 8 MiB of text`},
+		{"testdata/alias_cycle.yaml", `testdata/alias_cycle.yaml:2: the alias *s is inside the value it refers to`},
+		{"/dev/zero", `/dev/zero: cannot read config: the file is larger than 1048576 bytes`},
+		{big, big + `: cannot read config: the file is larger than 1048576 bytes`},
+	}
+	for _, c := range cases {
+		t.Run(filepath.Base(c.file), func(t *testing.T) {
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			done := make(chan error, 1)
+			go func() {
+				_, err := config.Load(c.file, config.Options{Registry: checkstest.Registry(), LookupEnv: env(nil)})
+				done <- err
+			}()
+			var err error
+			select {
+			case err = <-done:
+			case <-time.After(10 * time.Second):
+				t.Fatalf("%s: still loading after 10 s", c.file)
+			}
+			runtime.ReadMemStats(&after)
+			if err == nil || !strings.HasPrefix(err.Error(), c.want) {
+				t.Errorf("got %v\nwant an error starting %q", err, c.want)
+			}
+			if grew := after.TotalAlloc - before.TotalAlloc; grew > 64<<20 {
+				t.Errorf("loading allocated %d MiB, want a bounded amount (under 64 MiB)", grew>>20)
+			}
+		})
+	}
+}
+
+// Parse, which a reload calls with the bytes it read, refuses more than a
+// file may hold too.
+func TestParse_RefusesMoreThanAFileMayHold(t *testing.T) {
+	data := []byte("checks: [{type: fake}]\n#" + strings.Repeat("x", config.MaxFileSize))
+	_, err := config.Parse("big.yaml", data, config.Options{Registry: checkstest.Registry()})
+	if err == nil || !strings.Contains(err.Error(), "big.yaml: cannot read config: the file is larger than 1048576 bytes") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+// Aliases within the bounds still work, and an empty document after a
+// trailing --- is not a second document.
+func TestLoad_ModestAliasesAndATrailingSeparator(t *testing.T) {
+	cfg, err := config.Parse("x.yaml", []byte("checks:\n  - {type: fake, timeout: &t 1s, note: &n hello}\n  - {name: b, type: fake, timeout: *t, note: *n}\n---\n"),
+		config.Options{Registry: checkstest.Registry(), LookupEnv: env(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cfg.Close()
+	if len(cfg.Checks) != 2 || cfg.Checks[1].Timeout != time.Second || cfg.Checks[1].Checker.(*checkstest.Fake).Note != "hello" {
+		t.Errorf("checks: %+v", cfg.Checks)
+	}
+}
+
+// An expansion error locates the mistake and names file, line, check and
+// key, but shows no character of the value: a "${" in a password is a typo
+// for "$${", and the text around it is the password.
+// A value from a HEALTHD_SERVER_* variable or a flag is reported under its
+// name, not as a line of the file that it overrides.
+// server.path may not hide healthd's own endpoints; a path that merely
+// starts like one may.
+// Every per-check key with a default can be set for all checks under
+// defaults:, and a check's own value still wins.
+// A check's secrets are taken as its driver reads the value: pgx accepts a
+// '#' in a password that net/url rejects, and it must be redacted all the
+// same.
