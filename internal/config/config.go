@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/spf13/viper"
 	"go.yaml.in/yaml/v3"
@@ -225,7 +226,7 @@ func Parse(name string, data []byte, opts Options) (*Config, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	l := &loader{file: name, opts: opts}
+	l := &loader{file: name, opts: opts, unexpanded: map[string]bool{}}
 	cfg := l.parse(data)
 	if len(l.errs) > 0 {
 		if cfg != nil {
@@ -240,10 +241,22 @@ type loader struct {
 	file string
 	opts Options
 	errs Errors
+	// unexpanded holds the keys (check + "\x00" + key) whose ${...} did not
+	// expand: the error says why, and what their raw text then fails is noise.
+	unexpanded map[string]bool
 }
 
 func (l *loader) errorf(line int, check, key, format string, args ...any) {
+	if l.unexpanded[check+"\x00"+key] {
+		return
+	}
 	l.errs = append(l.errs, &Error{File: l.file, Line: line, Check: check, Key: key, Msg: fmt.Sprintf(format, args...)})
+}
+
+// expandFailed records that key's value did not expand.
+func (l *loader) expandFailed(line int, check, key string, err error) {
+	l.errorf(line, check, key, "%v", err)
+	l.unexpanded[check+"\x00"+key] = true
 }
 
 // collect turns a KeyError list from Params into config errors under
@@ -401,7 +414,7 @@ func (l *loader) value(n *yaml.Node, check, key string) any {
 		if n.Tag == "!!str" || n.Style&(yaml.SingleQuotedStyle|yaml.DoubleQuotedStyle|yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
 			s, err := expand(n.Value, l.opts.LookupEnv)
 			if err != nil {
-				l.errorf(n.Line, check, key, "%v", err)
+				l.expandFailed(n.Line, check, key, err)
 			}
 			return s
 		}
@@ -413,7 +426,7 @@ func (l *loader) value(n *yaml.Node, check, key string) any {
 		if s, ok := v.(string); ok {
 			s, err := expand(s, l.opts.LookupEnv)
 			if err != nil {
-				l.errorf(n.Line, check, key, "%v", err)
+				l.expandFailed(n.Line, check, key, err)
 			}
 			return s
 		}
@@ -437,7 +450,8 @@ func (l *loader) value(n *yaml.Node, check, key string) any {
 
 // expand replaces ${VAR} and ${VAR:-default}; $$ is a literal $. An unset
 // variable without a default is an error: an empty DSN would only fail later,
-// more obscurely.
+// more obscurely. Errors locate the problem by its position and never quote
+// the value, which may be a password (a "${" in one is a typo for "$${").
 func expand(s string, lookup func(string) (string, bool)) (string, error) {
 	if !strings.Contains(s, "$") {
 		return s, nil
@@ -461,12 +475,12 @@ func expand(s string, lookup func(string) (string, bool)) (string, error) {
 		}
 		end := strings.IndexByte(s[i:], '}')
 		if end < 0 {
-			return s, fmt.Errorf("unclosed ${ in %q", truncate(s))
+			return s, fmt.Errorf("unclosed ${ at character %d of the value (write $$ for a literal $)", charPos(s, i))
 		}
 		expr := s[i+2 : i+end]
 		name, def, hasDef := strings.Cut(expr, ":-")
 		if !envNameRe.MatchString(name) {
-			return s, fmt.Errorf("bad variable name %q in ${...}", name)
+			return s, fmt.Errorf("the ${...} at character %d of the value holds no variable name: letters, digits and _, not starting with a digit (write $$ for a literal $)", charPos(s, i))
 		}
 		v, ok := lookup(name)
 		switch {
@@ -485,12 +499,8 @@ func expand(s string, lookup func(string) (string, bool)) (string, error) {
 
 var envNameRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
-func truncate(s string) string {
-	if len(s) > 40 {
-		return s[:40] + "…"
-	}
-	return s
-}
+// charPos is the 1-based position, in characters, of byte i of s.
+func charPos(s string, i int) int { return utf8.RuneCountInString(s[:i]) + 1 }
 
 func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
@@ -737,6 +747,9 @@ func (l *loader) checks(cfg *Config, e entry) {
 	names := map[string]int{}
 	for i, n := range e.node.Content {
 		label := fmt.Sprintf("#%d", i+1)
+		if nm := scalarValue(n, "name"); nameRe.MatchString(nm) {
+			label = fmt.Sprintf("%q", nm) // before decoding: errors of decoding name the check too
+		}
 		if n.Kind != yaml.MappingNode {
 			l.errorf(n.Line, label, "", "must be a mapping with name and type")
 			continue
@@ -759,6 +772,20 @@ func (l *loader) checks(cfg *Config, e entry) {
 	if len(e.node.Content) == 0 {
 		l.errorf(e.line, "", "checks", "is empty: list at least one check")
 	}
+}
+
+// scalarValue returns the text of a mapping node's scalar under key, as
+// written (before expansion), or "".
+func scalarValue(n *yaml.Node, key string) string {
+	if n.Kind != yaml.MappingNode {
+		return ""
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if k, v := n.Content[i], n.Content[i+1]; k.Value == key && v.Kind == yaml.ScalarNode {
+			return v.Value
+		}
+	}
+	return ""
 }
 
 func (l *loader) check(cfg *Config, entries map[string]entry, node *yaml.Node, label string) *Check {

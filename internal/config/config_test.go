@@ -277,6 +277,29 @@ func TestLoad_ModestAliasesAndATrailingSeparator(t *testing.T) {
 // An expansion error locates the mistake and names file, line, check and
 // key, but shows no character of the value: a "${" in a password is a typo
 // for "$${", and the text around it is the password.
+func TestLoad_ExpansionErrorsShowNoPartOfTheValue(t *testing.T) {
+	_, err := config.Load("testdata/expansion_errors.yaml", config.Options{Registry: goldenRegistry(t), LookupEnv: env(nil)})
+	if err == nil {
+		t.Fatal("want errors")
+	}
+	for _, frag := range []string{"Hunter", "a-b", "x$", "db.internal", "@db", "app:"} {
+		if strings.Contains(err.Error(), frag) {
+			t.Errorf("the errors show %q, part of a value:\n%v", frag, err)
+		}
+	}
+	for _, want := range []string{
+		`testdata/expansion_errors.yaml:5: check "db": key "dsn": unclosed ${ at character 22`,
+		`testdata/expansion_errors.yaml:8: check "db2": key "dsn": the ${...} at character 17`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("no %q in\n%v", want, err)
+		}
+	}
+	if n := strings.Count(err.Error(), "\n") + 1; n != 3 {
+		t.Errorf("%d errors, want 3 (one per value; nothing about the unexpanded text):\n%v", n, err)
+	}
+}
+
 // A value from a HEALTHD_SERVER_* variable or a flag is reported under its
 // name, not as a line of the file that it overrides.
 // server.path may not hide healthd's own endpoints; a path that merely
@@ -286,3 +309,18 @@ func TestLoad_ModestAliasesAndATrailingSeparator(t *testing.T) {
 // A check's secrets are taken as its driver reads the value: pgx accepts a
 // '#' in a password that net/url rejects, and it must be redacted all the
 // same.
+func TestLoad_SecretsAsTheDriversReadThem(t *testing.T) {
+	cfg, err := config.Parse("x.yaml", []byte(`checks:
+  - {name: db, type: postgres, dsn: "postgres://app:Zq7#Hunter@127.0.0.1:5432/app"}
+  - {name: db2, type: postgres, dsn: "postgresql://app:Kw9pass@h1:5432,h2:5433/app"}
+`), config.Options{Registry: goldenRegistry(t), LookupEnv: env(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cfg.Close()
+	for _, want := range []string{"Zq7#Hunter", "Kw9pass"} {
+		if !contains(cfg.Secrets(), want) {
+			t.Errorf("%q is not among the secrets to redact: %q", want, cfg.Secrets())
+		}
+	}
+}
