@@ -18,6 +18,8 @@ import (
 
 	"github.com/healthd/healthd/internal/config"
 	"github.com/healthd/healthd/internal/daemon"
+	"github.com/healthd/healthd/internal/runner"
+	"github.com/healthd/healthd/internal/server"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -103,7 +105,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, err)
 			return daemon.ExitConfig
 		}
-		cfg.Close()
+		defer cfg.Close()
+		// Build the pages as serve does (a custom template must also pass
+		// the Content-Security-Policy rules), without listening or running
+		// a check.
+		if _, err := server.New(server.Options{}).NewState(cfg, runner.New(cfg, runner.Options{})); err != nil {
+			fmt.Fprintf(stderr, "%s: %v\n", cfg.File, err)
+			return daemon.ExitConfig
+		}
 		fmt.Fprintf(stdout, "%s: valid, %d checks\n", cfg.File, len(cfg.Checks))
 		return 0
 	case "version":

@@ -7,13 +7,18 @@ package config
 
 import (
 	"bytes"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"html/template"
 	"io"
 	"log/slog"
+	"net"
+	"net/netip"
 	"os"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -150,16 +155,21 @@ type Options struct {
 	Logger    *slog.Logger
 }
 
-// Error is one problem in a config file.
+// Error is one problem in a config file, or in a flag or environment
+// variable that overrides one of its keys.
 type Error struct {
-	File  string
-	Line  int
-	Check string // the check's name, or "#<index>" when it has none
-	Key   string
-	Msg   string
+	File   string
+	Line   int
+	Check  string // the check's name, or "#<index>" when it has none
+	Key    string
+	Msg    string
+	Source string // the flag or variable the value came from, when not the file
 }
 
 func (e *Error) Error() string {
+	if e.Source != "" {
+		return e.Source + ": " + e.Msg
+	}
 	var b strings.Builder
 	b.WriteString(e.File)
 	if e.Line > 0 {
@@ -188,7 +198,9 @@ func (es Errors) Error() string {
 }
 
 // NewOverrides returns a viper instance that reads HEALTHD_* variables
-// (HEALTHD_SERVER_LISTEN overrides server.listen); callers bind flags to it.
+// (HEALTHD_SERVER_LISTEN overrides server.listen); callers bind flags to
+// it, each named as its key (--listen for server.listen), so that an error
+// in a value names the flag or the variable it came from.
 func NewOverrides() *viper.Viper {
 	v := viper.New()
 	v.SetEnvPrefix("HEALTHD")
@@ -531,16 +543,21 @@ func (l *loader) server(cfg *Config, e entry) {
 	} else if e.value != nil {
 		l.errorf(e.line, "", "server", "must be a mapping")
 	}
+	sources := map[string]string{} // key: the flag or variable that set it
 	if v := l.opts.Overrides; v != nil {
 		for _, k := range overridableKeys {
 			if v.IsSet("server." + k) {
 				raw[k] = v.Get("server." + k)
+				sources[k] = overrideSource(k, raw[k])
 			}
 		}
 	}
 	p := checks.NewParams(raw)
 	s := &cfg.Server
 	s.Listen = p.String("listen", ":8000")
+	if err := checkListen(s.Listen); err != nil {
+		p.Errorf("listen", "%v", err)
+	}
 	s.Path = p.String("path", "/ht/")
 	if !strings.HasPrefix(s.Path, "/") {
 		p.Errorf("path", "must start with /")
@@ -548,6 +565,9 @@ func (l *loader) server(cfg *Config, e entry) {
 	s.Path = "/" + strings.Trim(s.Path, "/") + "/"
 	if s.Path == "//" {
 		s.Path = "/"
+	}
+	if builtin := shadowedPath(s.Path); builtin != "" {
+		p.Errorf("path", "must not be %s: healthd serves %s there itself, and the checks would hide it", strings.TrimSuffix(s.Path, "/"), builtin)
 	}
 	s.FailureStatus = p.Int("failure_status", 500)
 	if s.FailureStatus < 400 || s.FailureStatus > 599 {
@@ -562,6 +582,11 @@ func (l *loader) server(cfg *Config, e entry) {
 		p.Errorf("log_level", "must be debug, info, warn or error, not %q", lvl)
 	}
 	s.Template = p.String("template", "")
+	if s.Template != "" {
+		if err := checkTemplate(s.Template); err != nil {
+			p.Errorf("template", "%v", err)
+		}
+	}
 	s.Refresh = p.Duration("refresh", 10*time.Second)
 	s.DrainDelay = p.Duration("drain_delay", 0)
 	s.ShutdownTimeout = p.Duration("shutdown_timeout", 15*time.Second)
@@ -575,7 +600,79 @@ func (l *loader) server(cfg *Config, e entry) {
 	}
 	l.auth(s, p)
 	l.tls(s, p)
-	l.collect(p.Err(), e.node, e.line, "", "server.")
+	for _, err := range flatten(p.Err()) {
+		var ke *checks.KeyError
+		if errors.As(err, &ke) && sources[ke.Key] != "" {
+			l.errs = append(l.errs, &Error{File: l.file, Key: "server." + ke.Key, Msg: ke.Msg, Source: sources[ke.Key]})
+		} else {
+			l.collect(err, e.node, e.line, "", "server.")
+		}
+	}
+}
+
+// overrideSource names where an override of server.<key> came from: the
+// HEALTHD_SERVER_<KEY> variable when it holds the value, else the flag
+// named as the key (a flag wins over the variable).
+func overrideSource(key string, value any) string {
+	env := "HEALTHD_SERVER_" + strings.ToUpper(key)
+	if v, ok := os.LookupEnv(env); ok && v == fmt.Sprint(value) {
+		return env
+	}
+	return "--" + strings.ReplaceAll(key, "_", "-")
+}
+
+// checkListen checks addr as net.Listen("tcp", addr) reads it, without
+// binding or resolving anything.
+func checkListen(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("must be host:port or :port, such as :8000 or 127.0.0.1:8000, not %q", addr)
+	}
+	if n, err := strconv.Atoi(port); err == nil {
+		if n < 0 || n > 65535 {
+			return fmt.Errorf("port %d is out of range (0 to 65535)", n)
+		}
+	} else if _, err := net.LookupPort("tcp", port); port != "" && err != nil {
+		return fmt.Errorf("port %q is neither a number nor a known service name", port)
+	}
+	if host != "" && !hostRe.MatchString(host) {
+		if _, err := netip.ParseAddr(host); err != nil {
+			return fmt.Errorf("host %q is neither an IP address nor a host name", host)
+		}
+	}
+	return nil
+}
+
+var hostRe = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9_-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9_-]*[A-Za-z0-9])?)*\.?$`)
+
+// builtinPaths are served by healthd whatever server.path is.
+var builtinPaths = []string{"/ping", "/metrics", "/-/reload"}
+
+// shadowedPath returns the built-in endpoint that the checks served at
+// path (which starts and ends with "/") would hide, or "". /-/ is kept for
+// healthd's own endpoints.
+func shadowedPath(path string) string {
+	if strings.HasPrefix(path, "/-/") {
+		return "/-/reload"
+	}
+	if p := strings.TrimSuffix(path, "/"); contains(builtinPaths, p) {
+		return p
+	}
+	return ""
+}
+
+// checkTemplate reads and parses a dashboard template as the server will,
+// so that validate reports what would stop serve. (The server also checks
+// the template against its Content-Security-Policy.)
+func checkTemplate(file string) error {
+	data, err := ReadFile(file)
+	if err != nil {
+		return fmt.Errorf("cannot read the template: %v", err)
+	}
+	if _, err := template.New(file).Parse(string(data)); err != nil {
+		return fmt.Errorf("the template does not parse: %v", strings.TrimPrefix(err.Error(), "template: "))
+	}
+	return nil
 }
 
 func (l *loader) auth(s *Server, p *checks.Params) {
@@ -593,6 +690,8 @@ func (l *loader) auth(s *Server, p *checks.Params) {
 	}
 }
 
+// tls reads the certificate and key, as serve will, so that a missing
+// file or a certificate that does not go with its key fails validate.
 func (l *loader) tls(s *Server, p *checks.Params) {
 	tp := p.Section("tls", "cert_file and key_file")
 	if tp == nil {
@@ -602,6 +701,23 @@ func (l *loader) tls(s *Server, p *checks.Params) {
 	s.TLSKeyFile = tp.String("key_file", "")
 	if (s.TLSCertFile == "") != (s.TLSKeyFile == "") {
 		tp.Errorf("cert_file", "cert_file and key_file go together")
+		return
+	}
+	if s.TLSCertFile == "" {
+		return
+	}
+	cert, certErr := ReadFile(s.TLSCertFile)
+	if certErr != nil {
+		tp.Errorf("cert_file", "cannot read the certificate: %v", certErr)
+	}
+	key, keyErr := ReadFile(s.TLSKeyFile)
+	if keyErr != nil {
+		tp.Errorf("key_file", "cannot read the key: %v", keyErr)
+	}
+	if certErr == nil && keyErr == nil {
+		if _, err := tls.X509KeyPair(cert, key); err != nil {
+			p.Errorf("tls", "cert_file and key_file are not a certificate and its key: %v", strings.TrimPrefix(err.Error(), "tls: "))
+		}
 	}
 }
 
@@ -826,6 +942,8 @@ func (l *loader) check(cfg *Config, entries map[string]entry, node *yaml.Node, l
 	for i, g := range c.Groups {
 		if !nameRe.MatchString(g) || g == "check" || g == "metrics" {
 			p.Errorf(fmt.Sprintf("groups[%d]", i), "group %q must be letters, digits, '.', '_' or '-', and not check or metrics", g)
+		} else if g == "ping" && cfg.Server.Path == "/" {
+			p.Errorf(fmt.Sprintf("groups[%d]", i), "group ping would be served at /ping, healthd's own endpoint, since server.path is /")
 		}
 	}
 	if c.History < 1 || c.History > 100000 {

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spf13/pflag"
+
 	"github.com/healthd/healthd/internal/checks"
 	"github.com/healthd/healthd/internal/checks/checkstest"
 	"github.com/healthd/healthd/internal/config"
@@ -302,8 +304,59 @@ func TestLoad_ExpansionErrorsShowNoPartOfTheValue(t *testing.T) {
 
 // A value from a HEALTHD_SERVER_* variable or a flag is reported under its
 // name, not as a line of the file that it overrides.
+func TestLoad_OverrideErrorsNameTheirSource(t *testing.T) {
+	file := []byte("server: {listen: ':8000'}\nchecks: [{type: fake}]\n")
+	t.Setenv("HEALTHD_SERVER_LISTEN", "not an address")
+	t.Setenv("HEALTHD_SERVER_FAILURE_STATUS", "200")
+	_, err := config.Parse("x.yaml", file, config.Options{Registry: checkstest.Registry(), Overrides: config.NewOverrides()})
+	want := "HEALTHD_SERVER_FAILURE_STATUS: must be a 4xx or 5xx status such as 500 or 503, not 200\n" +
+		`HEALTHD_SERVER_LISTEN: must be host:port or :port, such as :8000 or 127.0.0.1:8000, not "not an address"`
+	if err == nil || err.Error() != want {
+		t.Errorf("got %v\nwant %s", err, want)
+	}
+
+	v := config.NewOverrides()
+	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+	fs.String("listen", "", "")
+	if err := v.BindPFlag("server.listen", fs.Lookup("listen")); err != nil {
+		t.Fatal(err)
+	}
+	if err := fs.Parse([]string{"--listen", "127.0.0.1:http-nope"}); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("HEALTHD_SERVER_FAILURE_STATUS", "503")
+	_, err = config.Parse("x.yaml", file, config.Options{Registry: checkstest.Registry(), Overrides: v})
+	want = `--listen: port "http-nope" is neither a number nor a known service name`
+	if err == nil || err.Error() != want {
+		t.Errorf("got %v\nwant %s", err, want)
+	}
+}
+
 // server.path may not hide healthd's own endpoints; a path that merely
 // starts like one may.
+func TestLoad_ServerPathMayNotShadowABuiltinEndpoint(t *testing.T) {
+	for path, want := range map[string]string{
+		"/metrics":   "must not be /metrics",
+		"/metrics/":  "must not be /metrics",
+		"/ping":      "must not be /ping",
+		"/-/reload/": "must not be /-/reload",
+		"/-/":        "must not be /-: healthd serves /-/reload there",
+		"/-/health/": "must not be /-/health: healthd serves /-/reload there",
+		"/ht/":       "",
+		"/pingpong/": "",
+		"/metrics2/": "",
+		"/":          "",
+	} {
+		_, err := config.Parse("x.yaml", []byte("server: {path: '"+path+"'}\nchecks: [{type: fake}]\n"), config.Options{Registry: checkstest.Registry()})
+		switch {
+		case want == "" && err != nil:
+			t.Errorf("path %s: %v", path, err)
+		case want != "" && (err == nil || !strings.Contains(err.Error(), `key "server.path": `+want)):
+			t.Errorf("path %s: got %v, want %q", path, err, want)
+		}
+	}
+}
+
 // Every per-check key with a default can be set for all checks under
 // defaults:, and a check's own value still wins.
 // A check's secrets are taken as its driver reads the value: pgx accepts a
