@@ -55,13 +55,28 @@ type Server struct {
 	TLSKeyFile      string
 }
 
-// Defaults holds the `defaults:` section, applied to every check that does
-// not set its own.
+// Defaults holds the `defaults:` section: every per-check key that has a
+// default, applied to each check that does not set its own.
 type Defaults struct {
-	Timeout  time.Duration
-	CacheTTL time.Duration
-	MaxStale time.Duration
-	History  int
+	Critical               bool
+	Timeout                time.Duration
+	CacheTTL               time.Duration
+	MaxStale               time.Duration
+	Interval               time.Duration
+	FailuresBeforeCritical int
+	SuccessesBeforePassing int
+	History                int
+}
+
+// builtinDefaults are the defaults of the `defaults:` keys.
+var builtinDefaults = Defaults{
+	Critical:               true,
+	Timeout:                2 * time.Second,
+	CacheTTL:               time.Second,
+	MaxStale:               5 * time.Second,
+	FailuresBeforeCritical: 1,
+	SuccessesBeforePassing: 1,
+	History:                100,
 }
 
 // Check is one built check and the settings the runner needs.
@@ -739,19 +754,40 @@ func (l *loader) healthCheck(cfg *Config, e entry) {
 
 func (l *loader) defaults(cfg *Config, e entry) {
 	p, line := l.section(e, "defaults")
-	node := e.node
-	d := &cfg.Defaults
-	d.Timeout = p.Duration("timeout", 2*time.Second)
-	if d.Timeout <= 0 {
+	cfg.Defaults = runSettings(p, builtinDefaults)
+	l.collect(p.Err(), e.node, line, "", "defaults.")
+}
+
+// runSettings reads the keys a check and the defaults section share, each
+// defaulting to def's, and checks those set here (an inherited value was
+// checked where it was set).
+func runSettings(p *checks.Params, def Defaults) Defaults {
+	d := Defaults{
+		Critical:               p.Bool("critical", def.Critical),
+		Timeout:                p.Duration("timeout", def.Timeout),
+		CacheTTL:               p.Duration("cache_ttl", def.CacheTTL),
+		MaxStale:               p.Duration("max_stale", def.MaxStale),
+		Interval:               p.Duration("interval", def.Interval),
+		FailuresBeforeCritical: p.Int("failures_before_critical", def.FailuresBeforeCritical),
+		SuccessesBeforePassing: p.Int("successes_before_passing", def.SuccessesBeforePassing),
+		History:                p.Int("history", def.History),
+	}
+	if d.Timeout <= 0 && p.Has("timeout") {
 		p.Errorf("timeout", "must be more than 0")
 	}
-	d.CacheTTL = p.Duration("cache_ttl", time.Second)
-	d.MaxStale = p.Duration("max_stale", 5*time.Second)
-	d.History = p.Int("history", 100)
-	if d.History < 1 || d.History > 100000 {
+	if d.Interval > 0 && d.Interval < 100*time.Millisecond && p.Has("interval") {
+		p.Errorf("interval", "must be at least 100ms (or 0 to run on demand)")
+	}
+	if (d.History < 1 || d.History > 100000) && p.Has("history") {
 		p.Errorf("history", "must be from 1 to 100000")
 	}
-	l.collect(p.Err(), node, line, "", "defaults.")
+	if d.FailuresBeforeCritical < 1 && p.Has("failures_before_critical") {
+		p.Errorf("failures_before_critical", "must be 1 or more")
+	}
+	if d.SuccessesBeforePassing < 1 && p.Has("successes_before_passing") {
+		p.Errorf("successes_before_passing", "must be 1 or more")
+	}
+	return d
 }
 
 func (l *loader) notify(cfg *Config, e entry) {
@@ -916,28 +952,23 @@ func (l *loader) check(cfg *Config, entries map[string]entry, node *yaml.Node, l
 		}
 	}
 	p := checks.NewParams(common)
+	run := runSettings(p, cfg.Defaults)
 	c := &Check{
 		Type:     p.Required("type"),
-		Critical: p.Bool("critical", true),
-		Timeout:  p.Duration("timeout", cfg.Defaults.Timeout),
-		CacheTTL: p.Duration("cache_ttl", cfg.Defaults.CacheTTL),
-		MaxStale: p.Duration("max_stale", cfg.Defaults.MaxStale),
-		Interval: p.Duration("interval", 0),
+		Critical: run.Critical,
+		Timeout:  run.Timeout,
+		CacheTTL: run.CacheTTL,
+		MaxStale: run.MaxStale,
+		Interval: run.Interval,
 		Groups:   p.Strings("groups"),
 
-		FailuresBeforeCritical: p.Int("failures_before_critical", 1),
-		SuccessesBeforePassing: p.Int("successes_before_passing", 1),
-		History:                p.Int("history", cfg.Defaults.History),
+		FailuresBeforeCritical: run.FailuresBeforeCritical,
+		SuccessesBeforePassing: run.SuccessesBeforePassing,
+		History:                run.History,
 	}
 	c.Name = p.String("name", c.Type)
 	if c.Name != "" && !nameRe.MatchString(c.Name) {
 		p.Errorf("name", "must be 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit")
-	}
-	if c.Timeout <= 0 && p.Has("timeout") {
-		p.Errorf("timeout", "must be more than 0")
-	}
-	if c.Interval > 0 && c.Interval < 100*time.Millisecond {
-		p.Errorf("interval", "must be at least 100ms (or 0 to run on demand)")
 	}
 	for i, g := range c.Groups {
 		if !nameRe.MatchString(g) || g == "check" || g == "metrics" {
@@ -945,15 +976,6 @@ func (l *loader) check(cfg *Config, entries map[string]entry, node *yaml.Node, l
 		} else if g == "ping" && cfg.Server.Path == "/" {
 			p.Errorf(fmt.Sprintf("groups[%d]", i), "group ping would be served at /ping, healthd's own endpoint, since server.path is /")
 		}
-	}
-	if c.History < 1 || c.History > 100000 {
-		p.Errorf("history", "must be from 1 to 100000")
-	}
-	if c.FailuresBeforeCritical < 1 {
-		p.Errorf("failures_before_critical", "must be 1 or more")
-	}
-	if c.SuccessesBeforePassing < 1 {
-		p.Errorf("successes_before_passing", "must be 1 or more")
 	}
 	l.collect(p.Err(), node, line, label, "")
 	if c.Type == "" {

@@ -359,6 +359,43 @@ func TestLoad_ServerPathMayNotShadowABuiltinEndpoint(t *testing.T) {
 
 // Every per-check key with a default can be set for all checks under
 // defaults:, and a check's own value still wins.
+func TestLoad_DefaultsSetEveryPerCheckKey(t *testing.T) {
+	cfg, err := config.Parse("x.yaml", []byte(`defaults:
+  critical: false
+  timeout: 3s
+  cache_ttl: 4s
+  max_stale: 5s
+  interval: 30s
+  failures_before_critical: 3
+  successes_before_passing: 2
+  history: 50
+checks:
+  - {name: inherits, type: fake}
+  - {name: own, type: fake, critical: true, timeout: 1s, cache_ttl: 0s, max_stale: 0s, interval: 0s,
+     failures_before_critical: 1, successes_before_passing: 1, history: 10}
+`), config.Options{Registry: checkstest.Registry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cfg.Close()
+	got := func(c *config.Check) config.Defaults {
+		return config.Defaults{Critical: c.Critical, Timeout: c.Timeout, CacheTTL: c.CacheTTL, MaxStale: c.MaxStale, Interval: c.Interval,
+			FailuresBeforeCritical: c.FailuresBeforeCritical, SuccessesBeforePassing: c.SuccessesBeforePassing, History: c.History}
+	}
+	inherits := config.Defaults{Critical: false, Timeout: 3 * time.Second, CacheTTL: 4 * time.Second, MaxStale: 5 * time.Second,
+		Interval: 30 * time.Second, FailuresBeforeCritical: 3, SuccessesBeforePassing: 2, History: 50}
+	own := config.Defaults{Critical: true, Timeout: time.Second, Interval: 0, FailuresBeforeCritical: 1, SuccessesBeforePassing: 1, History: 10}
+	if g := got(cfg.Checks[0]); g != inherits {
+		t.Errorf("inherits:\n got %+v\nwant %+v", g, inherits)
+	}
+	if g := got(cfg.Checks[1]); g != own {
+		t.Errorf("own:\n got %+v\nwant %+v", g, own)
+	}
+	if cfg.Defaults != inherits {
+		t.Errorf("cfg.Defaults %+v", cfg.Defaults)
+	}
+}
+
 // A check's secrets are taken as its driver reads the value: pgx accepts a
 // '#' in a password that net/url rejects, and it must be redacted all the
 // same.
