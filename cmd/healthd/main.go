@@ -21,6 +21,7 @@ import (
 	"github.com/healthd/healthd/internal/checks"
 	"github.com/healthd/healthd/internal/config"
 	"github.com/healthd/healthd/internal/daemon"
+	"github.com/healthd/healthd/internal/server"
 )
 
 const usage = `healthd: health checks for an application's dependencies, served at /ht/
@@ -102,6 +103,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		cfg, err := daemon.Load(daemon.Options{ConfigPath: *cfgPath, Overrides: overrides}, nil)
 		if err != nil {
 			fmt.Fprintln(stderr, err)
+			return daemon.ExitConfig
+		}
+		// The pages as serve builds them (a custom template must also pass
+		// the Content-Security-Policy rules), without building a check.
+		if err := server.CheckTemplate(cfg.Server.Template); err != nil {
+			fmt.Fprintf(stderr, "%s: %v\n", cfg.File, err)
 			return daemon.ExitConfig
 		}
 		fmt.Fprintf(stdout, "%s: valid, %d checks\n", cfg.File, len(cfg.Checks))

@@ -123,6 +123,15 @@ func (c *postgresConfig) Build(env Env) (Checker, error) {
 	}, nil
 }
 
+// postgresSecrets returns the passwords pgx reads from a DSN (URL or
+// key=value), for redaction; none when pgx rejects it.
+func postgresSecrets(dsn string) []string {
+	if cc, err := pgconn.ParseConfig(dsn); err == nil {
+		return []string{cc.Password}
+	}
+	return nil
+}
+
 func postgresAddr(cc *pgx.ConnConfig) string {
 	if strings.HasPrefix(cc.Host, "/") { // unix socket directory
 		return fmt.Sprintf("%s/.s.PGSQL.%d", cc.Host, cc.Port)

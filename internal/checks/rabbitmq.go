@@ -55,6 +55,15 @@ func (c *rabbitMQConfig) Build(env Env) (Checker, error) {
 	return &RabbitMQ{conn: newAMQPConn(c.URL, c.addr, env.Name, t), queues: queueSpecs(c.Queues, 0), timeout: t}, nil
 }
 
+// amqpSecrets returns the password amqp091 reads from a URL, for
+// redaction; none when it rejects the URL.
+func amqpSecrets(rawURL string) []string {
+	if uri, err := amqp.ParseURI(rawURL); err == nil {
+		return []string{uri.Password}
+	}
+	return nil
+}
+
 // Check implements Checker.
 func (r *RabbitMQ) Check(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)

@@ -171,6 +171,15 @@ func (c *redisConfig) Build(env Env) (Checker, error) {
 	}, nil
 }
 
+// redisSecrets returns the password go-redis reads from a URL, for
+// redaction; none when it rejects the URL.
+func redisSecrets(rawURL string) []string {
+	if opts, err := redis.ParseURL(rawURL); err == nil {
+		return []string{opts.Password}
+	}
+	return nil
+}
+
 // Close closes the check's connections.
 func (c *Redis) Close() error { return c.client.Close() }
 

@@ -112,4 +112,3 @@ func flattenErrors(err error) []error {
 	}
 	return []error{err}
 }
-

@@ -94,7 +94,7 @@ func Serve(ctx context.Context, opts Options) error {
 	rl.metrics = m
 	rl.hash = sum
 	if err := rl.install(cfg); err != nil {
-		return &ConfigError{err}
+		return &ConfigError{fmt.Errorf("%s: %w", cfg.File, err)} // as a reload reports it
 	}
 	m.ReloadResult(true, time.Now())
 	defer rl.stop()

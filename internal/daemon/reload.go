@@ -162,14 +162,11 @@ func (rl *Reloader) ReloadIfChanged() (bool, error) {
 }
 
 // read returns the file's content and its hash; an unreadable file hashes
-// as its error, so the same failure is reported once.
+// as its error, so the same failure is reported once. It reads at most
+// config.MaxFileSize: a huge file must not exhaust the serving daemon.
 func (rl *Reloader) read() ([]byte, [32]byte, error) {
-	data, err := os.ReadFile(rl.path)
+	data, err := config.ReadFile(rl.path)
 	if err != nil {
-		var pe *os.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err
-		}
 		return nil, sha256.Sum256([]byte("unreadable: " + err.Error())), err
 	}
 	return data, sha256.Sum256(data), nil
