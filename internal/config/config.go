@@ -201,21 +201,88 @@ func (es Errors) Error() string {
 	return strings.Join(lines, "\n")
 }
 
-// NewOverrides returns a viper instance that reads HEALTHD_* variables
-// (HEALTHD_SERVER_LISTEN overrides server.listen); callers bind flags to
-// it, each named as its key (--listen for server.listen), so that an error
-// in a value names the flag or the variable it came from.
+// NewOverrides returns the viper instance that layers flags and HEALTHD_*
+// variables over the file. One rule of precedence holds for every scalar key
+// of server:, health_check: and defaults: (LayeredKeys): a flag wins over
+// the variable HEALTHD_<SECTION>_<KEY> (HEALTHD_SERVER_LISTEN,
+// HEALTHD_DEFAULTS_TIMEOUT, HEALTHD_HEALTH_CHECK_DISK_USAGE_MAX), which wins
+// over the file, which wins over the default. Callers bind flags to it, each
+// named as its key (--listen for server.listen), so that an error in a
+// value names the flag or the variable it came from.
 func NewOverrides() *viper.Viper {
 	v := viper.New()
 	v.SetEnvPrefix("HEALTHD")
 	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
-	for _, k := range overridableKeys {
-		_ = v.BindEnv("server." + k)
+	for _, k := range LayeredKeys() {
+		_ = v.BindEnv(k)
 	}
 	return v
 }
 
-var overridableKeys = []string{"listen", "path", "failure_status", "log_format", "log_level", "template"}
+// layeredSections are the sections whose scalar keys flags and variables
+// may set, with their declarations.
+func layeredSections() map[string][]checks.Key {
+	return map[string][]checks.Key{
+		"server":       checks.KeysOf(&serverKeys{}),
+		"health_check": checks.KeysOf(&healthCheckKeys{}),
+		"defaults":     checks.KeysOf(&perCheckKeys{}),
+	}
+}
+
+// LayeredKeys lists the keys ("server.listen") that flags and HEALTHD_*
+// variables may set: every scalar key of the layered sections, from their
+// declarations.
+func LayeredKeys() []string {
+	var out []string
+	for section, keys := range layeredSections() {
+		for _, k := range keys {
+			switch k.Kind {
+			case "section", "list of sections", "list of strings", "mapping":
+				continue
+			}
+			out = append(out, section+"."+k.Name)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// EnvName is the variable that sets a layered key: HEALTHD_SERVER_LISTEN.
+func EnvName(key string) string {
+	return "HEALTHD_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
+}
+
+// layer sets in raw, the file's mapping of section, the keys that a flag or
+// variable sets in the overrides, and returns where each came from.
+func (l *loader) layer(section string, raw map[string]any) map[string]string {
+	v := l.opts.Overrides
+	if v == nil {
+		return nil
+	}
+	sources := map[string]string{}
+	for _, key := range LayeredKeys() {
+		name, ok := strings.CutPrefix(key, section+".")
+		if !ok || !v.IsSet(key) {
+			continue
+		}
+		raw[name] = v.Get(key)
+		sources[name] = overrideSource(key, raw[name])
+	}
+	return sources
+}
+
+// collectLayered is collect for a layered section: an error in a value that
+// a flag or variable set names that flag or variable instead of a line.
+func (l *loader) collectLayered(err error, e entry, section string, sources map[string]string) {
+	for _, err := range flatten(err) {
+		var ke *checks.KeyError
+		if errors.As(err, &ke) && sources[ke.Key] != "" {
+			l.errs = append(l.errs, &Error{File: l.file, Key: section + "." + ke.Key, Msg: ke.Msg, Source: sources[ke.Key]})
+		} else {
+			l.collect(err, e.node, e.line, "", section+".")
+		}
+	}
+}
 
 // Load reads, expands, validates and builds the config in path. On error the
 // returned error is an Errors listing every problem; no clients are left open.
@@ -525,16 +592,19 @@ func sortedKeys[V any](m map[string]V) []string {
 }
 
 // section returns the Params of a top-level mapping section, or empty ones.
-func (l *loader) section(e entry, name string) (*checks.Params, int) {
-	if e.node == nil || e.value == nil {
-		return checks.NewParams(map[string]any{}), e.line
+// section returns the Params of a layered top-level section, the file's
+// keys with the flags' and variables' over them, and where those came from.
+func (l *loader) section(e entry, name string) (*checks.Params, map[string]string) {
+	m := map[string]any{}
+	if e.node != nil && e.value != nil {
+		var ok bool
+		if m, ok = e.value.(map[string]any); !ok {
+			l.errorf(e.line, "", name, "must be a mapping")
+			m = map[string]any{}
+		}
 	}
-	m, ok := e.value.(map[string]any)
-	if !ok {
-		l.errorf(e.line, "", name, "must be a mapping")
-		return checks.NewParams(map[string]any{}), e.line
-	}
-	return checks.NewParams(m), e.line
+	sources := l.layer(name, m)
+	return checks.NewParams(m), sources
 }
 
 func (l *loader) server(cfg *Config, e entry) {
@@ -544,15 +614,7 @@ func (l *loader) server(cfg *Config, e entry) {
 	} else if e.value != nil {
 		l.errorf(e.line, "", "server", "must be a mapping")
 	}
-	sources := map[string]string{} // key: the flag or variable that set it
-	if v := l.opts.Overrides; v != nil {
-		for _, k := range overridableKeys {
-			if v.IsSet("server." + k) {
-				raw[k] = v.Get("server." + k)
-				sources[k] = overrideSource(k, raw[k])
-			}
-		}
-	}
+	sources := l.layer("server", raw)
 	p := checks.NewParams(raw)
 	s := &cfg.Server
 	s.Listen = p.String("listen", ":8000")
@@ -601,25 +663,19 @@ func (l *loader) server(cfg *Config, e entry) {
 	}
 	l.auth(s, p)
 	l.tls(s, p)
-	for _, err := range flatten(p.Err()) {
-		var ke *checks.KeyError
-		if errors.As(err, &ke) && sources[ke.Key] != "" {
-			l.errs = append(l.errs, &Error{File: l.file, Key: "server." + ke.Key, Msg: ke.Msg, Source: sources[ke.Key]})
-		} else {
-			l.collect(err, e.node, e.line, "", "server.")
-		}
-	}
+	l.collectLayered(p.Err(), e, "server", sources)
 }
 
-// overrideSource names where an override of server.<key> came from: the
-// HEALTHD_SERVER_<KEY> variable when it holds the value, else the flag
-// named as the key (a flag wins over the variable).
+// overrideSource names where an override of key came from: its
+// HEALTHD_* variable when that holds the value, else the flag named as the
+// key (a flag wins over the variable).
 func overrideSource(key string, value any) string {
-	env := "HEALTHD_SERVER_" + strings.ToUpper(key)
+	env := EnvName(key)
 	if v, ok := os.LookupEnv(env); ok && v == fmt.Sprint(value) {
 		return env
 	}
-	return "--" + strings.ReplaceAll(key, "_", "-")
+	_, name, _ := strings.Cut(key, ".")
+	return "--" + strings.ReplaceAll(name, "_", "-")
 }
 
 // checkListen checks addr as net.Listen("tcp", addr) reads it, without
@@ -723,8 +779,7 @@ func (l *loader) tls(s *Server, p *checks.Params) {
 }
 
 func (l *loader) healthCheck(cfg *Config, e entry) {
-	p, line := l.section(e, "health_check")
-	node := e.node
+	p, sources := l.section(e, "health_check")
 	def90, def100 := 90.0, 100.0
 	cfg.HealthCheck.DiskUsageMax = p.Float("DISK_USAGE_MAX", &def90)
 	if v := cfg.HealthCheck.DiskUsageMax; v != nil && (*v < 0 || *v > 100) {
@@ -735,13 +790,13 @@ func (l *loader) healthCheck(cfg *Config, e entry) {
 		p.Errorf("MEMORY_MIN", "must be MB available (0 or more), or null to disable")
 	}
 	cfg.HealthCheck.WarningsAsErrors = p.Bool("WARNINGS_AS_ERRORS", true)
-	l.collect(p.Err(), node, line, "", "health_check.")
+	l.collectLayered(p.Err(), e, "health_check", sources)
 }
 
 func (l *loader) defaults(cfg *Config, e entry) {
-	p, line := l.section(e, "defaults")
+	p, sources := l.section(e, "defaults")
 	cfg.Defaults = runSettings(p, builtinDefaults)
-	l.collect(p.Err(), e.node, line, "", "defaults.")
+	l.collectLayered(p.Err(), e, "defaults", sources)
 }
 
 // runSettings reads the keys a check and the defaults section share, each
