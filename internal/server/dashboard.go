@@ -255,6 +255,15 @@ func (st *State) renderHTML(v view) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
+// renderMinimal is the page a caller without a token gets.
+func (st *State) renderMinimal(v view) ([]byte, error) {
+	var b bytes.Buffer
+	if err := st.minimal.tmpl.Execute(&b, minimalPage{Verdict: verdict(v), Draining: v.draining}); err != nil {
+		return nil, fmt.Errorf("minimal page: %w", err)
+	}
+	return b.Bytes(), nil
+}
+
 // dashboard is a parsed page template and the security headers that go
 // with it. The Content-Security-Policy allows the template's inline
 // scripts and styles by their hashes, computed once here: a rendered body

@@ -129,6 +129,15 @@ func (st *State) renderHealthJSON(v view) ([]byte, error) {
 	return b, nil
 }
 
+// renderHealthJSONOverall is the health+json a caller without a token gets.
+func renderHealthJSONOverall(v view) ([]byte, error) {
+	doc := healthDoc{Status: healthStatusOverall(v)}
+	if v.draining {
+		doc.Output = drainMessage
+	}
+	return json.Marshal(doc)
+}
+
 func history(c *runner.Check, now time.Time) *healthHistory {
 	h := c.History()
 	if h == nil {

@@ -25,6 +25,16 @@ func (st *State) renderOpenMetrics(v view) ([]byte, error) {
 	return encodeOpenMetrics(append(resp, fams...))
 }
 
+// renderOpenMetricsOverall is what a caller without a token gets: the
+// response's own series, none of a check.
+func renderOpenMetricsOverall(v view) ([]byte, error) {
+	fams, err := responseFamilies(v)
+	if err != nil {
+		return nil, err
+	}
+	return encodeOpenMetrics(fams)
+}
+
 func encodeOpenMetrics(fams []*dto.MetricFamily) ([]byte, error) {
 	var b bytes.Buffer
 	enc := expfmt.NewEncoder(&b, expfmt.NewFormat(expfmt.TypeOpenMetrics))

@@ -211,47 +211,34 @@ func (st *State) serveChecks(w http.ResponseWriter, r *http.Request, sel []*runn
 	}
 	body, err := st.bodies.body(format, v, func() ([]byte, error) { return st.render(format, v) })
 	if err != nil {
-		st.srv.opts.Logger.Error("render failed", "format", string(format), "err", err)
+		st.srv.opts.Logger.Error("render failed", "format", string(format.name), "err", err)
 		plain(w, http.StatusInternalServerError, "render failed")
 		return
 	}
-	h["Content-Type"] = contentTypeValues[format]
-	h["X-Content-Type-Options"] = hdrNosniff
-	if format == FormatHTML {
-		page := st.page
-		if !full {
-			page = st.minimal
-		}
-		page.setHeaders(h)
-	}
+	st.setFormatHeaders(h, format, full)
 	w.WriteHeader(code)
 	w.Write(body)
 }
 
 // pickFormat returns the format, or a status and message for a request that
 // cannot be served (400 for a bad format or header, 406 for none acceptable).
-func (st *State) pickFormat(r *http.Request, q url.Values) (Format, int, string) {
+func (st *State) pickFormat(r *http.Request, q url.Values) (*format, int, string) {
 	if q.Has("format") {
 		name := q.Get("format")
-		f, ok := queryFormats[name]
-		if !ok {
-			known := make([]string, 0, len(queryFormats))
-			for k := range queryFormats {
-				known = append(known, k)
-			}
-			sort.Strings(known)
-			return "", http.StatusBadRequest, fmt.Sprintf("unknown format %q; use one of: %s", truncate(name, 40), strings.Join(known, ", "))
+		f := formatNamed(Format(name))
+		if f == nil {
+			return nil, http.StatusBadRequest, fmt.Sprintf("unknown format %q; use one of: %s", truncate(name, 40), formatNames())
 		}
 		return f, 0, ""
 	}
-	f, ok, malformed := st.accepts.negotiate(strings.Join(r.Header.Values("Accept"), ","))
+	name, ok, malformed := st.accepts.negotiate(strings.Join(r.Header.Values("Accept"), ","))
 	switch {
 	case malformed:
-		return "", http.StatusBadRequest, "malformed Accept header"
+		return nil, http.StatusBadRequest, "malformed Accept header"
 	case !ok:
-		return "", http.StatusNotAcceptable, "Not Acceptable: supported content types: " + supportedTypes()
+		return nil, http.StatusNotAcceptable, "Not Acceptable: supported content types: " + supportedTypes()
 	}
-	return f, 0, ""
+	return formatNamed(name), 0, ""
 }
 
 func truncate(s string, n int) string {
