@@ -97,8 +97,8 @@ func (st *State) pageData(v view) Page {
 	now := referenceTime(snaps) // not the clock: the body is cached (bodycache.go)
 	p := Page{
 		Title:    "System status",
-		Host:     st.srv.host,
-		Version:  st.srv.opts.Version,
+		Host:     st.proc.host,
+		Version:  st.proc.opts.Version,
 		Group:    v.group,
 		Taken:    now,
 		Refresh:  int(st.Config.Server.Refresh / time.Second),

@@ -78,8 +78,8 @@ func healthStatusOverall(v view) string {
 func (st *State) renderHealthJSON(v view) ([]byte, error) {
 	doc := healthDoc{
 		Status:      healthStatusOverall(v),
-		Version:     st.srv.opts.Version,
-		Description: "healthd on " + st.srv.host,
+		Version:     st.proc.opts.Version,
+		Description: "healthd on " + st.proc.host,
 		Checks:      map[string][]healthComponent{},
 	}
 	switch {

@@ -18,7 +18,7 @@ func (st *State) renderOpenMetrics(v view) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	fams, err := st.srv.opts.Metrics.CheckFamilies(v.snaps)
+	fams, err := st.proc.opts.Metrics.CheckFamilies(v.snaps)
 	if err != nil {
 		return nil, err
 	}
