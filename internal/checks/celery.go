@@ -50,7 +50,7 @@ type celeryConfig struct {
 	Workers        []string      `key:"workers" doc:"node names (celery@host1) to ping, every one of which must answer; not with min_workers"`
 	Queues         []celeryQueue `key:"queues" doc:"queues to inspect, as in the rabbitmq check, but min_consumers defaults to 1"`
 	RoundTrip      *bool         `key:"round_trip" default:"false" doc:"also send the celery.accumulate task and wait for its result"`
-	RoundTripQueue *string       `key:"round_trip_queue" default:"celery" doc:"the queue the round-trip task is sent to: one your workers consume"`
+	RoundTripQueue *string       `key:"round_trip_queue" default:"celery" doc:"the queue (routing key on the default exchange) the round-trip task is sent to: one your workers consume"`
 
 	// Set by Validate: the AMQP broker's host:port, or the Redis broker's
 	// options.

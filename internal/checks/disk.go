@@ -23,8 +23,8 @@ type Disk struct {
 }
 
 type diskConfig struct {
-	Path            string   `key:"path" doc:"a path on the file system to check"`
-	MaxUsagePercent *float64 `key:"max_usage_percent" default:"health_check.DISK_USAGE_MAX" doc:"warn when more of the file system is used, in percent; null disables"`
+	Path            string   `key:"path" doc:"any path on the file system to watch; it need not be a mount point"`
+	MaxUsagePercent *float64 `key:"max_usage_percent" default:"health_check.DISK_USAGE_MAX" doc:"warn when this percent (0 to 100) of the file system or more is used; null disables the threshold (usage is still reported)"`
 }
 
 func newDiskConfig(s Settings) Config {

@@ -38,7 +38,7 @@ type httpConfig struct {
 	URL          string     `key:"url" required:"true" doc:"http:// or https:// URL; user:password@ in it is sent as basic auth"`
 	ExpectStatus statusList `key:"expect_status" default:"200-399" doc:"a status code (200), a range (\"200-299\"), or a list of them"`
 	ExpectBody   string     `key:"expect_body" doc:"a substring the body must contain (in its first 1 MiB); not with HEAD"`
-	Method       string     `key:"method" doc:"GET or HEAD"`
+	Method       string     `key:"method" doc:"GET or HEAD (in any case); HEAD cannot check expect_body"`
 
 	method string // Method in capitals, set by Validate
 	shown  string // scheme://host/path: no userinfo, no query
@@ -132,6 +132,9 @@ func (l *statusList) DecodeParam(v any, errorf func(suffix, format string, args 
 	}
 	*l = out
 }
+
+// ParamKind names expect_status's values in the docs' key table.
+func (*statusList) ParamKind() string { return "status, range or list of them" }
 
 // ParamSchema implements ParamDecoder.
 func (*statusList) ParamSchema() map[string]any {

@@ -47,6 +47,11 @@ type ParamDecoder interface {
 	ParamSchema() map[string]any
 }
 
+// A ParamDecoder may also have a ParamKind method naming its values for
+// the docs' key tables ("status, range or list"); without one, they say
+// "custom".
+type paramKinder interface{ ParamKind() string }
+
 // Key describes one declared key.
 type Key struct {
 	Name     string
@@ -517,6 +522,17 @@ func SecretValues(cfg any) []string {
 	v := reflect.ValueOf(cfg).Elem()
 	walk(v, keysOf(v))
 	return out
+}
+
+// TypeName is how the docs' key tables name the key's values: its Kind,
+// or a ParamDecoder's ParamKind.
+func (k Key) TypeName() string {
+	if k.Kind == "custom" {
+		if pk, ok := zeroOf(k.typ).(paramKinder); ok {
+			return pk.ParamKind()
+		}
+	}
+	return k.Kind
 }
 
 // zeroOf returns a ParamDecoder of type t, for its schema.

@@ -32,7 +32,7 @@ type Memory struct {
 }
 
 type memoryConfig struct {
-	MinAvailableMB *float64 `key:"min_available_mb" default:"health_check.MEMORY_MIN" doc:"warn when less memory is available, in MB (the lower of the host's and the cgroup's); null disables"`
+	MinAvailableMB *float64 `key:"min_available_mb" default:"health_check.MEMORY_MIN" doc:"warn when less memory is available, in MB (0 or more; the lower of the host's and the cgroup's); null disables"`
 }
 
 func newMemoryConfig(s Settings) Config { return &memoryConfig{MinAvailableMB: s.MemoryMin} }

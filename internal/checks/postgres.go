@@ -33,9 +33,9 @@ const postgresMaxConns = 2
 
 type postgresConfig struct {
 	DSN       string        `key:"dsn" required:"true" doc:"libpq connection string: a postgres:// URL or key=value pairs (PG* variables and .pgpass apply)"`
-	ReadWrite bool          `key:"read_write" doc:"also fail when the server is a standby or the session is read-only"`
-	MaxLag    time.Duration `key:"max_replication_lag" default:"off" doc:"on a standby, warn when replay lags more than this"`
-	Query     *string       `key:"query" default:"SELECT 1" doc:"a custom query that must return a row; it runs in a read-only transaction"`
+	ReadWrite bool          `key:"read_write" doc:"also fail when the server is a standby (pg_is_in_recovery) or the session is read-only (transaction_read_only)"`
+	MaxLag    time.Duration `key:"max_replication_lag" default:"off" doc:"on a standby, warn when replay lags more than this (observation lag, in seconds); no effect on a primary"`
+	Query     *string       `key:"query" default:"SELECT 1" doc:"a custom query that must return at least one row; it runs in a read-only transaction that is rolled back"`
 
 	parsed *pgxpool.Config // DSN, parsed by Validate
 }

@@ -29,7 +29,7 @@ func envTimeout(env Env) time.Duration {
 }
 
 type rabbitMQConfig struct {
-	URL    string        `key:"url" required:"true" doc:"amqp://user:password@host:5672/vhost or amqps://… (TLS); amqp091's URL options apply"`
+	URL    string        `key:"url" required:"true" doc:"amqp://user:password@host:5672/vhost or amqps://… (TLS, system roots); an empty vhost is /; amqp091's URL options apply"`
 	Queues []queueConfig `key:"queues" doc:"queues to inspect (passive declare: nothing is created)"`
 
 	addr string // host:port of URL, set by Validate

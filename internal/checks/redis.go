@@ -107,8 +107,8 @@ func (c *redisClient) Close() error {
 const redisKeyTTL = 5 * time.Second
 
 type redisConfig struct {
-	URL       string `key:"url" required:"true" doc:"redis://[user:password@]host:port[/db], rediss:// for TLS, or unix:///path/to/redis.sock[?db=N]"`
-	WriteTest bool   `key:"write_test" doc:"also SET, GET and compare a short-lived key (needs write permission)"`
+	URL       string `key:"url" required:"true" doc:"redis://[user:password@]host:port[/db], rediss:// for TLS, or unix:///path/to/redis.sock[?db=N]; go-redis URL options apply"`
+	WriteTest bool   `key:"write_test" doc:"also SET, GET and compare a short-lived key; needs write permission, so fails on a read-only replica"`
 
 	opts *redis.Options // URL, parsed by Validate
 }

@@ -52,7 +52,7 @@ type s3Config struct {
 	PathStyle       bool   `key:"path_style" doc:"path-style addressing (http://host/bucket/key), which most S3-compatible servers need"`
 	AccessKeyID     string `key:"access_key_id" doc:"static credentials: set both this and secret_access_key, or neither (default: the AWS credential chain)"`
 	SecretAccessKey string `key:"secret_access_key" secret:"true" doc:"the secret of access_key_id; hidden in every message, log line and page"`
-	WriteTest       bool   `key:"write_test" doc:"also put, read back and delete a probe object"`
+	WriteTest       bool   `key:"write_test" doc:"also put, read back and delete a probe object under prefix"`
 	Prefix          string `key:"prefix" doc:"where the write test's probe objects go; must not start with \"/\""`
 
 	endpoint *url.URL // Endpoint, parsed by Validate; nil for AWS

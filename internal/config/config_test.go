@@ -17,7 +17,7 @@ import (
 	"github.com/healthd/healthd/internal/runner"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/*.err golden files")
+var update = flag.Bool("update", false, "rewrite testdata/*.err golden files and docs/configuration.md's key tables")
 
 func env(m map[string]string) func(string) (string, bool) {
 	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }

@@ -10,12 +10,12 @@ import "time"
 type serverKeys struct {
 	Listen          string        `key:"listen" doc:"address to listen on, host:port or :port"`
 	Path            string        `key:"path" doc:"where the checks are served; groups and single checks below it"`
-	FailureStatus   int           `key:"failure_status" doc:"status code when a critical check fails: 500, or 503 for load balancers"`
+	FailureStatus   int           `key:"failure_status" doc:"status code when a critical check fails: 500 as in django-health-check, or another 4xx or 5xx (503 for load balancers)"`
 	LogFormat       string        `key:"log_format" enum:"text,json" doc:"log line format"`
 	LogLevel        string        `key:"log_level" enum:"debug,info,warn,error" doc:"least severe level logged"`
 	Template        string        `key:"template" doc:"an html/template file replacing the built-in dashboard"`
 	Refresh         time.Duration `key:"refresh" doc:"the dashboard refreshes its data in place this often; 0 disables"`
-	DrainDelay      time.Duration `key:"drain_delay" doc:"after SIGTERM, /ht/ fails this long before the listener closes"`
+	DrainDelay      time.Duration `key:"drain_delay" doc:"after SIGTERM, /ht/ answers the failure status (healthd is shutting down) this long before the listener closes"`
 	ShutdownTimeout time.Duration `key:"shutdown_timeout" doc:"how long requests in flight may take to finish on shutdown"`
 	Auth            *authKeys     `key:"auth" doc:"bearer tokens that see check details, /metrics and /-/reload"`
 	TLS             *tlsKeys      `key:"tls" doc:"serve HTTPS with this certificate and key"`
@@ -72,9 +72,9 @@ func defaultNotifyKeys() notifyKeys {
 type perCheckKeys struct {
 	Critical               bool          `key:"critical" doc:"a failure fails /ht/; false shows it without failing the answer"`
 	Timeout                time.Duration `key:"timeout" doc:"deadline of one run"`
-	CacheTTL               time.Duration `key:"cache_ttl" doc:"probes within this long of a run share its result"`
+	CacheTTL               time.Duration `key:"cache_ttl" doc:"probes within this long of a run share its result; 0 runs the check on every probe (concurrent probes still share a run)"`
 	MaxStale               time.Duration `key:"max_stale" doc:"while a run is under way, a result this old may still be served"`
-	Interval               time.Duration `key:"interval" doc:"run in the background this often; 0 runs on demand"`
+	Interval               time.Duration `key:"interval" doc:"run in the background this often, at least 100ms; 0 runs on demand"`
 	FailuresBeforeCritical int           `key:"failures_before_critical" doc:"failed runs in a row before the check fails (a warning before)"`
 	SuccessesBeforePassing int           `key:"successes_before_passing" doc:"passing runs in a row before a failed check passes again"`
 	History                int           `key:"history" doc:"results kept per check, 1 to 100000"`
@@ -82,9 +82,9 @@ type perCheckKeys struct {
 
 // checkKeys are the keys of every entry of checks:, besides its type's own.
 type checkKeys struct {
-	Name   string   `key:"name" doc:"unique; letters, digits, '.', '_' or '-' (default: the type)"`
+	Name   string   `key:"name" doc:"unique; 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit (default: the type)"`
 	Type   string   `key:"type" required:"true" doc:"the check type"`
-	Groups []string `key:"groups" doc:"served together at /ht/<group>/"`
+	Groups []string `key:"groups" doc:"groups this check belongs to, each served at /ht/<group>/ (letters, digits, '.', '_' or '-')"`
 	perCheckKeys
 }
 
