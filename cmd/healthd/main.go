@@ -14,7 +14,6 @@ import (
 	"runtime/debug"
 	"syscall"
 
-	"github.com/redis/go-redis/v9"
 	"github.com/spf13/pflag"
 
 	"github.com/healthd/healthd"
@@ -38,15 +37,8 @@ Usage:
 `
 
 func main() {
-	// go-redis logs every failed dial through a process-wide logger; the
-	// redis check already reports failures in its result, so silence it.
-	redis.SetLogger(quietRedis{})
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
-
-type quietRedis struct{}
-
-func (quietRedis) Printf(context.Context, string, ...any) {}
 
 func run(args []string, stdout, stderr io.Writer) int {
 	cmd := "serve"

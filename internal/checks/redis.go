@@ -60,8 +60,19 @@ type redisClient struct {
 	closed     bool
 }
 
+// quietRedis silences go-redis's process-wide logger, which prints every
+// failed dial: the check reports failures in its result, and a log line per
+// probe of a down server is what healthd must not write. go-redis has only
+// this global setting, so it is set once, where its clients are made.
+var quietRedis sync.Once
+
+type discardRedisLog struct{}
+
+func (discardRedisLog) Printf(context.Context, string, ...any) {}
+
 // newRedisClient returns a client for opts; it connects lazily.
 func newRedisClient(opts *redis.Options) *redisClient {
+	quietRedis.Do(func() { redis.SetLogger(discardRedisLog{}) })
 	c := &redisClient{opts: opts, dial: opts.Dialer}
 	if c.dial == nil {
 		c.dial = redis.NewDialer(opts)
