@@ -7,7 +7,7 @@ CONFIG  ?= configs/healthd.yaml
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 GOVULNCHECK := golang.org/x/vuln/cmd/govulncheck@v1.9.0
 
-.PHONY: build run test test-setup lint vet fmt-check bench soak fuzz screenshots clean
+.PHONY: build run test test-busy test-setup lint vet fmt-check bench soak fuzz screenshots clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/healthd
@@ -21,6 +21,20 @@ test-setup:
 test: test-setup
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 9m ./...
+
+# test-busy runs make test BUSY_RUNS times in a row with two CPU-bound
+# processes beside it (stress-ng, from Debian's package): the suite must hold
+# on a busy machine. See docs/reliability.md.
+BUSY_RUNS ?= 3
+
+test-busy:
+	@command -v stress-ng >/dev/null || { echo "test-busy: stress-ng is missing (apt-get install stress-ng)" >&2; exit 1; }
+	@stress-ng --cpu 2 --quiet & stress=$$!; rc=0; \
+	for i in $$(seq $(BUSY_RUNS)); do \
+		echo "== make test $$i of $(BUSY_RUNS), beside stress-ng --cpu 2"; \
+		$(MAKE) --no-print-directory test || { rc=$$?; break; }; \
+	done; \
+	kill $$stress; exit $$rc
 
 vet:
 	$(GO) vet ./...

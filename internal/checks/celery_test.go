@@ -14,7 +14,17 @@ import (
 	"github.com/healthd/healthd/internal/testsvc"
 )
 
-const celeryTestTimeout = 500 * time.Millisecond
+// celeryTestTimeout is the timeout of the checks the tests build: a
+// deadline that must not fire however busy the machine is. A probe that
+// waits out its deadline for a worker that never answers, while the broker
+// and a live worker must answer within it, gets celeryWaitTimeout (as long
+// as a busy machine may delay them, and the test waits for it); a probe
+// expected to time out with nothing to wait for gets celeryShortTimeout.
+const (
+	celeryTestTimeout  = testsvc.AnswerTimeout
+	celeryWaitTimeout  = testsvc.HangSlack
+	celeryShortTimeout = 500 * time.Millisecond
+)
 
 func TestCelery_ConfigErrors(t *testing.T) {
 	for _, tc := range []struct {
@@ -50,14 +60,12 @@ func TestCelery_BrokerFaultsFailWithinTimeout(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			addr := tc.addr(t)
-			c := newTestCheck(t, "celery", "celery", map[string]any{"broker": "amqp://guest:pw-s3cret@" + addr + "/", "round_trip": true}, celeryTestTimeout)
-			msg, _, _, took := probe(c, celeryTestTimeout)
+			c := newTestCheck(t, "celery", "celery", map[string]any{"broker": "amqp://guest:pw-s3cret@" + addr + "/", "round_trip": true}, celeryShortTimeout)
+			msg, _, _, took := probe(c, celeryShortTimeout)
 			if want := fmt.Sprintf(tc.want, addr); msg != want {
 				t.Fatalf("message = %q, want %q", msg, want)
 			}
-			if took > celeryTestTimeout+100*time.Millisecond {
-				t.Fatalf("check took %v", took)
-			}
+			testsvc.NotHung(t, "the check", took, celeryShortTimeout)
 		})
 	}
 }
@@ -71,15 +79,17 @@ func TestCelery_AgainstARealWorker(t *testing.T) {
 	t.Logf("celery worker %s ready after %v", w.Node, w.Startup)
 	cleanupCeleryQueue(t, w.Queue)
 	broker := testsvc.CeleryBrokerURL
-	check := func(t *testing.T, keys map[string]any) (string, string, []Observation, time.Duration) {
+	checkWithin := func(t *testing.T, timeout time.Duration, keys map[string]any) (string, string, []Observation, time.Duration) {
 		t.Helper()
 		keys["broker"] = broker
-		c := newTestCheck(t, "celery", "celery", keys, celeryTestTimeout)
-		msg, note, obs, took := probe(c, celeryTestTimeout)
-		if took > celeryTestTimeout+100*time.Millisecond {
-			t.Fatalf("check took %v, want at most %v", took, celeryTestTimeout+100*time.Millisecond)
-		}
+		c := newTestCheck(t, "celery", "celery", keys, timeout)
+		msg, note, obs, took := probe(c, timeout)
+		testsvc.NotHung(t, "the check", took, timeout)
 		return msg, note, obs, took
+	}
+	check := func(t *testing.T, keys map[string]any) (string, string, []Observation, time.Duration) {
+		t.Helper()
+		return checkWithin(t, celeryTestTimeout, keys)
 	}
 
 	t.Run("ping passes with the worker up and names it", func(t *testing.T) {
@@ -116,13 +126,25 @@ func TestCelery_AgainstARealWorker(t *testing.T) {
 		}
 	})
 	t.Run("a listed worker that is missing is named", func(t *testing.T) {
-		msg, _, _, _ := check(t, map[string]any{"workers": []any{w.Node, "ghost@nowhere"}})
+		msg, _, _, _ := checkWithin(t, celeryWaitTimeout, map[string]any{"workers": []any{w.Node, "ghost@nowhere"}})
+		if want := "unavailable: no reply from ghost@nowhere (1 of 2 workers replied: " + w.Node + ")"; msg != want {
+			t.Fatalf("message = %q, want %q", msg, want)
+		}
+	})
+	t.Run("a broker slow to answer: the missing worker is still named", func(t *testing.T) {
+		// Every answer of the broker is held 200 ms, as on a busy machine:
+		// the ping must give up early enough for the channel to close
+		// before the deadline, or the probe says only "timed out".
+		proxy := testsvc.NewProxy(t, testsvc.RabbitMQAddr)
+		proxy.Delay(200 * time.Millisecond)
+		keys := map[string]any{"broker": "amqp://guest:guest@" + proxy.Addr() + "/" + testsvc.CeleryVhost, "workers": []any{w.Node, "ghost@nowhere"}}
+		msg, _, _, _ := probe(newTestCheck(t, "celery", "celery", keys, celeryWaitTimeout), celeryWaitTimeout)
 		if want := "unavailable: no reply from ghost@nowhere (1 of 2 workers replied: " + w.Node + ")"; msg != want {
 			t.Fatalf("message = %q, want %q", msg, want)
 		}
 	})
 	t.Run("min_workers 2 with one worker fails naming the count", func(t *testing.T) {
-		msg, _, _, _ := check(t, map[string]any{"min_workers": 2})
+		msg, _, _, _ := checkWithin(t, celeryWaitTimeout, map[string]any{"min_workers": 2})
 		if want := "unavailable: 1 worker replied (want at least 2): " + w.Node; msg != want {
 			t.Fatalf("message = %q, want %q", msg, want)
 		}
@@ -168,7 +190,7 @@ func TestCelery_AgainstARealWorker(t *testing.T) {
 	}
 
 	t.Run("after the worker stops, ping fails: no worker replied", func(t *testing.T) {
-		msg, _, obs, _ := check(t, map[string]any{})
+		msg, _, obs, _ := checkWithin(t, celeryWaitTimeout, map[string]any{})
 		if msg != "unavailable: no worker replied" {
 			t.Fatalf("message = %q", msg)
 		}
@@ -177,7 +199,7 @@ func TestCelery_AgainstARealWorker(t *testing.T) {
 		}
 	})
 	t.Run("after the worker stops, a listed worker is named", func(t *testing.T) {
-		msg, _, _, _ := check(t, map[string]any{"workers": []any{w.Node}})
+		msg, _, _, _ := checkWithin(t, celeryWaitTimeout, map[string]any{"workers": []any{w.Node}})
 		if msg != "unavailable: no worker replied: no reply from "+w.Node {
 			t.Fatalf("message = %q", msg)
 		}
@@ -189,13 +211,17 @@ func TestCelery_AgainstARealWorker(t *testing.T) {
 		}
 	})
 	t.Run("after the worker stops, the round trip fails within its timeout and leaves no message", func(t *testing.T) {
-		msg, _, _, _ := check(t, map[string]any{"min_workers": 0, "round_trip": true, "round_trip_queue": w.Queue})
-		if want := "unavailable: no reply to the round-trip task on queue " + w.Queue + " within 500ms"; msg != want {
+		msg, _, _, _ := checkWithin(t, celeryWaitTimeout, map[string]any{"min_workers": 0, "round_trip": true, "round_trip_queue": w.Queue})
+		if want := "unavailable: no reply to the round-trip task on queue " + w.Queue + " within " + celeryWaitTimeout.String(); msg != want {
 			t.Fatalf("message = %q, want %q", msg, want)
 		}
-		time.Sleep(100 * time.Millisecond) // past the message's expiration
-		if n := queueMessages(t, w.Queue); n != 0 {
-			t.Fatalf("%d probe messages left in %s, want 0 (expired)", n, w.Queue)
+		// The broker drops the expired message in its own time.
+		deadline := time.Now().Add(testsvc.HangSlack)
+		for n := queueMessages(t, w.Queue); n != 0; n = queueMessages(t, w.Queue) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d probe messages left in %s, want 0 (expired)", n, w.Queue)
+			}
+			time.Sleep(20 * time.Millisecond)
 		}
 	})
 	t.Run("after the worker stops, the process check counts 0", func(t *testing.T) {
@@ -206,10 +232,13 @@ func TestCelery_AgainstARealWorker(t *testing.T) {
 		}
 	})
 	t.Run("round trip to a missing queue is refused at once", func(t *testing.T) {
+		// The timeout is longer than testsvc.HangSlack: a check that waited
+		// for a reply instead of taking the refusal would be caught hanging.
 		msg, _, _, took := check(t, map[string]any{"min_workers": 0, "round_trip": true, "round_trip_queue": "healthd-no-such-queue"})
-		if msg != "unavailable: round-trip task unroutable: queue healthd-no-such-queue does not exist" || took > celeryTestTimeout-100*time.Millisecond {
+		if msg != "unavailable: round-trip task unroutable: queue healthd-no-such-queue does not exist" {
 			t.Fatalf("message = %q after %v", msg, took)
 		}
+		testsvc.NotHung(t, "the refused round trip", took, 0)
 	})
 }
 
@@ -290,13 +319,13 @@ func TestCelery_RedisBrokerMeasuresBacklog(t *testing.T) {
 func TestCelery_ResourceAlarmIsReported(t *testing.T) {
 	testsvc.LockCeleryVhost(t)
 	addr := testsvc.RabbitMQ(t)
-	c := newTestCheck(t, "celery", "celery", map[string]any{"broker": testsvc.CeleryBrokerURL}, celeryTestTimeout)
-	probe(c, celeryTestTimeout) // connect; the result depends on other workers
+	c := newTestCheck(t, "celery", "celery", map[string]any{"broker": testsvc.CeleryBrokerURL}, celeryShortTimeout)
+	probe(c, celeryShortTimeout) // connect; the result depends on other workers
 	testsvc.Rabbitmqctl(t, "set_vm_memory_high_watermark", "0.000001")
 	t.Cleanup(func() { testsvc.Rabbitmqctl(t, "set_vm_memory_high_watermark", "0.4") })
 	var msg string
 	for i := 0; i < 5 && !strings.Contains(msg, "blocked"); i++ {
-		msg, _, _, _ = probe(c, celeryTestTimeout)
+		msg, _, _, _ = probe(c, celeryShortTimeout)
 	}
 	if !strings.Contains(msg, "connection blocked by the broker: low on memory ("+addr+")") {
 		t.Fatalf("message = %q, want it to name the block", msg)
@@ -304,7 +333,7 @@ func TestCelery_ResourceAlarmIsReported(t *testing.T) {
 	testsvc.Rabbitmqctl(t, "set_vm_memory_high_watermark", "0.4")
 	for i := 0; i < 10 && strings.Contains(msg, "blocked"); i++ {
 		time.Sleep(50 * time.Millisecond)
-		msg, _, _, _ = probe(c, celeryTestTimeout)
+		msg, _, _, _ = probe(c, celeryShortTimeout)
 	}
 	if strings.Contains(msg, "blocked") {
 		t.Fatalf("still %q after the alarm cleared", msg)

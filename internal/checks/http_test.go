@@ -111,7 +111,7 @@ func TestHTTP_HangingHandlerTimesOut(t *testing.T) {
 	srv, _ := localHTTPServer(t, func(w http.ResponseWriter, r *http.Request) {
 		<-r.Context().Done() // answers nothing until the client gives up
 	})
-	r := localRun(localNew(t, "http", map[string]any{"url": srv.URL + "/health"}, Settings{}))
+	r := localRunWithin(localNewWithin(t, "http", map[string]any{"url": srv.URL + "/health"}, Settings{}, localShortTimeout), localShortTimeout)
 	localWithinDeadline(t, r)
 	if want := "unavailable: timed out after 300ms (" + srv.URL + "/health)"; r.msg != want {
 		t.Fatalf("message = %q, want %q", r.msg, want)
@@ -121,7 +121,7 @@ func TestHTTP_HangingHandlerTimesOut(t *testing.T) {
 func TestHTTP_HangingServerTimesOut(t *testing.T) {
 	// Accepts the connection and never answers: not even HTTP.
 	addr := testsvc.HangingAddr(t)
-	r := localRun(localNew(t, "http", map[string]any{"url": "http://" + addr + "/"}, Settings{}))
+	r := localRunWithin(localNewWithin(t, "http", map[string]any{"url": "http://" + addr + "/"}, Settings{}, localShortTimeout), localShortTimeout)
 	localWithinDeadline(t, r)
 	if want := "unavailable: timed out after 300ms (http://" + addr + "/)"; r.msg != want {
 		t.Fatalf("message = %q, want %q", r.msg, want)
@@ -130,7 +130,7 @@ func TestHTTP_HangingServerTimesOut(t *testing.T) {
 
 func TestHTTP_BlackholedServerTimesOut(t *testing.T) {
 	addr := testsvc.BlackholeAddr(t)
-	r := localRun(localNew(t, "http", map[string]any{"url": "http://" + addr + "/"}, Settings{}))
+	r := localRunWithin(localNewWithin(t, "http", map[string]any{"url": "http://" + addr + "/"}, Settings{}, localShortTimeout), localShortTimeout)
 	localWithinDeadline(t, r)
 	localWantPrefix(t, r, "unavailable: timed out after 300ms")
 }
@@ -262,7 +262,7 @@ func TestHTTP_RecoversWhenTheServerReturns(t *testing.T) {
 	p.Hang()
 	r = localRun(c)
 	localWithinDeadline(t, r)
-	if want := "unavailable: timed out after 300ms (http://" + p.Addr() + "/)"; r.msg != want {
+	if want := "unavailable: timed out after " + localTimeout.String() + " (http://" + p.Addr() + "/)"; r.msg != want {
 		t.Fatalf("while hung: %q, want %q", r.msg, want)
 	}
 	p.Restore()

@@ -6,18 +6,33 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/healthd/healthd/internal/testsvc"
 )
 
 // Helpers shared by the tests of the local check types (disk, memory,
 // storage, tcp, http). Named local* to stay clear of other types' helpers.
 
-const localTimeout = 300 * time.Millisecond
+// localTimeout is the timeout of the checks the tests build and run: a
+// deadline that must not fire however busy the machine is (see
+// testsvc.AnswerTimeout). A test that expects a check to time out builds
+// and runs it with localShortTimeout instead, and waits for that.
+const (
+	localTimeout      = testsvc.AnswerTimeout
+	localShortTimeout = 300 * time.Millisecond
+)
 
 // localNew builds a check of type typ through the built-in registry, as the
 // config loader would, and fails the test on a config error.
 func localNew(t *testing.T, typ string, params map[string]any, settings Settings) Checker {
 	t.Helper()
-	c, err := localBuild(typ, params, settings)
+	return localNewWithin(t, typ, params, settings, localTimeout)
+}
+
+// localNewWithin is localNew with the check's timeout.
+func localNewWithin(t *testing.T, typ string, params map[string]any, settings Settings, timeout time.Duration) Checker {
+	t.Helper()
+	c, err := localBuildWithin(typ, params, settings, timeout)
 	if err != nil {
 		t.Fatalf("%s: unexpected config error: %v", typ, err)
 	}
@@ -28,13 +43,17 @@ func localNew(t *testing.T, typ string, params map[string]any, settings Settings
 }
 
 func localBuild(typ string, params map[string]any, settings Settings) (Checker, error) {
+	return localBuildWithin(typ, params, settings, localTimeout)
+}
+
+func localBuildWithin(typ string, params map[string]any, settings Settings, timeout time.Duration) (Checker, error) {
 	ty, ok := Builtin().Lookup(typ)
 	if !ok {
 		panic("type " + typ + " is not registered")
 	}
 	return ty.Build(params, Env{
 		Name:     "test-" + typ,
-		Timeout:  localTimeout,
+		Timeout:  timeout,
 		Settings: settings,
 		Logger:   slog.New(slog.DiscardHandler),
 	})
@@ -47,16 +66,21 @@ type localResult struct {
 	note    string
 	obs     []Observation
 	elapsed time.Duration
+	timeout time.Duration // the run's deadline
 }
 
 // localRun runs c once under the test timeout, the way the runner does.
-func localRun(c Checker) localResult {
+func localRun(c Checker) localResult { return localRunWithin(c, localTimeout) }
+
+// localRunWithin runs c once under timeout, which must be the one c was
+// built with, as the runner would.
+func localRunWithin(c Checker, timeout time.Duration) localResult {
 	var d Details
-	ctx, cancel := context.WithTimeout(WithDetails(context.Background(), &d), localTimeout)
+	ctx, cancel := context.WithTimeout(WithDetails(context.Background(), &d), timeout)
 	defer cancel()
 	start := time.Now()
 	err := c.Check(ctx)
-	r := localResult{err: err, elapsed: time.Since(start)}
+	r := localResult{err: err, elapsed: time.Since(start), timeout: timeout}
 	if err != nil {
 		r.msg = Message(err)
 	}
@@ -74,13 +98,11 @@ func localPasses(t *testing.T, c Checker) localResult {
 	return r
 }
 
-// localWithinDeadline fails the test when a run took longer than the
-// timeout plus 100 ms.
+// localWithinDeadline fails the test when a run did not return at its
+// deadline: it hung (see testsvc.HangSlack for the margin).
 func localWithinDeadline(t *testing.T, r localResult) {
 	t.Helper()
-	if r.elapsed > localTimeout+100*time.Millisecond {
-		t.Errorf("check returned after %v; the deadline was %v", r.elapsed, localTimeout)
-	}
+	testsvc.NotHung(t, "the check", r.elapsed, r.timeout)
 }
 
 func localObservation(t *testing.T, r localResult, measurement, unit string) float64 {

@@ -10,7 +10,13 @@ import (
 	"github.com/healthd/healthd/internal/testsvc"
 )
 
-const mcTestTimeout = 300 * time.Millisecond
+// mcTestTimeout is the timeout of the checks the tests build: a
+// deadline that must not fire however busy the machine is. A test that
+// expects a check to time out gives it mcShortTimeout, and waits for it.
+const (
+	mcTestTimeout  = testsvc.AnswerTimeout
+	mcShortTimeout = 300 * time.Millisecond
+)
 
 func newMemcachedCheck(t *testing.T, servers ...string) checks.Checker {
 	t.Helper()
@@ -34,8 +40,10 @@ func TestMemcached_ConfigErrors(t *testing.T) {
 }
 
 func TestMemcached_NamesAreResolvedWhenProbing(t *testing.T) {
-	c := newMemcachedCheck(t, "no-such-host.invalid:11211") // the constructor does not resolve it
-	svcExpectFailure(t, c, mcTestTimeout, "unavailable: ")
+	// The constructor does not resolve the name; the probe fails, at once
+	// or when its (short) timeout ends.
+	c := svcCheck(t, "memcached", map[string]any{"servers": []any{"no-such-host.invalid:11211"}}, mcShortTimeout)
+	svcExpectFailure(t, c, mcShortTimeout, "unavailable: ")
 }
 
 func TestMemcached_SetGetDeleteAndPingPass(t *testing.T) {
@@ -63,8 +71,8 @@ func TestMemcached_EveryServerIsPinged(t *testing.T) {
 }
 
 func TestMemcached_UnreachableServerFailsWithinTheTimeout(t *testing.T) {
-	svcUnreachable(t, mcTestTimeout, 3, func(t *testing.T, addr string) checks.Checker {
-		return newMemcachedCheck(t, addr)
+	svcUnreachable(t, mcShortTimeout, 3, func(t *testing.T, addr string) checks.Checker {
+		return svcCheck(t, "memcached", map[string]any{"servers": []any{addr}}, mcShortTimeout)
 	})
 }
 
@@ -82,7 +90,7 @@ func TestMemcached_RecoversWhenTheConnectionComesBack(t *testing.T) {
 		t.Fatalf("Check: %s", msg)
 	}
 	proxy.Hang()
-	svcExpectFailure(t, c, mcTestTimeout, "unavailable: timed out after 300ms ("+proxy.Addr()+")")
+	svcExpectFailure(t, c, mcTestTimeout, "unavailable: timed out after "+mcTestTimeout.String()+" ("+proxy.Addr()+")")
 	proxy.Restore()
 	svcEventually(t, c, 3*time.Second)
 }
@@ -105,10 +113,10 @@ func TestMemcached_ManyProbesKeepConnectionsUnchanged(t *testing.T) {
 		t.Errorf("curr_connections: %d after 20 probes, %d after 220; want unchanged", before, after)
 	}
 	c.(io.Closer).Close()
-	deadline := time.Now().Add(2 * time.Second)
+	deadline := time.Now().Add(testsvc.HangSlack)
 	for srv.CurrConnections() != before-1 {
 		if time.Now().After(deadline) {
-			t.Fatalf("curr_connections %d 2s after Close, want %d", srv.CurrConnections(), before-1)
+			t.Fatalf("curr_connections %d %v after Close, want %d", srv.CurrConnections(), testsvc.HangSlack, before-1)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

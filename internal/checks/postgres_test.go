@@ -1,6 +1,7 @@
 package checks_test
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -13,7 +14,13 @@ import (
 	"github.com/healthd/healthd/internal/testsvc"
 )
 
-const pgTestTimeout = 400 * time.Millisecond
+// pgTestTimeout is the timeout of the checks the tests build: a
+// deadline that must not fire however busy the machine is. A test that
+// expects a check to time out gives it pgShortTimeout, and waits for it.
+const (
+	pgTestTimeout  = testsvc.AnswerTimeout
+	pgShortTimeout = 400 * time.Millisecond
+)
 
 // newPostgresCheck builds a postgres check through the registry; it is
 // closed when the test ends.
@@ -60,15 +67,16 @@ func TestPostgres_ConfigNamesItsPassword(t *testing.T) {
 }
 
 func TestPostgres_ConstructorDoesNotConnect(t *testing.T) {
-	addr := testsvc.BlackholeAddr(t)
+	server := testsvc.NewDialCounter(t)
 	start := time.Now()
-	c, err := svcNew("postgres", map[string]any{"dsn": "postgres://u:p@" + addr + "/db"}, 2*time.Second)
+	c, err := svcNew("postgres", map[string]any{"dsn": "postgres://u:p@" + server.Addr() + "/db"}, 2*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	svcClose(t, c)
-	if took := time.Since(start); took > 200*time.Millisecond {
-		t.Errorf("constructor took %v; it must not touch the network", took)
+	testsvc.NotHung(t, "the constructor", time.Since(start), 0)
+	if n := server.Count(t); n != 0 {
+		t.Errorf("the constructor made %d connections to the server; it must not touch the network", n)
 	}
 }
 
@@ -113,23 +121,25 @@ func TestPostgres_CustomQuery(t *testing.T) {
 	dsn := testsvc.MachinePostgres(t)
 	tests := []struct {
 		name, query, want string
+		timeout           time.Duration // pgTestTimeout unless set
 	}{
-		{"a row passes", "SELECT 1 FROM pg_database WHERE datname = 'postgres'", ""},
-		{"no rows fails", "SELECT 1 WHERE false", "unexpected result: query returned no rows"},
-		{"an error fails", "SELECT * FROM no_such_table_healthd", `unexpected result: query failed: relation "no_such_table_healthd" does not exist (SQLSTATE 42P01)`},
-		{"a write is refused", "CREATE TABLE healthd_must_not_exist (id int)", "unexpected result: query failed: cannot execute CREATE TABLE in a read-only transaction (SQLSTATE 25006)"},
-		{"a slow query times out", "SELECT pg_sleep(5)", "unavailable: timed out after 400ms (127.0.0.1:5432)"},
+		{"a row passes", "SELECT 1 FROM pg_database WHERE datname = 'postgres'", "", 0},
+		{"no rows fails", "SELECT 1 WHERE false", "unexpected result: query returned no rows", 0},
+		{"an error fails", "SELECT * FROM no_such_table_healthd", `unexpected result: query failed: relation "no_such_table_healthd" does not exist (SQLSTATE 42P01)`, 0},
+		{"a write is refused", "CREATE TABLE healthd_must_not_exist (id int)", "unexpected result: query failed: cannot execute CREATE TABLE in a read-only transaction (SQLSTATE 25006)", 0},
+		{"a slow query times out", "SELECT pg_sleep(5)", "unavailable: timed out after 400ms (127.0.0.1:5432)", pgShortTimeout},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := newPostgresCheck(t, map[string]any{"dsn": dsn, "query": tt.query})
+			timeout := cmp.Or(tt.timeout, pgTestTimeout)
+			c := svcCheck(t, "postgres", map[string]any{"dsn": dsn, "query": tt.query}, timeout)
 			if tt.want == "" {
 				if msg, _ := svcRun(c); msg != "" {
 					t.Fatalf("Check: %s", msg)
 				}
 				return
 			}
-			if msg := svcExpectFailure(t, c, pgTestTimeout, tt.want); msg != tt.want {
+			if msg := svcExpectFailure(t, c, timeout, tt.want); msg != tt.want {
 				t.Errorf("message = %q, want %q", msg, tt.want)
 			}
 		})
@@ -137,8 +147,8 @@ func TestPostgres_CustomQuery(t *testing.T) {
 }
 
 func TestPostgres_UnreachableServerFailsWithinTheTimeout(t *testing.T) {
-	svcUnreachable(t, pgTestTimeout, 2, func(t *testing.T, addr string) checks.Checker {
-		return newPostgresCheck(t, map[string]any{"dsn": "postgres://postgres:" + testsvc.PostgresPassword + "@" + addr + "/postgres"})
+	svcUnreachable(t, pgShortTimeout, 2, func(t *testing.T, addr string) checks.Checker {
+		return svcCheck(t, "postgres", map[string]any{"dsn": "postgres://postgres:" + testsvc.PostgresPassword + "@" + addr + "/postgres"}, pgShortTimeout)
 	})
 }
 
@@ -154,7 +164,7 @@ func TestPostgres_RecoversWhenTheConnectionComesBack(t *testing.T) {
 	proxy.Restore()
 	svcEventually(t, c, 3*time.Second)
 	proxy.Hang()
-	svcExpectFailure(t, c, pgTestTimeout, "unavailable: timed out after 400ms ("+proxy.Addr()+")")
+	svcExpectFailure(t, c, pgTestTimeout, "unavailable: timed out after "+pgTestTimeout.String()+" ("+proxy.Addr()+")")
 	proxy.Restore()
 	svcEventually(t, c, 3*time.Second)
 }
@@ -179,10 +189,10 @@ func TestPostgres_ManyProbesKeepAtMostTwoConnections(t *testing.T) {
 		t.Errorf("backends with application_name %s: %d after 20 probes, %d after 220; want 1 or 2, unchanged", app, before, after)
 	}
 	c.(io.Closer).Close()
-	deadline := time.Now().Add(3 * time.Second)
+	deadline := time.Now().Add(testsvc.HangSlack)
 	for testsvc.PostgresBackends(t, dsn, app) != 0 {
 		if time.Now().After(deadline) {
-			t.Fatalf("backends still open 3s after Close")
+			t.Fatalf("backends still open %v after Close", testsvc.HangSlack)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -3,7 +3,8 @@ package checks
 import (
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/healthd/healthd/internal/testsvc"
 )
 
 // The worker-counting cases run against a real Celery worker in
@@ -23,8 +24,8 @@ func TestProcess_ConfigErrorsAndBounds(t *testing.T) {
 	}
 	// The test binary itself is left out; its parent go tool or shell is not
 	// guaranteed, so count processes named like no other: none.
-	c := newTestCheck(t, "proc", "process", map[string]any{"pattern": "^healthd-no-such-process$", "min": 0, "max": 0}, time.Second)
-	if msg, note, _, _ := probe(c, time.Second); msg != "" || note != `0 processes match "^healthd-no-such-process$"` {
+	c := newTestCheck(t, "proc", "process", map[string]any{"pattern": "^healthd-no-such-process$", "min": 0, "max": 0}, testsvc.AnswerTimeout)
+	if msg, note, _, _ := probe(c, testsvc.AnswerTimeout); msg != "" || note != `0 processes match "^healthd-no-such-process$"` {
 		t.Fatalf("message %q, note %q", msg, note)
 	}
 }

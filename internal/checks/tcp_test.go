@@ -58,7 +58,7 @@ func TestTCP_RefusedPortFails(t *testing.T) {
 
 func TestTCP_BlackholedPortTimesOut(t *testing.T) {
 	addr := testsvc.BlackholeAddr(t)
-	r := localRun(localNew(t, "tcp", map[string]any{"address": addr}, Settings{}))
+	r := localRunWithin(localNewWithin(t, "tcp", map[string]any{"address": addr}, Settings{}, localShortTimeout), localShortTimeout)
 	localWithinDeadline(t, r)
 	if want := "unavailable: timed out after 300ms (" + addr + ")"; r.msg != want {
 		t.Fatalf("message = %q, want %q", r.msg, want)
@@ -90,7 +90,7 @@ func TestTCP_ClosesEveryConnection(t *testing.T) {
 	for i := 0; i < 50; i++ {
 		localPasses(t, c)
 	}
-	deadline := time.Now().Add(2 * time.Second)
+	deadline := time.Now().Add(testsvc.HangSlack)
 	for (open.Load() != 0 || accepted.Load() < 50) && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}

@@ -95,10 +95,6 @@ func probe(r *runner.Runner, name string) (*runner.Result, time.Duration) {
 	return snaps[0].Result, time.Since(start)
 }
 
-// slack is how far past its timeout a probe may answer: the runner's grace
-// (25 ms) plus scheduling under -race on a loaded machine.
-const slack = 100 * time.Millisecond
-
 // openFDs counts the process's open file descriptors.
 func openFDs(t testing.TB) int {
 	t.Helper()

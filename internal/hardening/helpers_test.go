@@ -54,12 +54,12 @@ func serve(t *testing.T, yaml string) string {
 // answer.
 func raw(t *testing.T, addr, request string) (*http.Response, error) {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	c, err := net.DialTimeout("tcp", addr, testsvc.HangSlack)
 	if err != nil {
 		t.Fatalf("dial: %v", err)
 	}
 	t.Cleanup(func() { c.Close() })
-	c.SetDeadline(time.Now().Add(5 * time.Second))
+	c.SetDeadline(time.Now().Add(testsvc.HangSlack))
 	if _, err := c.Write([]byte(request)); err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/healthd/healthd/internal/checks/checkstest"
@@ -121,152 +122,217 @@ checks:
 	}
 }
 
+// The runner's timing is tested in a synctest bubble, whose clock moves
+// only when every goroutine in it is blocked: the durations below are exact
+// however busy the machine is, and no test sleeps in real time.
+
 func TestRunner_CheckIgnoringDeadlineCannotHoldTheProbe(t *testing.T) {
-	cfg := load(t, `
+	synctest.Test(t, func(t *testing.T) {
+		cfg := load(t, `
 defaults: {cache_ttl: 0s, max_stale: 0s}
 checks:
   - {name: stuck, type: fake, sleep: 2s, ignore_context: true, timeout: 200ms}
   - {name: quick, type: fake}
 `)
-	r := newRunner(t, cfg, runner.Options{})
-	start := time.Now()
-	snaps := r.Run(context.Background(), r.Checks())
-	took := time.Since(start)
-	if took > 300*time.Millisecond {
-		t.Errorf("probe took %v, want within timeout 200ms + 100ms", took)
-	}
-	if s := snaps[0].Result; s.Status != runner.Failing || s.Message != "unavailable: timed out after 200ms" {
-		t.Errorf("stuck: %v %q", s.Status, s.Message)
-	}
-	if snaps[1].Result.Status != runner.Passing {
-		t.Errorf("quick: %v", snaps[1].Result.Status)
-	}
-	// The abandoned run is still sleeping: the next run must not start a
-	// second goroutine in the check, and must answer at once.
-	start = time.Now()
-	snaps = r.Run(context.Background(), r.Checks()[:1])
-	if time.Since(start) > 100*time.Millisecond {
-		t.Errorf("second probe waited %v on a stuck check", time.Since(start))
-	}
-	if !strings.Contains(snaps[0].Result.Message, "previous run has not returned") {
-		t.Errorf("second run: %q", snaps[0].Result.Message)
-	}
-	if n := fake(r, "stuck").MaxConcurrent(); n != 1 {
-		t.Errorf("check ran %d times at once, want 1", n)
-	}
+		const grace = 50 * time.Millisecond
+		r := newRunner(t, cfg, runner.Options{Grace: grace})
+		start := time.Now()
+		snaps := r.Run(context.Background(), r.Checks())
+		if took := time.Since(start); took != 200*time.Millisecond+grace {
+			t.Errorf("probe took %v, want the timeout 200ms + the grace %v", took, grace)
+		}
+		if s := snaps[0].Result; s.Status != runner.Failing || s.Message != "unavailable: timed out after 200ms" {
+			t.Errorf("stuck: %v %q", s.Status, s.Message)
+		}
+		if snaps[1].Result.Status != runner.Passing {
+			t.Errorf("quick: %v", snaps[1].Result.Status)
+		}
+		// The abandoned run is still sleeping: the next run, a moment later
+		// (a probe at the very instant the first ended would share its
+		// result), must not start a second goroutine in the check, and must
+		// answer at once.
+		time.Sleep(time.Millisecond)
+		start = time.Now()
+		snaps = r.Run(context.Background(), r.Checks()[:1])
+		if took := time.Since(start); took != 0 {
+			t.Errorf("second probe waited %v on a stuck check", took)
+		}
+		if !strings.Contains(snaps[0].Result.Message, "previous run has not returned") {
+			t.Errorf("second run: %q", snaps[0].Result.Message)
+		}
+		if n := fake(r, "stuck").MaxConcurrent(); n != 1 {
+			t.Errorf("check ran %d times at once, want 1", n)
+		}
+		time.Sleep(2 * time.Second) // the abandoned run returns before the bubble ends
+	})
 }
 
 func TestRunner_ContextHonouringTimeoutKeepsCheckMessage(t *testing.T) {
-	cfg := load(t, `
+	synctest.Test(t, func(t *testing.T) {
+		cfg := load(t, `
 checks:
   - {name: slow, type: fake, sleep: 5s, timeout: 100ms}
 `)
-	r := newRunner(t, cfg, runner.Options{})
-	res := r.Run(context.Background(), r.Checks())[0].Result
-	if res.Message != "unavailable: timed out after 100ms" {
-		t.Errorf("message %q", res.Message)
-	}
-	if res.Duration > 200*time.Millisecond {
-		t.Errorf("duration %v", res.Duration)
-	}
+		r := newRunner(t, cfg, runner.Options{})
+		res := r.Run(context.Background(), r.Checks())[0].Result
+		if res.Message != "unavailable: timed out after 100ms" {
+			t.Errorf("message %q", res.Message)
+		}
+		if res.Duration != 100*time.Millisecond {
+			t.Errorf("duration %v, want the timeout, 100ms", res.Duration)
+		}
+	})
 }
 
 func TestRunner_ConcurrentColdProbesShareOneRun(t *testing.T) {
-	cfg := load(t, `
+	synctest.Test(t, func(t *testing.T) {
+		cfg := load(t, `
 defaults: {cache_ttl: 0s, max_stale: 0s}
 checks:
   - {name: a, type: fake, sleep: 100ms}
   - {name: b, type: fake, sleep: 50ms}
   - {name: c, type: fake, fail: "down"}
 `)
-	r := newRunner(t, cfg, runner.Options{})
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i := 0; i < 64; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			r.Run(context.Background(), r.Checks())
-		}()
-	}
-	close(start)
-	wg.Wait()
-	// Every goroutine arrived while a's 100ms run was in flight, so all
-	// joined it. b and c are fast, so late arrivals may see them finished and
-	// (with cache_ttl 0) start another run, but never two at once.
-	if n := fake(r, "a").Runs(); n != 1 {
-		t.Errorf("a ran %d times for 64 concurrent probes, want 1", n)
-	}
-	for _, n := range []string{"a", "b", "c"} {
-		if m := fake(r, n).MaxConcurrent(); m != 1 {
-			t.Errorf("%s: %d runs overlapped", n, m)
+		r := newRunner(t, cfg, runner.Options{})
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := 0; i < 64; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				r.Run(context.Background(), r.Checks())
+			}()
 		}
-	}
+		close(start)
+		wg.Wait()
+		// The bubble's clock stands still until every probe is waiting, so
+		// all 64 arrived at the same instant: each check's run was either in
+		// flight or ended at that instant, and every probe shared it (with
+		// cache_ttl 0, a run that ended before a probe arrived would not do).
+		for _, name := range []string{"a", "b", "c"} {
+			if n := fake(r, name).Runs(); n != 1 {
+				t.Errorf("%s ran %d times for 64 concurrent probes, want 1", name, n)
+			}
+			if m := fake(r, name).MaxConcurrent(); m != 1 {
+				t.Errorf("%s: %d runs overlapped", name, m)
+			}
+		}
+	})
 }
 
 func TestRunner_CacheTTLReusesResult(t *testing.T) {
-	cfg := load(t, `
+	synctest.Test(t, func(t *testing.T) {
+		cfg := load(t, `
 defaults: {cache_ttl: 300ms, max_stale: 0s}
 checks:
   - {name: a, type: fake}
 `)
-	r := newRunner(t, cfg, runner.Options{})
-	for i := 0; i < 20; i++ {
+		r := newRunner(t, cfg, runner.Options{})
+		for i := 0; i < 20; i++ {
+			r.Run(context.Background(), r.Checks())
+		}
+		if n := fake(r, "a").Runs(); n != 1 {
+			t.Fatalf("20 probes within cache_ttl ran the check %d times", n)
+		}
+		time.Sleep(300*time.Millisecond - time.Nanosecond)
 		r.Run(context.Background(), r.Checks())
-	}
-	if n := fake(r, "a").Runs(); n != 1 {
-		t.Fatalf("20 probes within cache_ttl ran the check %d times", n)
-	}
-	time.Sleep(350 * time.Millisecond)
-	r.Run(context.Background(), r.Checks())
-	if n := fake(r, "a").Runs(); n != 2 {
-		t.Fatalf("after cache_ttl the check ran %d times in all, want 2", n)
-	}
+		if n := fake(r, "a").Runs(); n != 1 {
+			t.Fatalf("a probe 1ns before cache_ttl ended ran the check: %d runs in all, want 1", n)
+		}
+		time.Sleep(time.Nanosecond)
+		r.Run(context.Background(), r.Checks())
+		if n := fake(r, "a").Runs(); n != 2 {
+			t.Fatalf("after cache_ttl the check ran %d times in all, want 2", n)
+		}
+	})
 }
 
 func TestRunner_StaleResultServedWhileRefreshing(t *testing.T) {
-	cfg := load(t, `
+	synctest.Test(t, func(t *testing.T) {
+		cfg := load(t, `
 defaults: {cache_ttl: 50ms, max_stale: 10s}
 checks:
   - {name: a, type: fake, sleep: 200ms}
 `)
-	r := newRunner(t, cfg, runner.Options{})
-	first := r.Run(context.Background(), r.Checks())[0].Result
-	time.Sleep(80 * time.Millisecond)
-	start := time.Now()
-	second := r.Run(context.Background(), r.Checks())[0].Result
-	if time.Since(start) > 50*time.Millisecond {
-		t.Errorf("stale read waited %v for the refresh", time.Since(start))
-	}
-	if second != first {
-		t.Errorf("expected the stale result while the refresh runs")
-	}
-	time.Sleep(250 * time.Millisecond)
-	third := r.Run(context.Background(), r.Checks())[0].Result
-	if third.Seq <= first.Seq {
-		t.Errorf("refresh did not publish a newer result")
-	}
+		r := newRunner(t, cfg, runner.Options{})
+		first := r.Run(context.Background(), r.Checks())[0].Result
+		time.Sleep(80 * time.Millisecond)
+		start := time.Now()
+		second := r.Run(context.Background(), r.Checks())[0].Result
+		if took := time.Since(start); took != 0 {
+			t.Errorf("stale read waited %v for the refresh", took)
+		}
+		if second != first {
+			t.Errorf("expected the stale result while the refresh runs")
+		}
+		time.Sleep(200 * time.Millisecond)
+		synctest.Wait() // the refresh, started 200ms ago, publishes
+		third := r.Run(context.Background(), r.Checks())[0].Result
+		if third.Seq <= first.Seq {
+			t.Errorf("refresh did not publish a newer result")
+		}
+		if d := third.Started.Sub(first.Started); d != 280*time.Millisecond {
+			t.Errorf("the refresh started %v after the first run, want 280ms (when the stale read came)", d)
+		}
+	})
+}
+
+// Past cache_ttl + max_stale a result is not served: the probe waits for a
+// new run.
+func TestRunner_ResultBeyondMaxStaleIsNotServed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cfg := load(t, `
+defaults: {cache_ttl: 50ms, max_stale: 100ms}
+checks:
+  - {name: a, type: fake, sleep: 200ms}
+`)
+		r := newRunner(t, cfg, runner.Options{})
+		first := r.Run(context.Background(), r.Checks())[0].Result
+		time.Sleep(150 * time.Millisecond)
+		start := time.Now()
+		res := r.Run(context.Background(), r.Checks())[0].Result
+		if took := time.Since(start); took != 200*time.Millisecond || res.Seq <= first.Seq {
+			t.Errorf("a probe 150ms after the run (cache_ttl 50ms + max_stale 100ms) got seq %d after %v, want a new run's result after its 200ms", res.Seq, took)
+		}
+	})
 }
 
 func TestRunner_IntervalRunsInBackground(t *testing.T) {
-	cfg := load(t, `
+	synctest.Test(t, func(t *testing.T) {
+		cfg := load(t, `
 checks:
   - {name: a, type: fake, interval: 100ms}
 `)
-	r := newRunner(t, cfg, runner.Options{})
-	r.Start()
-	time.Sleep(450 * time.Millisecond)
-	n := fake(r, "a").Runs()
-	if n < 3 || n > 6 {
-		t.Errorf("background runs in 450ms at 100ms±10%%: %d", n)
-	}
-	r.Stop()
-	after := fake(r, "a").Runs()
-	time.Sleep(250 * time.Millisecond)
-	if fake(r, "a").Runs() != after {
-		t.Errorf("runs continued after Stop")
-	}
+		var mu sync.Mutex
+		var starts []time.Time
+		obs := runner.ObserverFunc(func(_ *runner.Check, _, cur *runner.Result) {
+			mu.Lock()
+			starts = append(starts, cur.Started)
+			mu.Unlock()
+		})
+		r := newRunner(t, cfg, runner.Options{Observers: []runner.Observer{obs}})
+		r.Start()
+		time.Sleep(1050 * time.Millisecond)
+		synctest.Wait()
+		mu.Lock()
+		// The warm-up run at 0, then one every 100ms ±10%: 10 or 11 runs.
+		if n := len(starts); n < 10 || n > 11 {
+			t.Errorf("background runs in 1050ms at 100ms±10%%: %d", n)
+		}
+		for i := 1; i < len(starts); i++ {
+			if gap := starts[i].Sub(starts[i-1]); gap < 90*time.Millisecond || gap > 110*time.Millisecond {
+				t.Errorf("run %d came %v after the one before, want 100ms±10%%", i, gap)
+			}
+		}
+		mu.Unlock()
+		r.Stop()
+		after := fake(r, "a").Runs()
+		time.Sleep(time.Second)
+		if fake(r, "a").Runs() != after {
+			t.Errorf("runs continued after Stop")
+		}
+	})
 }
 
 func TestRunner_StartWarmsSoFirstProbeHasNoFalseFailure(t *testing.T) {
