@@ -12,7 +12,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -129,7 +128,7 @@ func (c *celeryConfig) Validate() error {
 // Build makes the check's broker client, which connects on the first probe.
 func (c *celeryConfig) Build(env Env) (Checker, error) {
 	ce := &Celery{
-		timeout:        envTimeout(env),
+		timeout:        env.Timeout,
 		minWorkers:     1,
 		workers:        c.Workers,
 		queues:         queueSpecs(c.queues(), 1),
@@ -170,8 +169,6 @@ func (c *Celery) Close() error {
 
 // Check implements Checker.
 func (c *Celery) Check(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
 	if c.redis != nil {
 		return c.checkRedis(ctx)
 	}
@@ -476,16 +473,16 @@ func (c *Celery) checkRedis(ctx context.Context) error {
 	return nil
 }
 
+// describeRedis words a Redis broker's error: its login refusal, or a
+// network failure in the shared vocabulary.
 func (c *Celery) describeRedis(ctx context.Context, err error) error {
 	msg := err.Error()
-	switch {
-	case ctx.Err() != nil || isTimeout(err):
-		return Unavailable("timed out after %s (%s)", c.timeout, c.addr)
-	case errors.Is(err, syscall.ECONNREFUSED):
-		return Unavailable("connection refused (%s)", c.addr)
-	case strings.HasPrefix(msg, "WRONGPASS"), strings.HasPrefix(msg, "NOAUTH"),
-		strings.Contains(msg, "invalid password"), strings.Contains(msg, "invalid username-password"):
+	if ctx.Err() == nil && (strings.HasPrefix(msg, "WRONGPASS") || strings.HasPrefix(msg, "NOAUTH") ||
+		strings.Contains(msg, "invalid password") || strings.Contains(msg, "invalid username-password")) {
 		return Unavailable("access refused (username or password rejected) (%s)", c.addr)
+	}
+	if nf := netFailure(ctx, err, c.timeout, c.addr); nf != nil {
+		return nf
 	}
 	var ne *net.OpError
 	if errors.As(err, &ne) {

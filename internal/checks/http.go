@@ -2,7 +2,6 @@ package checks
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -227,19 +226,20 @@ func (h *HTTP) Check(ctx context.Context) error {
 	return nil
 }
 
+// failure words a failed request: a network failure in the shared
+// vocabulary, naming the host:port it failed on (a redirect's target, if it
+// got that far); anything else (too many redirects) naming the URL. The
+// transport's own limits (TLS handshake, response headers) are as long as
+// the check's timeout, so they read as "timed out after <timeout>" too.
 func (h *HTTP) failure(ctx context.Context, err error) error {
-	if ctx.Err() == nil {
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return Unavailable("server closed the connection without an answer (%s)", h.shown)
-		}
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() {
-			// The transport's own limits (TLS handshake, response
-			// headers), which are as long as the check's timeout.
-			return Unavailable("timed out after %s (%s)", h.timeout, h.shown)
-		}
+	where := h.shown
+	if u, perr := url.Parse(h.url); perr == nil {
+		where = hostPort(u)
 	}
-	return dialFailure(ctx, err, h.timeout, h.shown)
+	if nf := netFailure(ctx, err, h.timeout, requestAddr(err, where)); nf != nil {
+		return nf
+	}
+	return otherFailure(err, h.shown)
 }
 
 // Close drops the idle keep-alive connections.

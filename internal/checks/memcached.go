@@ -67,9 +67,6 @@ func (c *memcachedConfig) Validate() error {
 
 func (c *memcachedConfig) Build(env Env) (Checker, error) {
 	timeout := env.Timeout
-	if timeout <= 0 {
-		timeout = 5 * time.Second
-	}
 	// Names are resolved when dialing, not here: memcache.New would resolve
 	// every name at once.
 	client := memcache.NewFromSelector(c.addrs)
@@ -83,8 +80,6 @@ func (c *Memcached) Close() error { return c.client.Close() }
 
 // Check runs one probe, bounded by ctx and by the client's timeouts.
 func (c *Memcached) Check(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
 	select {
 	case c.busy <- struct{}{}:
 	case <-ctx.Done():
@@ -175,7 +170,8 @@ func (c *Memcached) fail(err error, addr net.Addr) error {
 	case errors.Is(err, memcache.ErrNotStored):
 		return &Error{Kind: KindUnexpected, Msg: fmt.Sprintf("server did not store the key (%s)", where), Err: err}
 	}
-	if nf := netFailure(err, c.timeout, where); nf != nil {
+	// gomemcache takes no context: Check's select words the deadline.
+	if nf := netFailure(context.Background(), err, c.timeout, where); nf != nil {
 		return nf
 	}
 	if strings.HasPrefix(err.Error(), "memcache: unexpected response line") {

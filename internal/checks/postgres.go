@@ -74,9 +74,6 @@ func (c *postgresConfig) Secrets() []string {
 // Build makes the check's pool, which connects lazily.
 func (c *postgresConfig) Build(env Env) (Checker, error) {
 	timeout := env.Timeout
-	if timeout <= 0 {
-		timeout = 5 * time.Second
-	}
 	query := ""
 	if c.Query != nil {
 		query = strings.TrimSpace(*c.Query)
@@ -160,9 +157,6 @@ func (c *Postgres) Close() error {
 
 // Check runs one probe on a pooled connection.
 func (c *Postgres) Check(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
-
 	conn, err := c.pool.Acquire(ctx)
 	if err != nil {
 		return c.fail(ctx, err, false)
@@ -256,8 +250,8 @@ func fmtSeconds(s float64) string {
 // fail turns a pgx error into a check error in plain words. query is true
 // for errors of the custom query, which the server answered wrongly.
 func (c *Postgres) fail(ctx context.Context, err error, query bool) error {
-	if ctx.Err() == context.DeadlineExceeded {
-		return &Error{Kind: KindUnavailable, Msg: fmt.Sprintf("timed out after %s (%s)", c.timeout, c.addr), Err: err}
+	if ctx.Err() != nil {
+		return timeoutFailure(ctx, err, c.timeout, c.addr)
 	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
@@ -274,7 +268,7 @@ func (c *Postgres) fail(ctx context.Context, err error, query bool) error {
 		}
 		return &Error{Kind: KindUnavailable, Msg: fmt.Sprintf("%s (%s)", msg, c.addr), Err: err}
 	}
-	if nf := netFailure(err, c.timeout, c.addr); nf != nil {
+	if nf := netFailure(ctx, err, c.timeout, c.addr); nf != nil {
 		return nf
 	}
 	var connErr *pgconn.ConnectError

@@ -56,13 +56,11 @@ func (c *processConfig) Build(env Env) (Checker, error) {
 	if c.Max != nil {
 		hi = *c.Max
 	}
-	return &Process{pattern: c.Pattern, re: c.re, min: c.Min, max: hi, timeout: envTimeout(env)}, nil
+	return &Process{pattern: c.Pattern, re: c.re, min: c.Min, max: hi, timeout: env.Timeout}, nil
 }
 
 // Check implements Checker.
 func (c *Process) Check(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
 	type result struct {
 		n   int
 		err error

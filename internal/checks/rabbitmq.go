@@ -18,16 +18,6 @@ type RabbitMQ struct {
 	timeout time.Duration
 }
 
-// defaultTimeout applies when an Env carries no timeout (tests, tools).
-const defaultTimeout = 5 * time.Second
-
-func envTimeout(env Env) time.Duration {
-	if env.Timeout > 0 {
-		return env.Timeout
-	}
-	return defaultTimeout
-}
-
 type rabbitMQConfig struct {
 	URL    string        `key:"url" required:"true" doc:"amqp://user:password@host:5672/vhost or amqps://… (TLS, system roots); an empty vhost is /; amqp091's URL options apply"`
 	Queues []queueConfig `key:"queues" doc:"queues to inspect (passive declare: nothing is created)"`
@@ -51,7 +41,7 @@ func (c *rabbitMQConfig) Validate() error {
 
 // Build makes the check's connection, which dials on the first probe.
 func (c *rabbitMQConfig) Build(env Env) (Checker, error) {
-	t := envTimeout(env)
+	t := env.Timeout
 	return &RabbitMQ{conn: newAMQPConn(c.URL, c.addr, env.Name, t), queues: queueSpecs(c.Queues, 0), timeout: t}, nil
 }
 
@@ -66,8 +56,6 @@ func amqpSecrets(rawURL string) []string {
 
 // Check implements Checker.
 func (r *RabbitMQ) Check(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, r.timeout)
-	defer cancel()
 	var res *queueProblems
 	var version string
 	err := r.conn.withChannel(ctx, func(c *amqp.Connection, ch *amqp.Channel) error {

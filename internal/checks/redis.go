@@ -157,9 +157,6 @@ func (c *redisConfig) Secrets() []string {
 // Build makes the check's client, which connects lazily.
 func (c *redisConfig) Build(env Env) (Checker, error) {
 	timeout := env.Timeout
-	if timeout <= 0 {
-		timeout = 5 * time.Second
-	}
 	opts := *c.opts // Build may be called again on the same config
 	redisForProbes(&opts, timeout)
 	opts.PoolTimeout = timeout
@@ -196,8 +193,6 @@ func (c *Redis) Close() error { return c.client.Close() }
 
 // Check runs one probe.
 func (c *Redis) Check(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
 	client := c.client.get()
 	if err := client.Ping(ctx).Err(); err != nil {
 		return c.fail(ctx, err)
@@ -227,8 +222,8 @@ func (c *Redis) Check(ctx context.Context) error {
 
 func (c *Redis) fail(ctx context.Context, err error) error {
 	wrap := func(kind Kind, msg string) error { return &Error{Kind: kind, Msg: msg, Err: err} }
-	if ctx.Err() == context.DeadlineExceeded {
-		return wrap(KindUnavailable, fmt.Sprintf("timed out after %s (%s)", c.timeout, c.addr))
+	if ctx.Err() != nil {
+		return timeoutFailure(ctx, err, c.timeout, c.addr)
 	}
 	var rerr redis.Error
 	if errors.As(err, &rerr) {
@@ -249,7 +244,7 @@ func (c *Redis) fail(ctx context.Context, err error) error {
 		}
 		return wrap(KindUnavailable, fmt.Sprintf("server error: %s (%s)", text, c.addr))
 	}
-	if nf := netFailure(err, c.timeout, c.addr); nf != nil {
+	if nf := netFailure(ctx, err, c.timeout, c.addr); nf != nil {
 		return nf
 	}
 	if errors.Is(err, redis.ErrClosed) {

@@ -14,7 +14,6 @@ import (
 	"net/url"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -41,9 +40,6 @@ type S3 struct {
 
 	cleanups sync.WaitGroup // background deletes of probe objects after a timeout
 }
-
-// defaultS3Timeout sizes the HTTP client when the Env carries no timeout.
-const defaultS3Timeout = 10 * time.Second
 
 type s3Config struct {
 	Bucket          string `key:"bucket" required:"true" doc:"bucket name (no \"/\")"`
@@ -89,9 +85,6 @@ func (c *s3Config) Validate() error {
 // probe) and makes the client. It opens no connection.
 func (c *s3Config) Build(env Env) (Checker, error) {
 	timeout := env.Timeout
-	if timeout <= 0 {
-		timeout = defaultS3Timeout
-	}
 	// The SDK's buildable client lets LoadDefaultConfig add AWS_CA_BUNDLE;
 	// its transport is then taken out so that every probe shares it and
 	// Close can release its connections. Timeouts derive from the check's.
@@ -196,7 +189,6 @@ func hostPort(u *url.URL) string {
 
 // Check runs one probe.
 func (c *S3) Check(ctx context.Context) error {
-	ctx = context.WithValue(ctx, s3BudgetKey{}, c.budget(ctx))
 	_, err := c.client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(c.bucket)})
 	if err != nil {
 		return c.explain(ctx, err, "s3:ListBucket")
@@ -280,14 +272,12 @@ func (c *S3) probeKey() (string, error) {
 }
 
 func (c *S3) deleteLater(key string) {
-	timeout := c.timeout
-	if timeout <= 0 {
-		timeout = defaultS3Timeout
-	}
 	c.cleanups.Add(1)
 	go func() {
 		defer c.cleanups.Done()
-		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		// The probe's ctx has ended: this delete gets a deadline of its
+		// own, the check's timeout, so Close never waits longer.
+		ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
 		defer cancel()
 		if _, err := c.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(c.bucket), Key: aws.String(key)}); err != nil {
 			c.logger.Warn("s3: could not delete the probe object after a timeout", "bucket", c.bucket, "key", key, "error", Message(c.explain(ctx, err, "s3:DeleteObject")))
@@ -306,35 +296,23 @@ func (c *S3) Close() error {
 // permission the failed call needs. It never includes the SDK's own text,
 // which can carry request details; only codes, statuses and host:port.
 func (c *S3) explain(ctx context.Context, err error, perm string) error {
-	addr := c.addr
+	addr := requestAddr(err, c.addr)
 	var uerr *url.Error
-	if errors.As(err, &uerr) {
-		if u, perr := url.Parse(uerr.URL); perr == nil && u.Host != "" {
-			addr = hostPort(u)
-		}
-	}
+	errors.As(err, &uerr)
 	wrap := func(kind Kind, format string, args ...any) error {
 		return &Error{Kind: kind, Msg: fmt.Sprintf(format, args...), Err: err}
 	}
 
-	var netErr net.Error
-	var dnsErr *net.DNSError
-	switch {
-	case errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) ||
-		(errors.As(err, &netErr) && netErr.Timeout()):
-		return wrap(KindUnavailable, "timed out after %s (%s)", c.budget(ctx), addr)
-	case errors.Is(ctx.Err(), context.Canceled) || errors.Is(err, context.Canceled):
-		return wrap(KindUnavailable, "check canceled (%s)", addr)
-	case credentialsError(err):
+	if ctx.Err() != nil {
+		return timeoutFailure(ctx, err, c.timeout, addr)
+	}
+	// Credentials first: a failed fetch from the instance metadata
+	// service is a network error too, but the fix is the credentials.
+	if credentialsError(err) {
 		return wrap(KindUnavailable, "no usable AWS credentials (set access_key_id and secret_access_key, or the AWS environment)")
-	case errors.As(err, &dnsErr):
-		return wrap(KindUnavailable, "cannot resolve %s", dnsErr.Name)
-	case errors.Is(err, syscall.ECONNREFUSED):
-		return wrap(KindUnavailable, "connection refused (%s)", addr)
-	case errors.Is(err, syscall.ECONNRESET):
-		return wrap(KindUnavailable, "connection reset (%s)", addr)
-	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
-		return wrap(KindUnavailable, "connection closed by the server (%s)", addr)
+	}
+	if nf := netFailure(ctx, err, c.timeout, addr); nf != nil {
+		return nf
 	}
 
 	var apiErr smithy.APIError
@@ -392,21 +370,4 @@ func credentialsError(err error) bool {
 
 func (c *S3) regionOf() string {
 	return c.client.Options().Region
-}
-
-type s3BudgetKey struct{}
-
-// budget is the time a probe has: the check's timeout, or what ctx allows.
-// Check stores it in ctx so "timed out after …" names it.
-func (c *S3) budget(ctx context.Context) time.Duration {
-	if d, ok := ctx.Value(s3BudgetKey{}).(time.Duration); ok {
-		return d
-	}
-	if c.timeout > 0 {
-		return c.timeout
-	}
-	if dl, ok := ctx.Deadline(); ok {
-		return time.Until(dl).Round(time.Millisecond)
-	}
-	return defaultS3Timeout
 }
