@@ -53,11 +53,11 @@ BENCH_DURATION ?= 10s
 SOAK_DURATION  ?= 60s
 
 bench: build test-setup
-	$(GO) build -o bin/healthd-bench ./internal/bench
+	$(GO) build -o bin/healthd-bench ./cmd/healthd-bench
 	./bin/healthd-bench bench -healthd $(BIN) -out docs/benchmarks.md -duration $(BENCH_DURATION)
 
 soak: build test-setup
-	$(GO) build -o bin/healthd-bench ./internal/bench
+	$(GO) build -o bin/healthd-bench ./cmd/healthd-bench
 	./bin/healthd-bench soak -healthd $(BIN) -out docs/benchmarks.md -duration $(SOAK_DURATION)
 
 # Refresh the dashboard screenshots in docs/ (README shows them).

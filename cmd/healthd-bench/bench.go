@@ -171,7 +171,7 @@ func runBench(args []string) error {
 	var b strings.Builder
 	host, _ := os.Hostname()
 	fmt.Fprintf(&b, "## `make bench`\n\n")
-	fmt.Fprintf(&b, "- Date: %s\n- Machine: %s (host %s)\n- Command: `%s` (internal/bench; %s per load run, own keep-alive load generator in a separate process, one request in flight per connection)\n",
+	fmt.Fprintf(&b, "- Date: %s\n- Machine: %s (host %s)\n- Command: `%s` (cmd/healthd-bench; %s per load run, own keep-alive load generator in a separate process, one request in flight per connection)\n",
 		time.Now().UTC().Format("2006-01-02 15:04 UTC"), machine(), host, *command, *dur)
 	types := []string{}
 	for _, l := range d.benchChecks("") {
