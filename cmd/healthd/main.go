@@ -84,7 +84,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 		defer stop()
-		return daemon.Check(ctx, daemon.CheckOptions{
+		return runCheck(ctx, checkOptions{
 			Options: daemon.Options{ConfigPath: *cfgPath, Overrides: overrides, Version: buildVersion(), Stderr: stderr},
 			Group:   *group, Format: *format, URL: *url, Timeout: *timeout, Stdout: stdout,
 		})

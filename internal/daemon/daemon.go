@@ -42,6 +42,14 @@ type Options struct {
 	Signals <-chan os.Signal
 }
 
+// Exit statuses of the healthd command: 0 healthy (or a clean shutdown), 1
+// failing or another error, 2 a config error.
+const (
+	ExitOK     = 0
+	ExitFailed = 1
+	ExitConfig = 2
+)
+
 // ConfigError marks a failure to load the config: exit status 2.
 type ConfigError struct{ Err error }
 
