@@ -94,7 +94,7 @@ func StartVersityGW(t testing.TB) *VersityGW {
 	t.Cleanup(g.Stop)
 	var err error
 	for attempt := 0; attempt < 3; attempt++ { // a free port can be taken between probe and bind
-		g.Addr = RefusedAddr(t)
+		g.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(FreePort(t)))
 		g.Endpoint = "http://" + g.Addr
 		begin := time.Now()
 		if err = g.start(); err == nil {
