@@ -7,8 +7,8 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-ARG VERSION=dev
-RUN CGO_ENABLED=0 GOOS=linux go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/healthd ./cmd/healthd \
+# The version comes from CHANGELOG.md, embedded at build time.
+RUN CGO_ENABLED=0 GOOS=linux go build -trimpath -ldflags "-s -w" -o /out/healthd ./cmd/healthd \
  && /out/healthd validate --config configs/healthd.yaml
 
 FROM gcr.io/distroless/static-debian12:nonroot

@@ -2,8 +2,7 @@
 # the real servers the tests need and runs every test under the race detector.
 GO      ?= go
 BIN     := bin/healthd
-VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -s -w -X main.version=$(VERSION)
+LDFLAGS := -s -w
 CONFIG  ?= configs/healthd.yaml
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 GOVULNCHECK := golang.org/x/vuln/cmd/govulncheck@v1.9.0
@@ -54,11 +53,11 @@ BENCH_DURATION ?= 10s
 SOAK_DURATION  ?= 60s
 
 bench: build test-setup
-	$(GO) build -o bin/healthd-bench ./internal/bench
+	$(GO) build -o bin/healthd-bench ./cmd/healthd-bench
 	./bin/healthd-bench bench -healthd $(BIN) -out docs/benchmarks.md -duration $(BENCH_DURATION)
 
 soak: build test-setup
-	$(GO) build -o bin/healthd-bench ./internal/bench
+	$(GO) build -o bin/healthd-bench ./cmd/healthd-bench
 	./bin/healthd-bench soak -healthd $(BIN) -out docs/benchmarks.md -duration $(SOAK_DURATION)
 
 # Refresh the dashboard screenshots in docs/ (README shows them).

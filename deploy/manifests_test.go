@@ -13,6 +13,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/healthd/healthd/internal/checks"
 	"github.com/healthd/healthd/internal/config"
 	"github.com/healthd/healthd/internal/metrics"
 	"github.com/healthd/healthd/internal/runner"
@@ -520,11 +521,14 @@ func answer(t *testing.T, cfg *config.Config, pr *probe) (int, string) {
 	stub.Checks = make([]*config.Check, len(cfg.Checks))
 	for i, c := range cfg.Checks {
 		cc := *c
-		cc.Checker = passes{}
+		cc.Spec = passesSpec{}
 		stub.Checks[i] = &cc
 	}
-	r := runner.New(&stub, runner.Options{WarningsAsErrors: cfg.HealthCheck.WarningsAsErrors})
-	defer r.Stop()
+	r, err := runner.New(&stub, runner.Options{WarningsAsErrors: cfg.HealthCheck.WarningsAsErrors})
+	if err != nil {
+		t.Fatalf("build: %v", err)
+	}
+	defer r.Close()
 	srv := server.New(server.Options{Metrics: metrics.New(metrics.Options{})})
 	st, err := srv.NewState(&stub, r)
 	if err != nil {
@@ -559,3 +563,9 @@ func matches(selector, labels map[string]string) bool {
 	}
 	return true
 }
+
+// passesSpec builds a check that passes at once.
+type passesSpec struct{}
+
+func (passesSpec) Validate() error                          { return nil }
+func (passesSpec) Build(checks.Env) (checks.Checker, error) { return passes{}, nil }

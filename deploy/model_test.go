@@ -279,9 +279,6 @@ func load(t *testing.T) *deployment {
 				continue
 			}
 			h, problems := d.start(p, c, image)
-			if h.cfg != nil {
-				t.Cleanup(func() { h.cfg.Close() })
-			}
 			p.healthd[c.Name] = h
 			d.problems = append(d.problems, problems...)
 		}
@@ -484,8 +481,6 @@ func (d *deployment) start(p *pod, c container, img image) (*healthd, []string) 
 		}
 		if h == nil {
 			h = &healthd{cfg: cfg, data: data, listen: cfg.Server.Listen}
-		} else {
-			cfg.Close()
 		}
 	}
 	if h == nil {

@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,15 +14,14 @@ import (
 	"runtime/debug"
 	"syscall"
 
-	"github.com/redis/go-redis/v9"
 	"github.com/spf13/pflag"
 
+	"github.com/healthd/healthd"
+	"github.com/healthd/healthd/internal/checks"
 	"github.com/healthd/healthd/internal/config"
 	"github.com/healthd/healthd/internal/daemon"
+	"github.com/healthd/healthd/internal/server"
 )
-
-// version is set at build time with -ldflags "-X main.version=…".
-var version = "dev"
 
 const usage = `healthd: health checks for an application's dependencies, served at /ht/
 
@@ -30,21 +30,15 @@ Usage:
   healthd check [--config FILE] [--group NAME] [--format text|json] [--url URL]
                                                    run the checks once; exit 0 healthy, 1 failing, 2 config error
   healthd validate [--config FILE]                 exit 0 for a valid config, 2 listing every error
+  healthd schema                                   print the JSON Schema of the config file
   healthd version
 
 --config defaults to $HEALTHD_CONFIG, then configs/healthd.yaml.
 `
 
 func main() {
-	// go-redis logs every failed dial through a process-wide logger; the
-	// redis check already reports failures in its result, so silence it.
-	redis.SetLogger(quietRedis{})
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
-
-type quietRedis struct{}
-
-func (quietRedis) Printf(context.Context, string, ...any) {}
 
 func run(args []string, stdout, stderr io.Writer) int {
 	cmd := "serve"
@@ -90,7 +84,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 		defer stop()
-		return daemon.Check(ctx, daemon.CheckOptions{
+		return runCheck(ctx, checkOptions{
 			Options: daemon.Options{ConfigPath: *cfgPath, Overrides: overrides, Version: buildVersion(), Stderr: stderr},
 			Group:   *group, Format: *format, URL: *url, Timeout: *timeout, Stdout: stdout,
 		})
@@ -103,11 +97,31 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, err)
 			return daemon.ExitConfig
 		}
-		cfg.Close()
+		// The pages as serve builds them (a custom template must also pass
+		// the Content-Security-Policy rules), without building a check.
+		if err := server.CheckTemplate(cfg.Server.Template); err != nil {
+			fmt.Fprintf(stderr, "%s: %v\n", cfg.File, err)
+			return daemon.ExitConfig
+		}
 		fmt.Fprintf(stdout, "%s: valid, %d checks\n", cfg.File, len(cfg.Checks))
 		return 0
+	case "schema":
+		if err := fs.Parse(args); err != nil {
+			return daemon.ExitConfig
+		}
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(config.Schema(checks.Builtin())); err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		return 0
 	case "version":
-		fmt.Fprintln(stdout, "healthd", buildVersion())
+		if c := buildCommit(); c != "" {
+			fmt.Fprintf(stdout, "healthd %s (commit %s)\n", buildVersion(), c)
+		} else {
+			fmt.Fprintln(stdout, "healthd", buildVersion())
+		}
 		return 0
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
@@ -125,12 +139,32 @@ func defaultConfig() string {
 	return "configs/healthd.yaml"
 }
 
-func buildVersion() string {
-	if version != "dev" {
-		return version
+// buildVersion is the release healthd was built from: CHANGELOG.md's newest.
+func buildVersion() string { return healthd.Version() }
+
+// buildCommit is the git commit the binary was built from, as Go records it,
+// with "+dirty" for uncommitted changes; "" when built outside a checkout.
+func buildCommit() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return ""
 	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
+	var rev, dirty string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				dirty = "+dirty"
+			}
+		}
 	}
-	return version
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	if rev == "" {
+		return ""
+	}
+	return rev + dirty
 }

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/healthd/healthd"
 )
 
 func runCLI(t *testing.T, args ...string) (int, string, string) {
@@ -67,7 +69,7 @@ func TestCheck_ExitStatus(t *testing.T) {
 }
 
 func TestVersionAndUnknownCommand(t *testing.T) {
-	if code, out, _ := runCLI(t, "version"); code != 0 || !strings.HasPrefix(out, "healthd ") {
+	if code, out, _ := runCLI(t, "version"); code != 0 || !strings.HasPrefix(out, "healthd "+healthd.Version()) || healthd.Version() == "dev" {
 		t.Errorf("version: %d %q", code, out)
 	}
 	if code, _, stderr := runCLI(t, "frobnicate"); code != 2 || !strings.Contains(stderr, "unknown command") {
@@ -79,5 +81,12 @@ func TestConfigDefaultsToEnvironment(t *testing.T) {
 	t.Setenv("HEALTHD_CONFIG", "../../configs/healthd.yaml")
 	if code, out, stderr := runCLI(t, "validate"); code != 0 || !strings.Contains(out, "configs/healthd.yaml") {
 		t.Errorf("HEALTHD_CONFIG: %d %q %q", code, out, stderr)
+	}
+}
+
+func TestSchema_PrintsTheConfigSchema(t *testing.T) {
+	code, out, errs := runCLI(t, "schema")
+	if code != 0 || !strings.Contains(out, `"$schema": "https://json-schema.org/draft/2020-12/schema"`) || !strings.Contains(out, `"max_usage_percent"`) {
+		t.Errorf("schema: %d %q %q", code, out[:min(len(out), 200)], errs)
 	}
 }

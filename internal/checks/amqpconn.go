@@ -2,7 +2,6 @@ package checks
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -10,7 +9,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -103,6 +101,7 @@ func (m *amqpConn) get(ctx context.Context) (*amqp.Connection, error) {
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()
+		// Not the probe's ctx: this Close must end even when ctx has.
 		c.CloseDeadline(time.Now().Add(time.Second))
 		return nil, Unavailable("check is closed")
 	}
@@ -117,10 +116,7 @@ func (m *amqpConn) get(ctx context.Context) (*amqp.Connection, error) {
 // the connection is open), and the caller selects on ctx besides, closing a
 // connection that arrives after it gave up.
 func (m *amqpConn) dial(ctx context.Context) (*amqp.Connection, error) {
-	deadline, ok := ctx.Deadline()
-	if !ok {
-		deadline = time.Now().Add(m.timeout)
-	}
+	deadline, _ := ctx.Deadline()        // zero, no deadline, only when a caller gives none
 	var hc atomic.Pointer[handshakeConn] // the socket, to tell a silent login from a hung server
 	dialer := m.dialFunc
 	if dialer == nil {
@@ -158,7 +154,7 @@ func (m *amqpConn) dial(ctx context.Context) (*amqp.Connection, error) {
 	case r := <-done:
 		if r.err != nil {
 			// The socket deadline equals ctx's: either may fire first.
-			if ctx.Err() != nil || isTimeout(r.err) || !time.Now().Before(deadline) {
+			if ctx.Err() != nil || isTimeout(r.err) || !deadline.IsZero() && !time.Now().Before(deadline) {
 				return nil, m.timeoutErr(ctx, hc.Load())
 			}
 			return nil, m.describe(r.err)
@@ -167,6 +163,7 @@ func (m *amqpConn) dial(ctx context.Context) (*amqp.Connection, error) {
 	case <-ctx.Done():
 		go func() {
 			if r := <-done; r.c != nil {
+				// ctx is done: only this bound keeps a hung broker from holding the goroutine.
 				r.c.CloseDeadline(time.Now().Add(time.Second))
 			}
 		}()
@@ -358,6 +355,7 @@ func (m *amqpConn) close() error {
 	m.conn, m.closed = nil, true
 	m.mu.Unlock()
 	if c != nil && !c.IsClosed() {
+		// close has no ctx: a hung broker must not stall a reload.
 		if err := c.CloseDeadline(time.Now().Add(time.Second)); err != nil && !errors.Is(err, amqp.ErrClosed) {
 			return err
 		}
@@ -366,14 +364,12 @@ func (m *amqpConn) close() error {
 }
 
 func (m *amqpConn) ctxErr(ctx context.Context) error {
-	if errors.Is(ctx.Err(), context.Canceled) {
-		return Unavailable("canceled (%s)", m.addr)
-	}
-	return Unavailable("timed out after %s (%s)", m.timeout, m.addr)
+	return timeoutFailure(ctx, ctx.Err(), m.timeout, m.addr)
 }
 
 // describe turns a dial or protocol error into a message that names
-// host:port and never the URL or its password.
+// host:port and never the URL or its password. Its callers word an ended
+// ctx themselves (ctxErr), so describe words only the error.
 func (m *amqpConn) describe(err error) error {
 	var ae *amqp.Error
 	if errors.As(err, &ae) {
@@ -384,33 +380,41 @@ func (m *amqpConn) describe(err error) error {
 			return &Error{Kind: KindUnavailable, Msg: fmt.Sprintf("access refused: %s (%s)", amqpReason(ae), m.addr), Err: err}
 		case ae == amqp.ErrVhost || ae.Code == amqp.NotAllowed:
 			return &Error{Kind: KindUnavailable, Msg: fmt.Sprintf("vhost not allowed: %s (%s)", amqpReason(ae), m.addr), Err: err}
-		case strings.HasSuffix(ae.Reason, "i/o timeout"): // a socket deadline, reported by amqp091's reader
-			return &Error{Kind: KindUnavailable, Msg: fmt.Sprintf("timed out after %s (%s)", m.timeout, m.addr), Err: err}
+		case ae.Code == amqp.FrameError:
+			// amqp091 reports a failed socket read or write as a
+			// FrameError carrying only the error's text.
+			if reason, ok := frameErrorReason(ae.Reason); ok {
+				if reason == reasonTimedOut {
+					return timeoutFailure(context.Background(), err, m.timeout, m.addr)
+				}
+				return &Error{Kind: KindUnavailable, Msg: fmt.Sprintf("%s (%s)", reason, m.addr), Err: err}
+			}
 		case ae == amqp.ErrClosed:
-			return &Error{Kind: KindUnavailable, Msg: fmt.Sprintf("connection closed (%s)", m.addr), Err: err}
+			return &Error{Kind: KindUnavailable, Msg: fmt.Sprintf("%s (%s)", reasonClosed, m.addr), Err: err}
 		}
 		return &Error{Kind: KindUnavailable, Msg: fmt.Sprintf("%s (%s)", amqpReason(ae), m.addr), Err: err}
 	}
-	switch {
-	case errors.Is(err, syscall.ECONNREFUSED):
-		return &Error{Kind: KindUnavailable, Msg: fmt.Sprintf("connection refused (%s)", m.addr), Err: err}
-	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
-		return &Error{Kind: KindUnavailable, Msg: fmt.Sprintf("connection reset (%s)", m.addr), Err: err}
-	case isTimeout(err):
-		return &Error{Kind: KindUnavailable, Msg: fmt.Sprintf("timed out after %s (%s)", m.timeout, m.addr), Err: err}
+	if nf := netFailure(context.Background(), err, m.timeout, m.addr); nf != nil {
+		return nf
 	}
-	var dnsErr *net.DNSError
-	if errors.As(err, &dnsErr) {
-		return &Error{Kind: KindUnavailable, Msg: fmt.Sprintf("cannot resolve %s", dnsErr.Name), Err: err}
-	}
-	var certErr *tls.CertificateVerificationError
-	if errors.As(err, &certErr) {
-		return &Error{Kind: KindUnavailable, Msg: fmt.Sprintf("tls: certificate not trusted (%s)", m.addr), Err: err}
-	}
-	if errors.Is(err, net.ErrClosed) || strings.Contains(err.Error(), "EOF") {
-		return &Error{Kind: KindUnavailable, Msg: fmt.Sprintf("connection closed by the server (%s)", m.addr), Err: err}
+	if strings.Contains(err.Error(), "EOF") { // amqp091's handshake wraps a closed socket in text
+		return &Error{Kind: KindUnavailable, Msg: fmt.Sprintf("%s (%s)", reasonClosed, m.addr), Err: err}
 	}
 	return &Error{Kind: KindUnavailable, Msg: fmt.Sprintf("%v (%s)", err, m.addr), Err: err}
+}
+
+// frameErrorReason maps the text of a socket error, as amqp091 passes it on,
+// to the shared vocabulary.
+func frameErrorReason(text string) (string, bool) {
+	switch {
+	case strings.HasSuffix(text, "i/o timeout"):
+		return reasonTimedOut, true
+	case strings.HasSuffix(text, "connection reset by peer"):
+		return reasonReset, true
+	case strings.HasSuffix(text, "EOF"), strings.HasSuffix(text, "broken pipe"), strings.HasSuffix(text, "use of closed network connection"):
+		return reasonClosed, true
+	}
+	return "", false
 }
 
 // amqpReason shortens a broker's reply text: "NOT_FOUND - no queue 'x' in
@@ -431,7 +435,7 @@ func isTimeout(err error) bool {
 	return errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
 }
 
-// queueSpec is one entry of a `queues:` list.
+// queueSpec is one entry of a `queues:` list, as a probe uses it.
 type queueSpec struct {
 	name         string
 	minConsumers int
@@ -439,21 +443,42 @@ type queueSpec struct {
 	minSet       bool // min_consumers was given
 }
 
-// readQueues reads a `queues:` list of {name, min_consumers, max_messages}.
-func readQueues(p *Params, defMinConsumers int) []queueSpec {
+// queueConfig is one entry of a `queues:` list as the rabbitmq check
+// declares it; celeryQueue is the same with another default.
+type queueConfig struct {
+	Name         string `key:"name" required:"true" doc:"queue name"`
+	MinConsumers *int   `key:"min_consumers" default:"0" doc:"fail when fewer consumers are attached"`
+	MaxMessages  *int   `key:"max_messages" doc:"warn when more messages are ready (unacknowledged ones are not counted)"`
+}
+
+type celeryQueue struct {
+	Name         string `key:"name" required:"true" doc:"queue name"`
+	MinConsumers *int   `key:"min_consumers" default:"1" doc:"fail when fewer consumers are attached"`
+	MaxMessages  *int   `key:"max_messages" doc:"warn when more messages are ready (unacknowledged ones are not counted)"`
+}
+
+// validateQueues checks the bounds of a `queues:` list.
+func validateQueues(p *Problems, queues []queueConfig) {
+	for i, q := range queues {
+		if q.MinConsumers != nil && *q.MinConsumers < 0 {
+			p.Add(fmt.Sprintf("queues[%d].min_consumers", i), "must not be negative")
+		}
+		if q.MaxMessages != nil && *q.MaxMessages < 0 {
+			p.Add(fmt.Sprintf("queues[%d].max_messages", i), "must not be negative")
+		}
+	}
+}
+
+// queueSpecs turns a `queues:` list into what a probe uses.
+func queueSpecs(queues []queueConfig, defMinConsumers int) []queueSpec {
 	var out []queueSpec
-	for _, q := range p.Objects("queues") {
-		s := queueSpec{
-			name:         q.Required("name"),
-			minConsumers: q.Int("min_consumers", defMinConsumers),
-			maxMessages:  q.Int("max_messages", -1),
-			minSet:       q.Has("min_consumers"),
+	for _, q := range queues {
+		s := queueSpec{name: q.Name, minConsumers: defMinConsumers, maxMessages: -1, minSet: q.MinConsumers != nil}
+		if q.MinConsumers != nil {
+			s.minConsumers = *q.MinConsumers
 		}
-		if s.minConsumers < 0 {
-			q.Errorf("min_consumers", "must not be negative")
-		}
-		if q.Has("max_messages") && s.maxMessages < 0 {
-			q.Errorf("max_messages", "must not be negative")
+		if q.MaxMessages != nil {
+			s.maxMessages = *q.MaxMessages
 		}
 		out = append(out, s)
 	}

@@ -60,11 +60,5 @@ func isCtxErr(err error) bool {
 
 // ctxFailure words a probe that ran out of time: "timed out after 1s (…)".
 func ctxFailure(ctx context.Context, timeout time.Duration, where string) error {
-	if ctx.Err() == context.Canceled {
-		return Unavailable("canceled (%s)", where)
-	}
-	if timeout > 0 {
-		return Unavailable("timed out after %s (%s)", timeout, where)
-	}
-	return Unavailable("timed out (%s)", where)
+	return timeoutFailure(ctx, ctx.Err(), timeout, where)
 }

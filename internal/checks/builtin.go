@@ -3,17 +3,17 @@ package checks
 // builtinTypes lists the built-in check types. One line per type; keep it sorted.
 func builtinTypes() []Type {
 	return []Type{
-		{Name: "celery", ComponentType: "component", New: newCelery},
-		{Name: "disk", ComponentType: "system", New: newDisk},
-		{Name: "http", ComponentType: "component", New: newHTTP},
-		{Name: "memcached", ComponentType: "datastore", New: newMemcached},
-		{Name: "memory", ComponentType: "system", New: newMemory},
-		{Name: "postgres", ComponentType: "datastore", New: newPostgres},
-		{Name: "process", ComponentType: "system", New: newProcess},
-		{Name: "rabbitmq", ComponentType: "component", New: newRabbitMQ},
-		{Name: "redis", ComponentType: "datastore", New: newRedis},
-		{Name: "s3", ComponentType: "datastore", New: newS3},
-		{Name: "storage", ComponentType: "system", New: newStorage},
-		{Name: "tcp", ComponentType: "component", New: newTCP},
+		{Name: "celery", ComponentType: "component", NewConfig: newCeleryConfig},
+		{Name: "disk", ComponentType: "system", NewConfig: newDiskConfig},
+		{Name: "http", ComponentType: "component", NewConfig: newHTTPConfig},
+		{Name: "memcached", ComponentType: "datastore", NewConfig: newMemcachedConfig},
+		{Name: "memory", ComponentType: "system", NewConfig: newMemoryConfig},
+		{Name: "postgres", ComponentType: "datastore", NewConfig: newPostgresConfig},
+		{Name: "process", ComponentType: "system", NewConfig: newProcessConfig},
+		{Name: "rabbitmq", ComponentType: "component", NewConfig: newRabbitMQConfig},
+		{Name: "redis", ComponentType: "datastore", NewConfig: newRedisConfig},
+		{Name: "s3", ComponentType: "datastore", NewConfig: newS3Config},
+		{Name: "storage", ComponentType: "system", NewConfig: newStorageConfig},
+		{Name: "tcp", ComponentType: "component", NewConfig: newTCPConfig},
 	}
 }

@@ -12,7 +12,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -44,74 +43,120 @@ const (
 	directReplyTo       = "amq.rabbitmq.reply-to"
 )
 
-func newCelery(s Spec) (Checker, error) {
-	p := s.Params
-	raw := p.Required("broker")
-	c := &Celery{timeout: specTimeout(s)}
-	scheme := ""
-	if raw != "" {
-		if u, err := url.Parse(raw); err == nil {
+type celeryConfig struct {
+	Broker         string        `key:"broker" required:"true" doc:"amqp://user:pass@host:5672/vhost or amqps://…; redis:// or rediss:// checks queue backlogs only"`
+	MinWorkers     *int          `key:"min_workers" default:"1" doc:"pass when at least this many workers answer the ping; 0 (with no workers) disables the ping"`
+	Workers        []string      `key:"workers" doc:"node names (celery@host1) to ping, every one of which must answer; not with min_workers"`
+	Queues         []celeryQueue `key:"queues" doc:"queues to inspect, as in the rabbitmq check, but min_consumers defaults to 1"`
+	RoundTrip      *bool         `key:"round_trip" default:"false" doc:"also send the celery.accumulate task and wait for its result"`
+	RoundTripQueue *string       `key:"round_trip_queue" default:"celery" doc:"the queue (routing key on the default exchange) the round-trip task is sent to: one your workers consume"`
+
+	// Set by Validate: the AMQP broker's host:port, or the Redis broker's
+	// options.
+	amqpAddr  string
+	redisOpts *redis.Options
+}
+
+func newCeleryConfig(Settings) Config { return &celeryConfig{} }
+
+func (c *celeryConfig) queues() []queueConfig {
+	out := make([]queueConfig, len(c.Queues))
+	for i, q := range c.Queues {
+		out[i] = queueConfig(q)
+	}
+	return out
+}
+
+func (c *celeryConfig) Validate() error {
+	var p Problems
+	c.amqpAddr, c.redisOpts = "", nil
+	if c.Broker != "" {
+		scheme := ""
+		if u, err := url.Parse(c.Broker); err == nil {
 			scheme = u.Scheme
 		}
 		switch scheme {
 		case "amqp", "amqps":
-			addr, err := parseAMQPURL(raw)
+			addr, err := parseAMQPURL(c.Broker)
 			if err != nil {
-				p.Errorf("broker", "%v", err)
+				p.Add("broker", "%v", err)
 			}
-			c.addr = addr
-			c.amqp = newAMQPConn(raw, addr, s.Name, c.timeout)
+			c.amqpAddr = addr
 		case "redis", "rediss":
-			opt, err := redis.ParseURL(raw)
+			opt, err := redis.ParseURL(c.Broker)
 			if err != nil {
-				p.Errorf("broker", "must be a valid redis:// URL")
+				p.Add("broker", "must be a valid redis:// URL")
 				break
 			}
-			redisForProbes(opt, c.timeout)
-			c.addr = opt.Addr
-			c.redis = newRedisClient(opt)
+			c.redisOpts = opt
 		default:
-			p.Errorf("broker", "must be an amqp://, amqps://, redis:// or rediss:// URL")
+			p.Add("broker", "must be an amqp://, amqps://, redis:// or rediss:// URL")
 		}
 	}
-	c.minWorkers = p.Int("min_workers", 1)
-	c.workers = p.Strings("workers")
-	c.queues = readQueues(p, 1)
-	c.roundTrip = p.Bool("round_trip", false)
-	c.roundTripQueue = p.String("round_trip_queue", "celery")
-	if c.minWorkers < 0 {
-		p.Errorf("min_workers", "must not be negative")
+	validateQueues(&p, c.queues())
+	if c.MinWorkers != nil && *c.MinWorkers < 0 {
+		p.Add("min_workers", "must not be negative")
 	}
-	if p.Has("min_workers") && len(c.workers) > 0 {
-		p.Errorf("workers", "every listed worker must answer: leave out min_workers")
+	if c.MinWorkers != nil && len(c.Workers) > 0 {
+		p.Add("workers", "every listed worker must answer: leave out min_workers")
 	}
-	if len(c.workers) > 0 {
-		c.minWorkers = len(c.workers)
+	if c.RoundTripQueue != nil && *c.RoundTripQueue == "" {
+		p.Add("round_trip_queue", "must not be empty")
 	}
-	if c.roundTripQueue == "" {
-		p.Errorf("round_trip_queue", "must not be empty")
-	}
-	if c.redis != nil {
+	if c.redisOpts != nil {
 		const why = "is not supported with a redis:// broker (only queue backlogs are)"
+		set := map[string]bool{
+			"min_workers":      c.MinWorkers != nil,
+			"workers":          c.Workers != nil,
+			"round_trip":       c.RoundTrip != nil,
+			"round_trip_queue": c.RoundTripQueue != nil,
+		}
 		for _, k := range []string{"min_workers", "workers", "round_trip", "round_trip_queue"} {
-			if p.Has(k) {
-				p.Errorf(k, "%s", why)
+			if set[k] {
+				p.Add(k, "%s", why)
 			}
 		}
-		for i, q := range c.queues {
-			if q.minSet {
-				p.Errorf(fmt.Sprintf("queues[%d].min_consumers", i), "%s", why)
+		for i, q := range c.Queues {
+			if q.MinConsumers != nil {
+				p.Add(fmt.Sprintf("queues[%d].min_consumers", i), "%s", why)
 			}
 		}
-		c.minWorkers, c.workers, c.roundTrip = 0, nil, false
 	}
-	if err := p.Err(); err != nil {
-		if c.redis != nil {
-			c.redis.Close()
-		}
-		return nil, err
+	return p.Err()
+}
+
+// Build makes the check's broker client, which connects on the first probe.
+func (c *celeryConfig) Build(env Env) (Checker, error) {
+	ce := &Celery{
+		timeout:        env.Timeout,
+		minWorkers:     1,
+		workers:        c.Workers,
+		queues:         queueSpecs(c.queues(), 1),
+		roundTripQueue: "celery",
 	}
-	return c, nil
+	if c.MinWorkers != nil {
+		ce.minWorkers = *c.MinWorkers
+	}
+	if len(c.Workers) > 0 {
+		ce.minWorkers = len(c.Workers)
+	}
+	if c.RoundTrip != nil {
+		ce.roundTrip = *c.RoundTrip
+	}
+	if c.RoundTripQueue != nil {
+		ce.roundTripQueue = *c.RoundTripQueue
+	}
+	if c.redisOpts != nil {
+		opt := *c.redisOpts // Build may be called again on the same config
+		redisForProbes(&opt, ce.timeout)
+		ce.addr = opt.Addr
+		ce.redis = newRedisClient(&opt)
+		ce.minWorkers, ce.workers, ce.roundTrip = 0, nil, false
+		return ce, nil
+	}
+	ce.addr = c.amqpAddr
+	ce.amqp = newAMQPConn(c.Broker, c.amqpAddr, env.Name, ce.timeout)
+	return ce, nil
 }
 
 // Close releases the broker connection.
@@ -124,8 +169,6 @@ func (c *Celery) Close() error {
 
 // Check implements Checker.
 func (c *Celery) Check(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
 	if c.redis != nil {
 		return c.checkRedis(ctx)
 	}
@@ -430,16 +473,16 @@ func (c *Celery) checkRedis(ctx context.Context) error {
 	return nil
 }
 
+// describeRedis words a Redis broker's error: its login refusal, or a
+// network failure in the shared vocabulary.
 func (c *Celery) describeRedis(ctx context.Context, err error) error {
 	msg := err.Error()
-	switch {
-	case ctx.Err() != nil || isTimeout(err):
-		return Unavailable("timed out after %s (%s)", c.timeout, c.addr)
-	case errors.Is(err, syscall.ECONNREFUSED):
-		return Unavailable("connection refused (%s)", c.addr)
-	case strings.HasPrefix(msg, "WRONGPASS"), strings.HasPrefix(msg, "NOAUTH"),
-		strings.Contains(msg, "invalid password"), strings.Contains(msg, "invalid username-password"):
+	if ctx.Err() == nil && (strings.HasPrefix(msg, "WRONGPASS") || strings.HasPrefix(msg, "NOAUTH") ||
+		strings.Contains(msg, "invalid password") || strings.Contains(msg, "invalid username-password")) {
 		return Unavailable("access refused (username or password rejected) (%s)", c.addr)
+	}
+	if nf := netFailure(ctx, err, c.timeout, c.addr); nf != nil {
+		return nf
 	}
 	var ne *net.OpError
 	if errors.As(err, &ne) {

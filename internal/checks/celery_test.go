@@ -41,7 +41,7 @@ func TestCelery_ConfigErrors(t *testing.T) {
 		{"misspelt key", map[string]any{"broker": "amqp://h/", "roundtrip": true}, `key "roundtrip": unknown key (did you mean "round_trip"?)`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := newCelery(Spec{Name: "celery", Params: NewParams(tc.keys)})
+			_, err := buildTestCheck("celery", "celery", tc.keys, 0)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error = %v, want it to contain %q", err, tc.want)
 			}
@@ -60,7 +60,7 @@ func TestCelery_BrokerFaultsFailWithinTimeout(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			addr := tc.addr(t)
-			c := newTestCheck(t, "celery", newCelery, map[string]any{"broker": "amqp://guest:pw-s3cret@" + addr + "/", "round_trip": true}, celeryShortTimeout)
+			c := newTestCheck(t, "celery", "celery", map[string]any{"broker": "amqp://guest:pw-s3cret@" + addr + "/", "round_trip": true}, celeryShortTimeout)
 			msg, _, _, took := probe(c, celeryShortTimeout)
 			if want := fmt.Sprintf(tc.want, addr); msg != want {
 				t.Fatalf("message = %q, want %q", msg, want)
@@ -82,7 +82,7 @@ func TestCelery_AgainstARealWorker(t *testing.T) {
 	checkWithin := func(t *testing.T, timeout time.Duration, keys map[string]any) (string, string, []Observation, time.Duration) {
 		t.Helper()
 		keys["broker"] = broker
-		c := newTestCheck(t, "celery", newCelery, keys, timeout)
+		c := newTestCheck(t, "celery", "celery", keys, timeout)
 		msg, note, obs, took := probe(c, timeout)
 		testsvc.NotHung(t, "the check", took, timeout)
 		return msg, note, obs, took
@@ -106,7 +106,7 @@ func TestCelery_AgainstARealWorker(t *testing.T) {
 	})
 	t.Run("ping answers fast (measured, not asserted)", func(t *testing.T) {
 		keys := map[string]any{"broker": broker}
-		c := newTestCheck(t, "celery", newCelery, keys, celeryTestTimeout)
+		c := newTestCheck(t, "celery", "celery", keys, celeryTestTimeout)
 		probe(c, celeryTestTimeout) // dial
 		var took []time.Duration
 		for i := 0; i < 20; i++ {
@@ -138,7 +138,7 @@ func TestCelery_AgainstARealWorker(t *testing.T) {
 		proxy := testsvc.NewProxy(t, testsvc.RabbitMQAddr)
 		proxy.Delay(200 * time.Millisecond)
 		keys := map[string]any{"broker": "amqp://guest:guest@" + proxy.Addr() + "/" + testsvc.CeleryVhost, "workers": []any{w.Node, "ghost@nowhere"}}
-		msg, _, _, _ := probe(newTestCheck(t, "celery", newCelery, keys, celeryWaitTimeout), celeryWaitTimeout)
+		msg, _, _, _ := probe(newTestCheck(t, "celery", "celery", keys, celeryWaitTimeout), celeryWaitTimeout)
 		if want := "unavailable: no reply from ghost@nowhere (1 of 2 workers replied: " + w.Node + ")"; msg != want {
 			t.Fatalf("message = %q, want %q", msg, want)
 		}
@@ -169,7 +169,7 @@ func TestCelery_AgainstARealWorker(t *testing.T) {
 		t.Logf("ping + round trip (cold connection): %v", took)
 	})
 	t.Run("process check counts the worker's processes", func(t *testing.T) {
-		c := newTestCheck(t, "proc", newProcess, map[string]any{"pattern": w.Pattern(), "max": 1}, celeryTestTimeout)
+		c := newTestCheck(t, "proc", "process", map[string]any{"pattern": w.Pattern(), "max": 1}, celeryTestTimeout)
 		msg, note, obs, _ := probe(c, celeryTestTimeout)
 		if msg != "" || note != fmt.Sprintf("1 process match %q", w.Pattern()) {
 			t.Fatalf("message %q, note %q", msg, note)
@@ -225,7 +225,7 @@ func TestCelery_AgainstARealWorker(t *testing.T) {
 		}
 	})
 	t.Run("after the worker stops, the process check counts 0", func(t *testing.T) {
-		c := newTestCheck(t, "proc", newProcess, map[string]any{"pattern": w.Pattern()}, celeryTestTimeout)
+		c := newTestCheck(t, "proc", "process", map[string]any{"pattern": w.Pattern()}, celeryTestTimeout)
 		msg, _, _, _ := probe(c, celeryTestTimeout)
 		if want := fmt.Sprintf("unavailable: 0 processes match %q (want at least 1)", w.Pattern()); msg != want {
 			t.Fatalf("message = %q, want %q", msg, want)
@@ -297,7 +297,7 @@ func TestCelery_RedisBrokerMeasuresBacklog(t *testing.T) {
 		{2, fmt.Sprintf("warning: queue %s has 3 messages ready (more than 2)", key), ""},
 		{3, "", fmt.Sprintf("queues %s (3 messages)", key)},
 	} {
-		c := newTestCheck(t, "celery", newCelery, map[string]any{"broker": broker, "queues": []any{map[string]any{"name": key, "max_messages": tc.max}}}, celeryTestTimeout)
+		c := newTestCheck(t, "celery", "celery", map[string]any{"broker": broker, "queues": []any{map[string]any{"name": key, "max_messages": tc.max}}}, celeryTestTimeout)
 		msg, note, obs, _ := probe(c, celeryTestTimeout)
 		if msg != tc.msg || note != tc.not {
 			t.Fatalf("max %d: message %q note %q, want %q %q", tc.max, msg, note, tc.msg, tc.not)
@@ -307,7 +307,7 @@ func TestCelery_RedisBrokerMeasuresBacklog(t *testing.T) {
 		}
 	}
 	refused := testsvc.RefusedAddr(t)
-	c := newTestCheck(t, "celery", newCelery, map[string]any{"broker": "redis://:s3cret@" + refused + "/0"}, celeryTestTimeout)
+	c := newTestCheck(t, "celery", "celery", map[string]any{"broker": "redis://:s3cret@" + refused + "/0"}, celeryTestTimeout)
 	if msg, _, _, _ := probe(c, celeryTestTimeout); msg != "unavailable: connection refused ("+refused+")" {
 		t.Fatalf("refused: message = %q", msg)
 	}
@@ -319,7 +319,7 @@ func TestCelery_RedisBrokerMeasuresBacklog(t *testing.T) {
 func TestCelery_ResourceAlarmIsReported(t *testing.T) {
 	testsvc.LockCeleryVhost(t)
 	addr := testsvc.RabbitMQ(t)
-	c := newTestCheck(t, "celery", newCelery, map[string]any{"broker": testsvc.CeleryBrokerURL}, celeryShortTimeout)
+	c := newTestCheck(t, "celery", "celery", map[string]any{"broker": testsvc.CeleryBrokerURL}, celeryShortTimeout)
 	probe(c, celeryShortTimeout) // connect; the result depends on other workers
 	testsvc.Rabbitmqctl(t, "set_vm_memory_high_watermark", "0.000001")
 	t.Cleanup(func() { testsvc.Rabbitmqctl(t, "set_vm_memory_high_watermark", "0.4") })

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sort"
 	"sync"
 	"time"
 )
@@ -140,16 +141,6 @@ func (d *Details) Snapshot() (string, []Observation) {
 	return d.note, append([]Observation(nil), d.observations...)
 }
 
-// Spec is what a constructor gets: the check's name, its own keys, and the
-// settings shared by all checks.
-type Spec struct {
-	Name     string
-	Params   *Params
-	Timeout  time.Duration // the check's deadline; clients may size their own timeouts from it
-	Settings Settings
-	Logger   *slog.Logger
-}
-
 // Settings are the seed's HEALTH_CHECK settings, used as defaults by the
 // disk and memory types. A nil threshold is disabled.
 type Settings struct {
@@ -158,16 +149,62 @@ type Settings struct {
 	WarningsAsErrors bool
 }
 
-// Factory builds a check from its spec. It validates every key and returns
-// the errors (see Params.Err) rather than panicking; it must not touch the
-// network, so a config can be validated anywhere. Clients that hold
-// connections open lazily and the Checker also implements io.Closer.
-type Factory func(Spec) (Checker, error)
+// Config is a check type's keys, declared as struct fields (see keys.go)
+// and decoded from the check's YAML section. Loading a config file decodes
+// and validates; only building opens clients, so `healthd validate` never
+// touches the network.
+type Config interface {
+	// Validate reports every problem with the decoded keys as *KeyError
+	// values (see Problems). It has no side effects: no socket, no name
+	// resolution, no file written.
+	Validate() error
+	// Build returns the check, with its clients (opened lazily or not); a
+	// Checker holding clients also implements io.Closer.
+	Build(Env) (Checker, error)
+}
+
+// Env is what Build gets besides the check's own keys.
+type Env struct {
+	Name     string
+	Timeout  time.Duration // the check's deadline; clients may size their own timeouts from it
+	Settings Settings
+	Logger   *slog.Logger
+}
+
+// Secreter is a Config that knows its credentials better than the generic
+// scan of its values (Secrets): a driver's own DSN parser, say.
+type Secreter interface {
+	Secrets() []string
+}
+
+// Problems collects a Validate's errors.
+type Problems []error
+
+// Add records a problem with key.
+func (p *Problems) Add(key, format string, args ...any) {
+	*p = append(*p, &KeyError{Key: key, Msg: fmt.Sprintf(format, args...)})
+}
+
+// Err returns the problems sorted by key and joined, or nil.
+func (p Problems) Err() error {
+	sort.SliceStable(p, func(i, j int) bool { return keyOf(p[i]) < keyOf(p[j]) })
+	return errors.Join(p...)
+}
+
+func keyOf(err error) string {
+	var ke *KeyError
+	if errors.As(err, &ke) {
+		return ke.Key
+	}
+	return ""
+}
 
 // Type describes a check type in the registry.
 type Type struct {
 	Name string
 	// ComponentType is health+json's componentType: "datastore", "system" or "component".
 	ComponentType string
-	New           Factory
+	// NewConfig returns a Config holding the type's defaults, some of
+	// which come from the seed's settings (DISK_USAGE_MAX).
+	NewConfig func(Settings) Config
 }

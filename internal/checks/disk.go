@@ -22,24 +22,28 @@ type Disk struct {
 	statfs  blockingCall[*disk.UsageStat]
 }
 
-func newDisk(s Spec) (Checker, error) {
-	p := s.Params
-	d := &Disk{
-		path:    p.String("path", "/"),
-		max:     p.Float("max_usage_percent", s.Settings.DiskUsageMax),
-		host:    hostname(),
-		timeout: s.Timeout,
+type diskConfig struct {
+	Path            string   `key:"path" doc:"any path on the file system to watch; it need not be a mount point"`
+	MaxUsagePercent *float64 `key:"max_usage_percent" default:"health_check.DISK_USAGE_MAX" doc:"warn when this percent (0 to 100) of the file system or more is used; null disables the threshold (usage is still reported)"`
+}
+
+func newDiskConfig(s Settings) Config {
+	return &diskConfig{Path: "/", MaxUsagePercent: s.DiskUsageMax}
+}
+
+func (c *diskConfig) Validate() error {
+	var p Problems
+	if c.Path == "" {
+		p.Add("path", "must not be empty")
 	}
-	if d.path == "" {
-		p.Errorf("path", "must not be empty")
+	if m := c.MaxUsagePercent; m != nil && !(*m >= 0 && *m <= 100) {
+		p.Add("max_usage_percent", "must be between 0 and 100, or null to disable, not %g", *m)
 	}
-	if d.max != nil && !(*d.max >= 0 && *d.max <= 100) {
-		p.Errorf("max_usage_percent", "must be between 0 and 100, or null to disable, not %g", *d.max)
-	}
-	if err := p.Err(); err != nil {
-		return nil, err
-	}
-	return d, nil
+	return p.Err()
+}
+
+func (c *diskConfig) Build(env Env) (Checker, error) {
+	return &Disk{path: c.Path, max: c.MaxUsagePercent, host: hostname(), timeout: env.Timeout}, nil
 }
 
 // Check reads the file system's usage (statfs) and compares the percentage

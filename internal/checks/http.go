@@ -2,7 +2,6 @@ package checks
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -34,48 +33,64 @@ const (
 	httpMaxBody      = 1 << 20 // read at most this much when looking for expect_body
 )
 
-func newHTTP(s Spec) (Checker, error) {
-	p := s.Params
-	h := &HTTP{
-		url:     p.Required("url"),
-		method:  strings.ToUpper(p.String("method", http.MethodGet)),
-		body:    p.String("expect_body", ""),
-		timeout: s.Timeout,
-	}
-	if h.url != "" {
-		u, err := url.Parse(h.url)
+type httpConfig struct {
+	URL          string     `key:"url" required:"true" doc:"http:// or https:// URL; user:password@ in it is sent as basic auth"`
+	ExpectStatus statusList `key:"expect_status" default:"200-399" doc:"a status code (200), a range (\"200-299\"), or a list of them"`
+	ExpectBody   string     `key:"expect_body" doc:"a substring the body must contain (in its first 1 MiB); not with HEAD"`
+	Method       string     `key:"method" doc:"GET or HEAD (in any case); HEAD cannot check expect_body"`
+
+	method string // Method in capitals, set by Validate
+	shown  string // scheme://host/path: no userinfo, no query
+}
+
+func newHTTPConfig(Settings) Config {
+	return &httpConfig{ExpectStatus: statusList{{200, 399}}, Method: http.MethodGet}
+}
+
+func (c *httpConfig) Validate() error {
+	var p Problems
+	if c.URL != "" {
+		u, err := url.Parse(c.URL)
 		switch {
 		case err != nil:
 			// url.Parse's error quotes the URL, password and all.
-			p.Errorf("url", "is not a valid URL")
+			p.Add("url", "is not a valid URL")
 		case u.Scheme != "http" && u.Scheme != "https":
-			p.Errorf("url", "must start with http:// or https://")
+			p.Add("url", "must start with http:// or https://")
 		case u.Host == "":
-			p.Errorf("url", "must name a host, such as http://127.0.0.1:8000/ht/")
+			p.Add("url", "must name a host, such as http://127.0.0.1:8000/ht/")
 		default:
-			h.shown = (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
+			c.shown = (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
 		}
 	}
-	if h.method != http.MethodGet && h.method != http.MethodHead {
-		p.Errorf("method", "must be GET or HEAD, not %q", h.method)
+	c.method = strings.ToUpper(c.Method)
+	if c.method != http.MethodGet && c.method != http.MethodHead {
+		p.Add("method", "must be GET or HEAD, not %q", c.method)
 	}
-	if h.body != "" && h.method == http.MethodHead {
-		p.Errorf("expect_body", "cannot be checked with method HEAD, which has no body")
+	if c.ExpectBody != "" && c.method == http.MethodHead {
+		p.Add("expect_body", "cannot be checked with method HEAD, which has no body")
 	}
-	h.statuses = parseStatuses(p)
-	if err := p.Err(); err != nil {
-		return nil, err
-	}
+	return p.Err()
+}
 
+func (c *httpConfig) Build(env Env) (Checker, error) {
+	h := &HTTP{
+		url:      c.URL,
+		shown:    c.shown,
+		method:   c.method,
+		statuses: c.ExpectStatus,
+		body:     c.ExpectBody,
+		timeout:  env.Timeout,
+	}
 	h.transport = &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: s.Timeout, KeepAlive: 30 * time.Second}).DialContext,
+		DialContext:           (&net.Dialer{Timeout: env.Timeout, KeepAlive: 30 * time.Second}).DialContext,
 		ForceAttemptHTTP2:     true,
 		MaxIdleConns:          2,
 		MaxIdleConnsPerHost:   2,
 		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   s.Timeout, // ctx bounds every phase as well
-		ResponseHeaderTimeout: s.Timeout,
+		TLSHandshakeTimeout:   env.Timeout, // ctx bounds every phase as well
+		ResponseHeaderTimeout: env.Timeout,
 	}
 	h.client = &http.Client{
 		Transport: h.transport,
@@ -89,33 +104,46 @@ func newHTTP(s Spec) (Checker, error) {
 	return h, nil
 }
 
-// parseStatuses reads expect_status: a code (200), a range ("200-399"), or
-// a list of them. The default is 200-399.
-func parseStatuses(p *Params) []statusRange {
-	raw, ok := p.get("expect_status")
-	if !ok {
-		return []statusRange{{200, 399}}
-	}
-	items, isList := raw.([]any)
+// statusList is expect_status: a code (200), a range ("200-399"), or a
+// list of them.
+type statusList []statusRange
+
+// DecodeParam implements ParamDecoder.
+func (l *statusList) DecodeParam(v any, errorf func(suffix, format string, args ...any)) {
+	items, isList := v.([]any)
 	if !isList {
-		items = []any{raw}
+		items = []any{v}
 	} else if len(items) == 0 {
-		p.Errorf("expect_status", "must not be an empty list")
+		errorf("", "must not be an empty list")
 	}
-	var out []statusRange
+	var out statusList
 	for i, it := range items {
-		key := "expect_status"
+		suffix := ""
 		if isList {
-			key = fmt.Sprintf("expect_status[%d]", i)
+			suffix = fmt.Sprintf("[%d]", i)
 		}
 		r, ok := parseStatus(it)
 		if !ok {
-			p.Errorf(key, "must be a status code such as 200, a range such as \"200-399\", or a list of them, not %s", describeStatus(it))
+			errorf(suffix, "must be a status code such as 200, a range such as \"200-399\", or a list of them, not %s", describeStatus(it))
 			continue
 		}
 		out = append(out, r)
 	}
-	return out
+	*l = out
+}
+
+// ParamKind names expect_status's values in the docs' key table.
+func (*statusList) ParamKind() string { return "status, range or list of them" }
+
+// ParamSchema implements ParamDecoder.
+func (*statusList) ParamSchema() map[string]any {
+	code := map[string]any{"type": "integer", "minimum": 100, "maximum": 599}
+	codeOrRange := map[string]any{"type": "string", "pattern": `^\s*[1-5][0-9][0-9]\s*(-\s*[1-5][0-9][0-9]\s*)?$`}
+	return map[string]any{"anyOf": []any{
+		code,
+		codeOrRange,
+		map[string]any{"type": "array", "minItems": 1, "items": map[string]any{"anyOf": []any{code, codeOrRange}}},
+	}}
 }
 
 func parseStatus(v any) (statusRange, bool) {
@@ -198,19 +226,20 @@ func (h *HTTP) Check(ctx context.Context) error {
 	return nil
 }
 
+// failure words a failed request: a network failure in the shared
+// vocabulary, naming the host:port it failed on (a redirect's target, if it
+// got that far); anything else (too many redirects) naming the URL. The
+// transport's own limits (TLS handshake, response headers) are as long as
+// the check's timeout, so they read as "timed out after <timeout>" too.
 func (h *HTTP) failure(ctx context.Context, err error) error {
-	if ctx.Err() == nil {
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return Unavailable("server closed the connection without an answer (%s)", h.shown)
-		}
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() {
-			// The transport's own limits (TLS handshake, response
-			// headers), which are as long as the check's timeout.
-			return Unavailable("timed out after %s (%s)", h.timeout, h.shown)
-		}
+	where := h.shown
+	if u, perr := url.Parse(h.url); perr == nil {
+		where = hostPort(u)
 	}
-	return dialFailure(ctx, err, h.timeout, h.shown)
+	if nf := netFailure(ctx, err, h.timeout, requestAddr(err, where)); nf != nil {
+		return nf
+	}
+	return otherFailure(err, h.shown)
 }
 
 // Close drops the idle keep-alive connections.

@@ -51,9 +51,8 @@ func localBuildWithin(typ string, params map[string]any, settings Settings, time
 	if !ok {
 		panic("type " + typ + " is not registered")
 	}
-	return ty.New(Spec{
+	return ty.Build(params, Env{
 		Name:     "test-" + typ,
-		Params:   NewParams(params),
 		Timeout:  timeout,
 		Settings: settings,
 		Logger:   slog.New(slog.DiscardHandler),

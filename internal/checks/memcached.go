@@ -35,41 +35,44 @@ type Memcached struct {
 // memcachedKeyTTL is how long a probe's key lives if its delete fails.
 const memcachedKeyTTL = 5 // seconds
 
-func newMemcached(spec Spec) (Checker, error) {
-	p := spec.Params
-	servers := p.Strings("servers")
-	if !p.Has("servers") {
-		p.Errorf("servers", "is required")
-	} else if len(servers) == 0 {
-		p.Errorf("servers", "must list at least one host:port")
+type memcachedConfig struct {
+	Servers []string `key:"servers" required:"true" doc:"host:port of each server, or a unix socket path; names are resolved when a probe dials"`
+
+	addrs memcachedServers // Servers, parsed by Validate
+}
+
+func newMemcachedConfig(Settings) Config { return &memcachedConfig{} }
+
+func (c *memcachedConfig) Validate() error {
+	var p Problems
+	if c.Servers != nil && len(c.Servers) == 0 {
+		p.Add("servers", "must list at least one host:port")
 	}
-	var addrs memcachedServers
-	for i, s := range servers {
+	c.addrs = nil
+	for i, s := range c.Servers {
 		s = strings.TrimSpace(s)
 		if strings.HasPrefix(s, "/") {
-			addrs = append(addrs, memcachedAddr{"unix", s})
+			c.addrs = append(c.addrs, memcachedAddr{"unix", s})
 			continue
 		}
 		host, port, err := net.SplitHostPort(s)
 		if n, perr := strconv.Atoi(port); err != nil || host == "" || perr != nil || n < 1 || n > 65535 {
-			p.Errorf(fmt.Sprintf("servers[%d]", i), "must be host:port or a unix socket path, not %q", s)
+			p.Add(fmt.Sprintf("servers[%d]", i), "must be host:port or a unix socket path, not %q", s)
 			continue
 		}
-		addrs = append(addrs, memcachedAddr{"tcp", s})
+		c.addrs = append(c.addrs, memcachedAddr{"tcp", s})
 	}
-	if err := p.Err(); err != nil {
-		return nil, err
-	}
-	timeout := spec.Timeout
-	if timeout <= 0 {
-		timeout = 5 * time.Second
-	}
-	// Names are resolved when dialing, not here: the constructor must not
-	// touch the network (memcache.New resolves every name at once).
-	client := memcache.NewFromSelector(addrs)
+	return p.Err()
+}
+
+func (c *memcachedConfig) Build(env Env) (Checker, error) {
+	timeout := env.Timeout
+	// Names are resolved when dialing, not here: memcache.New would resolve
+	// every name at once.
+	client := memcache.NewFromSelector(c.addrs)
 	client.Timeout = timeout
 	client.MaxIdleConns = 1 // per server; probes run one at a time
-	return &Memcached{client: client, servers: addrs, timeout: timeout, busy: make(chan struct{}, 1)}, nil
+	return &Memcached{client: client, servers: c.addrs, timeout: timeout, busy: make(chan struct{}, 1)}, nil
 }
 
 // Close closes the idle connections.
@@ -77,8 +80,6 @@ func (c *Memcached) Close() error { return c.client.Close() }
 
 // Check runs one probe, bounded by ctx and by the client's timeouts.
 func (c *Memcached) Check(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
 	select {
 	case c.busy <- struct{}{}:
 	case <-ctx.Done():
@@ -169,7 +170,8 @@ func (c *Memcached) fail(err error, addr net.Addr) error {
 	case errors.Is(err, memcache.ErrNotStored):
 		return &Error{Kind: KindUnexpected, Msg: fmt.Sprintf("server did not store the key (%s)", where), Err: err}
 	}
-	if nf := netFailure(err, c.timeout, where); nf != nil {
+	// gomemcache takes no context: Check's select words the deadline.
+	if nf := netFailure(context.Background(), err, c.timeout, where); nf != nil {
 		return nf
 	}
 	if strings.HasPrefix(err.Error(), "memcache: unexpected response line") {

@@ -31,22 +31,28 @@ type Memory struct {
 	procCgroup string
 }
 
-func newMemory(s Spec) (Checker, error) {
-	p := s.Params
-	m := &Memory{
-		min:        p.Float("min_available_mb", s.Settings.MemoryMin),
+type memoryConfig struct {
+	MinAvailableMB *float64 `key:"min_available_mb" default:"health_check.MEMORY_MIN" doc:"warn when less memory is available, in MB (0 or more; the lower of the host's and the cgroup's); null disables"`
+}
+
+func newMemoryConfig(s Settings) Config { return &memoryConfig{MinAvailableMB: s.MemoryMin} }
+
+func (c *memoryConfig) Validate() error {
+	var p Problems
+	if m := c.MinAvailableMB; m != nil && !(*m >= 0 && !math.IsInf(*m, 1)) {
+		p.Add("min_available_mb", "must be 0 or more, or null to disable, not %g", *m)
+	}
+	return p.Err()
+}
+
+func (c *memoryConfig) Build(env Env) (Checker, error) {
+	return &Memory{
+		min:        c.MinAvailableMB,
 		host:       hostname(),
-		timeout:    s.Timeout,
+		timeout:    env.Timeout,
 		cgroupRoot: "/sys/fs/cgroup",
 		procCgroup: "/proc/self/cgroup",
-	}
-	if m.min != nil && !(*m.min >= 0 && !math.IsInf(*m.min, 1)) {
-		p.Errorf("min_available_mb", "must be 0 or more, or null to disable, not %g", *m.min)
-	}
-	if err := p.Err(); err != nil {
-		return nil, err
-	}
-	return m, nil
+	}, nil
 }
 
 const mib = 1 << 20

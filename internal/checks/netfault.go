@@ -6,30 +6,64 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"syscall"
 	"time"
 )
 
-// netFailure is netFaultReason as a check failure naming where it happened:
-// "connection refused (127.0.0.1:5432)", "timed out after 1s (…)". It is nil
-// for errors that are not about the network.
-func netFailure(err error, timeout time.Duration, where string) error {
+// The words for network failures, shared by every check type so one fault
+// reads the same whatever the check. A message is one of these, then the
+// place in parentheses: "connection refused (127.0.0.1:5432)".
+const (
+	reasonRefused     = "connection refused"
+	reasonReset       = "connection reset by server"
+	reasonClosed      = "connection closed by server"
+	reasonTimedOut    = "timed out" // netFailure adds "after <timeout>"
+	reasonCanceled    = "canceled"
+	reasonHostUnreach = "host unreachable"
+	reasonNetUnreach  = "network unreachable"
+	reasonNoSocket    = "no such socket"
+	reasonPermission  = "permission denied"
+	reasonNotTLS      = "TLS handshake failed: server does not speak TLS"
+)
+
+// netFailure words a failed network operation as a check failure naming
+// where it happened: "connection refused (127.0.0.1:5432)", "timed out after
+// 1s (…)". A done ctx makes it a timeout (or a cancellation) whatever err
+// says, since the failure is then the deadline's. It is nil for errors that
+// are not about the network, so each check can word its protocol errors.
+// where is host:port (or a socket path), never a URL: it must not carry a
+// password.
+func netFailure(ctx context.Context, err error, timeout time.Duration, where string) error {
+	if ctx.Err() != nil {
+		return timeoutFailure(ctx, err, timeout, where)
+	}
 	reason, ok := netFaultReason(err)
 	if !ok {
 		return nil
 	}
-	if reason == "timed out" {
-		reason = "timed out after " + timeout.String()
+	if reason == reasonTimedOut {
+		return timeoutFailure(ctx, err, timeout, where)
 	}
 	return &Error{Kind: KindUnavailable, Msg: reason + " (" + where + ")", Err: err}
 }
 
+// timeoutFailure is "timed out after <timeout> (where)", or "canceled
+// (where)" when ctx was canceled rather than out of time.
+func timeoutFailure(ctx context.Context, err error, timeout time.Duration, where string) error {
+	msg := reasonTimedOut + " after " + timeout.String()
+	if errors.Is(ctx.Err(), context.Canceled) || errors.Is(err, context.Canceled) {
+		msg = reasonCanceled
+	}
+	return &Error{Kind: KindUnavailable, Msg: msg + " (" + where + ")", Err: err}
+}
+
 // netFaultReason names a network-level failure in plain words ("connection
 // refused", "timed out"), from the error a client library returned. It
-// reports false for errors that are not about the network, so each check can
-// word its own protocol errors. The words never come from the error's text,
-// so they cannot carry a URL or a password.
+// reports false for errors that are not about the network. The words never
+// come from the error's text (but for a certificate's fault, which names no
+// secret), so they cannot carry a URL or a password.
 func netFaultReason(err error) (string, bool) {
 	var dnsErr *net.DNSError
 	var certErr *tls.CertificateVerificationError
@@ -39,23 +73,23 @@ func netFaultReason(err error) (string, bool) {
 	case err == nil:
 		return "", false
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
-		return "timed out", true
+		return reasonTimedOut, true
 	case errors.Is(err, context.Canceled):
-		return "canceled", true
+		return reasonCanceled, true
 	case errors.Is(err, syscall.ECONNREFUSED):
-		return "connection refused", true
+		return reasonRefused, true
 	case errors.Is(err, syscall.ECONNRESET):
-		return "connection reset by server", true
+		return reasonReset, true
 	case errors.Is(err, syscall.EPIPE), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed):
-		return "connection closed by server", true
+		return reasonClosed, true
 	case errors.Is(err, syscall.EHOSTUNREACH):
-		return "host unreachable", true
+		return reasonHostUnreach, true
 	case errors.Is(err, syscall.ENETUNREACH):
-		return "network unreachable", true
+		return reasonNetUnreach, true
 	case errors.Is(err, syscall.ENOENT):
-		return "no such socket", true
+		return reasonNoSocket, true
 	case errors.Is(err, syscall.EACCES):
-		return "permission denied", true
+		return reasonPermission, true
 	case errors.As(err, &dnsErr):
 		if dnsErr.IsNotFound {
 			return "host " + dnsErr.Name + " not found", true
@@ -64,9 +98,22 @@ func netFaultReason(err error) (string, bool) {
 	case errors.As(err, &certErr):
 		return "TLS certificate not accepted: " + certErr.Err.Error(), true
 	case errors.As(err, &recErr):
-		return "TLS handshake failed: server does not speak TLS", true
+		return reasonNotTLS, true
 	case errors.As(err, &netErr) && netErr.Timeout():
-		return "timed out", true
+		return reasonTimedOut, true
 	}
 	return "", false
+}
+
+// requestAddr is the host:port of the request that err (a *url.Error)
+// failed on, which a redirect may have moved from fallback. It is never the
+// URL, which can carry a password.
+func requestAddr(err error, fallback string) string {
+	var uerr *url.Error
+	if errors.As(err, &uerr) {
+		if u, perr := url.Parse(uerr.URL); perr == nil && u.Host != "" {
+			return hostPort(u)
+		}
+	}
+	return fallback
 }

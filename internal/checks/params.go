@@ -6,10 +6,13 @@ import (
 	"math"
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // KeyError is a problem with one key of a check's config. The config loader
@@ -21,20 +24,21 @@ type KeyError struct {
 
 func (e *KeyError) Error() string { return fmt.Sprintf("key %q: %s", e.Key, e.Msg) }
 
-// Params gives a constructor typed, strict access to its check's keys. Every
-// getter records what it read; Err reports keys nobody read (misspellings)
-// together with every type error, so the user sees all problems at once.
+// Params gives the config loader typed, strict access to the keys of its own
+// sections (server, health_check, defaults, notify, a check's common keys);
+// a check type declares its keys instead (keys.go). Every getter records
+// what it read; Err reports keys nobody read (misspellings) together with
+// every type error, so the user sees all problems at once.
 type Params struct {
 	children []*Params // nested sections, checked for unknown keys with p
-	also     []string  // keys valid elsewhere, offered as suggestions only
 	prefix   string
 	values   map[string]any
 	used     map[string]bool
 	errs     *[]error
 }
 
-// NewParams wraps the keys of one check section (as decoded from YAML, with
-// the environment already expanded).
+// NewParams wraps the keys of one section (as decoded from YAML, with the
+// environment already expanded).
 func NewParams(values map[string]any) *Params {
 	return &Params{values: values, used: map[string]bool{}, errs: new([]error)}
 }
@@ -45,10 +49,6 @@ func (p *Params) path(key string) string {
 	}
 	return p.prefix + "." + key
 }
-
-// AlsoKnown names keys that are valid beside this type's own (the common
-// keys), so a misspelling of one still gets a "did you mean".
-func (p *Params) AlsoKnown(keys ...string) { p.also = append(p.also, keys...) }
 
 // Errorf records a validation error for key.
 func (p *Params) Errorf(key, format string, args ...any) {
@@ -233,30 +233,6 @@ func (p *Params) Strings(key string) []string {
 	return nil
 }
 
-// Objects returns a list of nested sections (e.g. queues), each strict on its
-// own keys, with errors named "key[i].sub".
-func (p *Params) Objects(key string) []*Params {
-	v, ok := p.get(key)
-	if !ok {
-		return nil
-	}
-	l, ok := v.([]any)
-	if !ok {
-		p.Errorf(key, "must be a list of mappings, not %s", describe(v))
-		return nil
-	}
-	var out []*Params
-	for i, e := range l {
-		m, ok := e.(map[string]any)
-		if !ok {
-			p.Errorf(fmt.Sprintf("%s[%d]", key, i), "must be a mapping, not %s", describe(e))
-			continue
-		}
-		out = append(out, p.child(fmt.Sprintf("%s[%d]", key, i), m))
-	}
-	return out
-}
-
 // Section returns the nested mapping under key (server.auth, server.tls),
 // strict on its own keys, with errors named "key.sub"; nil when key is
 // absent or null. what completes "must be a mapping with …".
@@ -300,7 +276,7 @@ func (p *Params) unknown() {
 	for _, c := range p.children {
 		c.unknown()
 	}
-	known := append(make([]string, 0, len(p.used)+len(p.also)), p.also...)
+	known := make([]string, 0, len(p.used))
 	for k := range p.used {
 		known = append(known, k)
 	}
@@ -413,7 +389,24 @@ var (
 	dsnPassRe   = regexp.MustCompile(`(?i)(?:^|\s)password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)`)
 )
 
-// SecretsIn returns the secrets in one string value stored under key.
+// driverSecrets returns the passwords the driver of a URL's scheme reads
+// from it, by the driver's own parser: pgx accepts passwords that net/url
+// rejects (a '#'), and the driver is what sends them.
+var driverSecrets = map[string]func(string) []string{
+	"postgres":   postgresSecrets,
+	"postgresql": postgresSecrets,
+	"redis":      redisSecrets,
+	"rediss":     redisSecrets,
+	"unix":       redisSecrets,
+	"amqp":       amqpSecrets,
+	"amqps":      amqpSecrets,
+}
+
+// SecretsIn returns the secrets in one string value stored under key: the
+// whole value of a key named like a secret; otherwise every password the
+// value's driver, net/url or a key=value DSN parser would find in it, with
+// its escaped forms. A password no parser accepts is still taken from the
+// user-info part of the URL, both as libpq and as net/url would delimit it.
 func SecretsIn(key, value string) []string {
 	if value == "" {
 		return nil
@@ -422,37 +415,131 @@ func SecretsIn(key, value string) []string {
 		return []string{value}
 	}
 	var out []string
-	if u, err := url.Parse(value); err == nil && u.User != nil {
-		if pw, ok := u.User.Password(); ok && pw != "" {
-			out = append(out, pw)
-			if esc := url.QueryEscape(pw); esc != pw {
-				out = append(out, esc)
-			}
-			if esc := url.PathEscape(pw); esc != pw {
-				out = append(out, esc)
-			}
+	add := func(pw string) {
+		if pw == "" || slices.Contains(out, pw) {
+			return
 		}
-		for k, vs := range u.Query() {
-			if secretKeyRe.MatchString(k) {
-				out = append(out, vs...)
+		out = append(out, pw)
+		for _, esc := range []string{url.QueryEscape(pw), url.PathEscape(pw)} {
+			if esc != pw && !slices.Contains(out, esc) {
+				out = append(out, esc)
 			}
 		}
 	}
-	for _, m := range dsnPassRe.FindAllStringSubmatch(value, -1) {
-		pw := strings.Trim(m[1], "'")
-		if pw != "" {
-			out = append(out, pw)
+	scheme, _, hasScheme := strings.Cut(value, "://")
+	if f := driverSecrets[strings.ToLower(scheme)]; hasScheme && f != nil {
+		for _, pw := range f(value) {
+			add(pw)
+		}
+	}
+	if u, err := url.Parse(value); err == nil {
+		if u.User != nil {
+			pw, _ := u.User.Password()
+			add(pw)
+		}
+		for k, vs := range u.Query() {
+			if secretKeyRe.MatchString(k) {
+				for _, v := range vs {
+					add(v)
+				}
+			}
+		}
+	}
+	if hasScheme {
+		for _, pw := range rawURLPasswords(value) {
+			add(pw)
+		}
+	}
+	if m := dsnPassRe.FindAllStringSubmatch(value, -1); m != nil {
+		for _, pw := range postgresSecrets(value) { // unquotes and unescapes
+			add(pw)
+		}
+		for _, mm := range m {
+			add(strings.Trim(mm[1], "'"))
 		}
 	}
 	return out
 }
 
-// Redact replaces every secret in s with "****".
-func Redact(s string, secrets []string) string {
-	for _, sec := range secrets {
-		if sec != "" && strings.Contains(s, sec) {
-			s = strings.ReplaceAll(s, sec, "****")
+// rawURLPasswords finds the password of a URL's user info without parsing
+// the rest: libpq ends the user info at the first '@', net/url at the last
+// '@' before the path, so both readings are returned. It serves only
+// redaction, where a wrong extra guess costs nothing.
+func rawURLPasswords(value string) []string {
+	_, rest, _ := strings.Cut(value, "://")
+	if i := strings.IndexByte(rest, '/'); i >= 0 {
+		rest = rest[:i]
+	}
+	var out []string
+	for _, at := range []int{strings.IndexByte(rest, '@'), strings.LastIndexByte(rest, '@')} {
+		if at < 0 {
+			continue
 		}
+		if _, pw, ok := strings.Cut(rest[:at], ":"); ok && pw != "" {
+			out = append(out, pw)
+			if dec, err := url.PathUnescape(pw); err == nil && dec != pw {
+				out = append(out, dec)
+			}
+		}
+	}
+	return out
+}
+
+// shortSecret is the length below which a secret is redacted only where it
+// stands alone.
+const shortSecret = 6
+
+// Redact replaces every secret in s with "****", longest first, so that a
+// secret inside another one does not leave part of the longer showing.
+//
+// A secret shorter than shortSecret bytes is replaced only where it is not
+// part of a longer run of letters and digits: a password "b" must not turn
+// "unavailable" into "unavaila****le", and a word that merely contains the
+// letter does not reveal it. Wherever it stands as a token of its own (in a
+// URL, after "password=", quoted, between spaces) it is replaced.
+func Redact(s string, secrets []string) string {
+	if len(secrets) > 1 {
+		secrets = slices.Clone(secrets)
+		slices.SortStableFunc(secrets, func(a, b string) int { return len(b) - len(a) })
+	}
+	for _, sec := range secrets {
+		if sec == "" || !strings.Contains(s, sec) {
+			continue
+		}
+		if len(sec) >= shortSecret {
+			s = strings.ReplaceAll(s, sec, "****")
+			continue
+		}
+		s = redactStandalone(s, sec)
 	}
 	return s
 }
+
+// redactStandalone replaces sec in s where the characters on either side
+// do not extend it into a longer word: a letter or digit touching a letter
+// or digit at the secret's edge.
+func redactStandalone(s, sec string) string {
+	first, _ := utf8.DecodeRuneInString(sec)
+	last, _ := utf8.DecodeLastRuneInString(sec)
+	var b strings.Builder
+	for {
+		i := strings.Index(s, sec)
+		if i < 0 {
+			b.WriteString(s)
+			return b.String()
+		}
+		before, _ := utf8.DecodeLastRuneInString(s[:i])
+		after, _ := utf8.DecodeRuneInString(s[i+len(sec):])
+		joined := (i > 0 && isWordRune(first) && isWordRune(before)) ||
+			(i+len(sec) < len(s) && isWordRune(last) && isWordRune(after))
+		b.WriteString(s[:i])
+		if joined {
+			b.WriteString(sec)
+		} else {
+			b.WriteString("****")
+		}
+		s = s[i+len(sec):]
+	}
+}
+
+func isWordRune(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }

@@ -31,33 +31,54 @@ type Postgres struct {
 // one spare for an overlapping probe. Every probe reuses them.
 const postgresMaxConns = 2
 
-func newPostgres(spec Spec) (Checker, error) {
-	p := spec.Params
-	dsn := p.Required("dsn")
-	readWrite := p.Bool("read_write", false)
-	maxLag := p.Duration("max_replication_lag", 0)
-	query := strings.TrimSpace(p.String("query", ""))
-	if p.Has("query") && query == "" {
-		p.Errorf("query", "must not be empty")
-	}
+type postgresConfig struct {
+	DSN       string        `key:"dsn" required:"true" doc:"libpq connection string: a postgres:// URL or key=value pairs (PG* variables and .pgpass apply)"`
+	ReadWrite bool          `key:"read_write" doc:"also fail when the server is a standby (pg_is_in_recovery) or the session is read-only (transaction_read_only)"`
+	MaxLag    time.Duration `key:"max_replication_lag" default:"off" doc:"on a standby, warn when replay lags more than this (observation lag, in seconds); no effect on a primary"`
+	Query     *string       `key:"query" default:"SELECT 1" doc:"a custom query that must return at least one row; it runs in a read-only transaction that is rolled back"`
 
-	timeout := spec.Timeout
-	if timeout <= 0 {
-		timeout = 5 * time.Second
+	parsed *pgxpool.Config // DSN, parsed by Validate
+}
+
+func newPostgresConfig(Settings) Config { return &postgresConfig{} }
+
+func (c *postgresConfig) Validate() error {
+	var p Problems
+	if c.Query != nil && strings.TrimSpace(*c.Query) == "" {
+		p.Add("query", "must not be empty")
 	}
-	var cfg *pgxpool.Config
-	if dsn != "" {
-		var err error
-		cfg, err = pgxpool.ParseConfig(dsn)
+	c.parsed = nil
+	if c.DSN != "" {
+		// Parsing reads PG* variables and the password and service files;
+		// it opens no connection.
+		cfg, err := pgxpool.ParseConfig(c.DSN)
 		if err != nil {
 			// pgx's message may quote the DSN; never show it.
-			p.Errorf("dsn", "is not a valid PostgreSQL connection string (postgres://user:password@host:5432/dbname or key=value pairs)")
+			p.Add("dsn", "is not a valid PostgreSQL connection string (postgres://user:password@host:5432/dbname or key=value pairs)")
 		}
+		c.parsed = cfg
 	}
-	if err := p.Err(); err != nil {
-		return nil, err
-	}
+	return p.Err()
+}
 
+// Secrets adds the password pgx found (in the DSN, PGPASSWORD or .pgpass)
+// to the generic scan of the DSN.
+func (c *postgresConfig) Secrets() []string {
+	out := SecretsIn("dsn", c.DSN)
+	if c.parsed != nil && c.parsed.ConnConfig.Password != "" {
+		out = append(out, c.parsed.ConnConfig.Password)
+	}
+	return out
+}
+
+// Build makes the check's pool, which connects lazily.
+func (c *postgresConfig) Build(env Env) (Checker, error) {
+	timeout := env.Timeout
+	query := ""
+	if c.Query != nil {
+		query = strings.TrimSpace(*c.Query)
+	}
+	cfg := c.parsed.Copy()
 	cc := cfg.ConnConfig
 	if cc.ConnectTimeout <= 0 || cc.ConnectTimeout > timeout {
 		cc.ConnectTimeout = timeout
@@ -93,10 +114,19 @@ func newPostgres(spec Spec) (Checker, error) {
 		addr:      postgresAddr(cc),
 		secrets:   []string{cc.Password},
 		timeout:   timeout,
-		readWrite: readWrite,
-		maxLag:    maxLag,
+		readWrite: c.ReadWrite,
+		maxLag:    c.MaxLag,
 		query:     query,
 	}, nil
+}
+
+// postgresSecrets returns the passwords pgx reads from a DSN (URL or
+// key=value), for redaction; none when pgx rejects it.
+func postgresSecrets(dsn string) []string {
+	if cc, err := pgconn.ParseConfig(dsn); err == nil {
+		return []string{cc.Password}
+	}
+	return nil
 }
 
 func postgresAddr(cc *pgx.ConnConfig) string {
@@ -127,9 +157,6 @@ func (c *Postgres) Close() error {
 
 // Check runs one probe on a pooled connection.
 func (c *Postgres) Check(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
-
 	conn, err := c.pool.Acquire(ctx)
 	if err != nil {
 		return c.fail(ctx, err, false)
@@ -223,8 +250,8 @@ func fmtSeconds(s float64) string {
 // fail turns a pgx error into a check error in plain words. query is true
 // for errors of the custom query, which the server answered wrongly.
 func (c *Postgres) fail(ctx context.Context, err error, query bool) error {
-	if ctx.Err() == context.DeadlineExceeded {
-		return &Error{Kind: KindUnavailable, Msg: fmt.Sprintf("timed out after %s (%s)", c.timeout, c.addr), Err: err}
+	if ctx.Err() != nil {
+		return timeoutFailure(ctx, err, c.timeout, c.addr)
 	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
@@ -241,7 +268,7 @@ func (c *Postgres) fail(ctx context.Context, err error, query bool) error {
 		}
 		return &Error{Kind: KindUnavailable, Msg: fmt.Sprintf("%s (%s)", msg, c.addr), Err: err}
 	}
-	if nf := netFailure(err, c.timeout, c.addr); nf != nil {
+	if nf := netFailure(ctx, err, c.timeout, c.addr); nf != nil {
 		return nf
 	}
 	var connErr *pgconn.ConnectError

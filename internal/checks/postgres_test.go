@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -39,6 +40,30 @@ func TestPostgres_ConfigErrors(t *testing.T) {
 		{"unknown key", map[string]any{"dsn": testsvc.MachinePostgresDSN, "readwrite": true}, `key "readwrite": unknown key (did you mean "read_write"?)`},
 	}
 	svcConfigErrors(t, "postgres", tests)
+}
+
+// The config names the password pgx will use, wherever it comes from (the
+// URL, key=value pairs, PGPASSWORD), so it is redacted everywhere.
+func TestPostgres_ConfigNamesItsPassword(t *testing.T) {
+	t.Setenv("PGPASSWORD", "env-pw-Q4")
+	typ, _ := checks.Builtin().Lookup("postgres")
+	for dsn, want := range map[string]string{
+		"postgres://u:url-pw-Q1@127.0.0.1:5432/db": "url-pw-Q1",
+		"host=127.0.0.1 password='kv pw Q2'":       "kv pw Q2",
+		"postgres://u@127.0.0.1:5432/db":           "env-pw-Q4",
+	} {
+		cfg, err := typ.Parse(map[string]any{"dsn": dsn}, checks.Settings{})
+		if err != nil {
+			t.Fatalf("%s: %v", dsn, err)
+		}
+		s, ok := cfg.(checks.Secreter)
+		if !ok {
+			t.Fatalf("%T does not name its secrets", cfg)
+		}
+		if got := s.Secrets(); !slices.Contains(got, want) {
+			t.Errorf("%s: Secrets() = %q, want %q among them", dsn, got, want)
+		}
+	}
 }
 
 func TestPostgres_ConstructorDoesNotConnect(t *testing.T) {

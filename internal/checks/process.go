@@ -21,37 +21,46 @@ type Process struct {
 	timeout  time.Duration
 }
 
-func newProcess(s Spec) (Checker, error) {
-	p := s.Params
-	pattern := p.Required("pattern")
-	var re *regexp.Regexp
-	if pattern != "" {
+type processConfig struct {
+	Pattern string `key:"pattern" required:"true" doc:"regular expression matched against each process's name and command line"`
+	Min     int    `key:"min" doc:"fail when fewer processes match"`
+	Max     *int   `key:"max" doc:"fail when more processes match (unset: no upper bound)"`
+
+	re *regexp.Regexp // Pattern, compiled by Validate
+}
+
+func newProcessConfig(Settings) Config { return &processConfig{Min: 1} }
+
+func (c *processConfig) Validate() error {
+	var p Problems
+	if c.Pattern != "" {
 		var err error
-		if re, err = regexp.Compile(pattern); err != nil {
-			p.Errorf("pattern", "is not a valid regular expression: %v", err)
+		if c.re, err = regexp.Compile(c.Pattern); err != nil {
+			p.Add("pattern", "is not a valid regular expression: %v", err)
 		}
 	}
-	lo := p.Int("min", 1)
-	hi := p.Int("max", -1)
-	if lo < 0 {
-		p.Errorf("min", "must not be negative")
+	if c.Min < 0 {
+		p.Add("min", "must not be negative")
 	}
-	if p.Has("max") && hi < 0 {
-		p.Errorf("max", "must not be negative")
+	if c.Max != nil && *c.Max < 0 {
+		p.Add("max", "must not be negative")
 	}
-	if p.Has("max") && hi >= 0 && hi < lo {
-		p.Errorf("max", "must be at least min (%d)", lo)
+	if c.Max != nil && *c.Max >= 0 && *c.Max < c.Min {
+		p.Add("max", "must be at least min (%d)", c.Min)
 	}
-	if err := p.Err(); err != nil {
-		return nil, err
+	return p.Err()
+}
+
+func (c *processConfig) Build(env Env) (Checker, error) {
+	hi := -1
+	if c.Max != nil {
+		hi = *c.Max
 	}
-	return &Process{pattern: pattern, re: re, min: lo, max: hi, timeout: specTimeout(s)}, nil
+	return &Process{pattern: c.Pattern, re: c.re, min: c.Min, max: hi, timeout: env.Timeout}, nil
 }
 
 // Check implements Checker.
 func (c *Process) Check(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
 	type result struct {
 		n   int
 		err error

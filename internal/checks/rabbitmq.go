@@ -18,38 +18,44 @@ type RabbitMQ struct {
 	timeout time.Duration
 }
 
-// defaultTimeout applies when a Spec carries no timeout (tests, tools).
-const defaultTimeout = 5 * time.Second
+type rabbitMQConfig struct {
+	URL    string        `key:"url" required:"true" doc:"amqp://user:password@host:5672/vhost or amqps://… (TLS, system roots); an empty vhost is /; amqp091's URL options apply"`
+	Queues []queueConfig `key:"queues" doc:"queues to inspect (passive declare: nothing is created)"`
 
-func specTimeout(s Spec) time.Duration {
-	if s.Timeout > 0 {
-		return s.Timeout
-	}
-	return defaultTimeout
+	addr string // host:port of URL, set by Validate
 }
 
-func newRabbitMQ(s Spec) (Checker, error) {
-	p := s.Params
-	raw := p.Required("url")
-	var addr string
-	if raw != "" {
+func newRabbitMQConfig(Settings) Config { return &rabbitMQConfig{} }
+
+func (c *rabbitMQConfig) Validate() error {
+	var p Problems
+	if c.URL != "" {
 		var err error
-		if addr, err = parseAMQPURL(raw); err != nil {
-			p.Errorf("url", "%v", err)
+		if c.addr, err = parseAMQPURL(c.URL); err != nil {
+			p.Add("url", "%v", err)
 		}
 	}
-	queues := readQueues(p, 0)
-	if err := p.Err(); err != nil {
-		return nil, err
+	validateQueues(&p, c.Queues)
+	return p.Err()
+}
+
+// Build makes the check's connection, which dials on the first probe.
+func (c *rabbitMQConfig) Build(env Env) (Checker, error) {
+	t := env.Timeout
+	return &RabbitMQ{conn: newAMQPConn(c.URL, c.addr, env.Name, t), queues: queueSpecs(c.Queues, 0), timeout: t}, nil
+}
+
+// amqpSecrets returns the password amqp091 reads from a URL, for
+// redaction; none when it rejects the URL.
+func amqpSecrets(rawURL string) []string {
+	if uri, err := amqp.ParseURI(rawURL); err == nil {
+		return []string{uri.Password}
 	}
-	t := specTimeout(s)
-	return &RabbitMQ{conn: newAMQPConn(raw, addr, s.Name, t), queues: queues, timeout: t}, nil
+	return nil
 }
 
 // Check implements Checker.
 func (r *RabbitMQ) Check(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, r.timeout)
-	defer cancel()
 	var res *queueProblems
 	var version string
 	err := r.conn.withChannel(ctx, func(c *amqp.Connection, ch *amqp.Channel) error {

@@ -21,11 +21,12 @@ const (
 	rabbitShortTimeout = 400 * time.Millisecond
 )
 
-// newTestCheck builds a check of type typ from keys, failing the test on a
-// config error, and closes it when the test ends.
-func newTestCheck(t *testing.T, name string, f Factory, keys map[string]any, timeout time.Duration) Checker {
+// newTestCheck builds a check of type typ from keys through the built-in
+// registry, failing the test on a config error, and closes it when the test
+// ends.
+func newTestCheck(t *testing.T, name, typ string, keys map[string]any, timeout time.Duration) Checker {
 	t.Helper()
-	c, err := f(Spec{Name: name, Params: NewParams(keys), Timeout: timeout})
+	c, err := buildTestCheck(name, typ, keys, timeout)
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
@@ -33,6 +34,16 @@ func newTestCheck(t *testing.T, name string, f Factory, keys map[string]any, tim
 		t.Cleanup(func() { cl.Close() })
 	}
 	return c
+}
+
+// buildTestCheck builds a check of type typ from keys, as the config loader
+// does (Parse, then Build).
+func buildTestCheck(name, typ string, keys map[string]any, timeout time.Duration) (Checker, error) {
+	ty, ok := Builtin().Lookup(typ)
+	if !ok {
+		return nil, fmt.Errorf("type %q is not registered", typ)
+	}
+	return ty.Build(keys, Env{Name: name, Timeout: timeout})
 }
 
 // probe runs one Check like the runner does and returns its message ("" on
@@ -67,7 +78,7 @@ func TestRabbitMQ_ConfigErrors(t *testing.T) {
 		{"password not echoed", map[string]any{"url": "amqp://u:s3cret@h:port/"}, `key "url"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := newRabbitMQ(Spec{Name: "mq", Params: NewParams(tc.keys)})
+			_, err := buildTestCheck("mq", "rabbitmq", tc.keys, 0)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error = %v, want it to contain %q", err, tc.want)
 			}
@@ -80,7 +91,7 @@ func TestRabbitMQ_ConfigErrors(t *testing.T) {
 
 func TestRabbitMQ_PassesOnTheMachineBroker(t *testing.T) {
 	addr := testsvc.RabbitMQ(t)
-	c := newTestCheck(t, "mq", newRabbitMQ, map[string]any{"url": rabbitURL(addr)}, rabbitTestTimeout)
+	c := newTestCheck(t, "mq", "rabbitmq", map[string]any{"url": rabbitURL(addr)}, rabbitTestTimeout)
 	msg, note, _, _ := probe(c, rabbitTestTimeout)
 	if msg != "" {
 		t.Fatalf("check failed: %s", msg)
@@ -147,7 +158,7 @@ func TestRabbitMQ_QueuesPassiveDeclare(t *testing.T) {
 	rabbitWaitQueue(t, ch, q, "2 messages ready", func(s amqp.Queue) bool { return s.Messages == 2 })
 
 	check := func(queues []any) (string, string, []Observation) {
-		c := newTestCheck(t, "mq", newRabbitMQ, map[string]any{"url": url, "queues": queues}, rabbitTestTimeout)
+		c := newTestCheck(t, "mq", "rabbitmq", map[string]any{"url": url, "queues": queues}, rabbitTestTimeout)
 		msg, note, obs, _ := probe(c, rabbitTestTimeout)
 		return msg, note, obs
 	}
@@ -204,7 +215,7 @@ func TestRabbitMQ_FaultsFailWithinTimeout(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			addr := tc.addr(t)
-			c := newTestCheck(t, "mq", newRabbitMQ, map[string]any{"url": "amqp://guest:pw-s3cret@" + addr + "/"}, rabbitShortTimeout)
+			c := newTestCheck(t, "mq", "rabbitmq", map[string]any{"url": "amqp://guest:pw-s3cret@" + addr + "/"}, rabbitShortTimeout)
 			msg, _, _, took := probe(c, rabbitShortTimeout)
 			if want := fmt.Sprintf(tc.want, addr); msg != want {
 				t.Fatalf("message = %q, want %q", msg, want)
@@ -227,7 +238,7 @@ func TestRabbitMQ_WrongPasswordIsNamedWithoutThePassword(t *testing.T) {
 		{rabbitShortTimeout, "unavailable: no answer to the login within 400ms: username or password likely rejected (" + addr + ")"},
 		{rabbitTestTimeout, "unavailable: access refused (username or password rejected) (" + addr + ")"},
 	} {
-		c := newTestCheck(t, "mq", newRabbitMQ, map[string]any{"url": url}, tc.timeout)
+		c := newTestCheck(t, "mq", "rabbitmq", map[string]any{"url": url}, tc.timeout)
 		msg, _, _, took := probe(c, tc.timeout)
 		// RabbitMQ usually stays silent for 3 s, but sometimes refuses at
 		// once: the plain refusal is right for any timeout.
@@ -244,7 +255,7 @@ func TestRabbitMQ_WrongPasswordIsNamedWithoutThePassword(t *testing.T) {
 
 func TestRabbitMQ_UnknownVhostIsNamed(t *testing.T) {
 	addr := testsvc.RabbitMQ(t)
-	c := newTestCheck(t, "mq", newRabbitMQ, map[string]any{"url": "amqp://guest:guest@" + addr + "/healthd-no-such-vhost"}, rabbitTestTimeout)
+	c := newTestCheck(t, "mq", "rabbitmq", map[string]any{"url": "amqp://guest:guest@" + addr + "/healthd-no-such-vhost"}, rabbitTestTimeout)
 	msg, _, _, _ := probe(c, rabbitTestTimeout)
 	if !strings.HasPrefix(msg, "unavailable: vhost not allowed: ") || !strings.Contains(msg, "healthd-no-such-vhost") {
 		t.Fatalf("message = %q", msg)
@@ -253,7 +264,7 @@ func TestRabbitMQ_UnknownVhostIsNamed(t *testing.T) {
 
 func TestRabbitMQ_RecoversAfterTheConnectionDrops(t *testing.T) {
 	proxy := testsvc.NewProxy(t, testsvc.RabbitMQ(t))
-	c := newTestCheck(t, "mq", newRabbitMQ, map[string]any{"url": rabbitURL(proxy.Addr())}, rabbitTestTimeout)
+	c := newTestCheck(t, "mq", "rabbitmq", map[string]any{"url": rabbitURL(proxy.Addr())}, rabbitTestTimeout)
 	r := c.(*RabbitMQ)
 	if msg, _, _, _ := probe(c, rabbitTestTimeout); msg != "" {
 		t.Fatalf("before the cut: %s", msg)
@@ -279,7 +290,7 @@ func TestRabbitMQ_RecoversAfterTheConnectionDrops(t *testing.T) {
 func TestRabbitMQ_HundredProbesUseOneConnectionAndCloseTheirChannels(t *testing.T) {
 	addr := testsvc.RabbitMQ(t)
 	name := fmt.Sprintf("leak-%d", time.Now().UnixNano())
-	c := newTestCheck(t, name, newRabbitMQ, map[string]any{
+	c := newTestCheck(t, name, "rabbitmq", map[string]any{
 		"url": rabbitURL(addr), "queues": []any{map[string]any{"name": "healthd-no-such-queue"}},
 	}, rabbitTestTimeout)
 	probe(c, rabbitTestTimeout)

@@ -60,8 +60,19 @@ type redisClient struct {
 	closed     bool
 }
 
+// quietRedis silences go-redis's process-wide logger, which prints every
+// failed dial: the check reports failures in its result, and a log line per
+// probe of a down server is what healthd must not write. go-redis has only
+// this global setting, so it is set once, where its clients are made.
+var quietRedis sync.Once
+
+type discardRedisLog struct{}
+
+func (discardRedisLog) Printf(context.Context, string, ...any) {}
+
 // newRedisClient returns a client for opts; it connects lazily.
 func newRedisClient(opts *redis.Options) *redisClient {
+	quietRedis.Do(func() { redis.SetLogger(discardRedisLog{}) })
 	c := &redisClient{opts: opts, dial: opts.Dialer}
 	if c.dial == nil {
 		c.dial = redis.NewDialer(opts)
@@ -106,33 +117,48 @@ func (c *redisClient) Close() error {
 // redisKeyTTL is how long a write test's key lives; it is never deleted.
 const redisKeyTTL = 5 * time.Second
 
-func newRedis(spec Spec) (Checker, error) {
-	p := spec.Params
-	rawURL := p.Required("url")
-	writeTest := p.Bool("write_test", false)
+type redisConfig struct {
+	URL       string `key:"url" required:"true" doc:"redis://[user:password@]host:port[/db], rediss:// for TLS, or unix:///path/to/redis.sock[?db=N]; go-redis URL options apply"`
+	WriteTest bool   `key:"write_test" doc:"also SET, GET and compare a short-lived key; needs write permission, so fails on a read-only replica"`
 
-	var opts *redis.Options
-	if rawURL != "" {
-		var err error
-		opts, err = redis.ParseURL(rawURL)
+	opts *redis.Options // URL, parsed by Validate
+}
+
+func newRedisConfig(Settings) Config { return &redisConfig{} }
+
+func (c *redisConfig) Validate() error {
+	var p Problems
+	c.opts = nil
+	if c.URL != "" {
+		opts, err := redis.ParseURL(c.URL)
 		switch {
 		case err == nil:
+			c.opts = opts
 		case strings.Contains(err.Error(), "invalid URL scheme"):
-			p.Errorf("url", "must start with redis://, rediss:// or unix://")
+			p.Add("url", "must start with redis://, rediss:// or unix://")
 		default:
 			// The library's message may quote the URL; never show it.
-			p.Errorf("url", "is not a valid Redis URL (redis://[user:password@]host:port[/db])")
+			p.Add("url", "is not a valid Redis URL (redis://[user:password@]host:port[/db])")
 		}
 	}
-	if err := p.Err(); err != nil {
-		return nil, err
-	}
+	return p.Err()
+}
 
-	timeout := spec.Timeout
-	if timeout <= 0 {
-		timeout = 5 * time.Second
+// Secrets adds the password go-redis found in the URL to the generic scan
+// of the URL.
+func (c *redisConfig) Secrets() []string {
+	out := SecretsIn("url", c.URL)
+	if c.opts != nil && c.opts.Password != "" {
+		out = append(out, c.opts.Password)
 	}
-	redisForProbes(opts, timeout)
+	return out
+}
+
+// Build makes the check's client, which connects lazily.
+func (c *redisConfig) Build(env Env) (Checker, error) {
+	timeout := env.Timeout
+	opts := *c.opts // Build may be called again on the same config
+	redisForProbes(&opts, timeout)
 	opts.PoolTimeout = timeout
 	opts.MaxIdleConns = 2
 	opts.ConnMaxIdleTime = 5 * time.Minute
@@ -145,12 +171,21 @@ func newRedis(spec Spec) (Checker, error) {
 		addr = "unix:" + opts.Addr
 	}
 	return &Redis{
-		client:    newRedisClient(opts),
+		client:    newRedisClient(&opts),
 		addr:      addr,
 		secrets:   []string{opts.Password},
 		timeout:   timeout,
-		writeTest: writeTest,
+		writeTest: c.WriteTest,
 	}, nil
+}
+
+// redisSecrets returns the password go-redis reads from a URL, for
+// redaction; none when it rejects the URL.
+func redisSecrets(rawURL string) []string {
+	if opts, err := redis.ParseURL(rawURL); err == nil {
+		return []string{opts.Password}
+	}
+	return nil
 }
 
 // Close closes the check's connections.
@@ -158,8 +193,6 @@ func (c *Redis) Close() error { return c.client.Close() }
 
 // Check runs one probe.
 func (c *Redis) Check(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
 	client := c.client.get()
 	if err := client.Ping(ctx).Err(); err != nil {
 		return c.fail(ctx, err)
@@ -189,8 +222,8 @@ func (c *Redis) Check(ctx context.Context) error {
 
 func (c *Redis) fail(ctx context.Context, err error) error {
 	wrap := func(kind Kind, msg string) error { return &Error{Kind: kind, Msg: msg, Err: err} }
-	if ctx.Err() == context.DeadlineExceeded {
-		return wrap(KindUnavailable, fmt.Sprintf("timed out after %s (%s)", c.timeout, c.addr))
+	if ctx.Err() != nil {
+		return timeoutFailure(ctx, err, c.timeout, c.addr)
 	}
 	var rerr redis.Error
 	if errors.As(err, &rerr) {
@@ -211,7 +244,7 @@ func (c *Redis) fail(ctx context.Context, err error) error {
 		}
 		return wrap(KindUnavailable, fmt.Sprintf("server error: %s (%s)", text, c.addr))
 	}
-	if nf := netFailure(err, c.timeout, c.addr); nf != nil {
+	if nf := netFailure(ctx, err, c.timeout, c.addr); nf != nil {
 		return nf
 	}
 	if errors.Is(err, redis.ErrClosed) {

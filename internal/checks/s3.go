@@ -14,7 +14,6 @@ import (
 	"net/url"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -42,47 +41,50 @@ type S3 struct {
 	cleanups sync.WaitGroup // background deletes of probe objects after a timeout
 }
 
-// defaultS3Timeout sizes the HTTP client when the spec carries no timeout.
-const defaultS3Timeout = 10 * time.Second
+type s3Config struct {
+	Bucket          string `key:"bucket" required:"true" doc:"bucket name (no \"/\")"`
+	Region          string `key:"region" doc:"region used to sign requests and to find the AWS endpoint"`
+	Endpoint        string `key:"endpoint" default:"AWS" doc:"base URL of an S3-compatible server (http://host:port or https://host), without credentials"`
+	PathStyle       bool   `key:"path_style" doc:"path-style addressing (http://host/bucket/key), which most S3-compatible servers need"`
+	AccessKeyID     string `key:"access_key_id" doc:"static credentials: set both this and secret_access_key, or neither (default: the AWS credential chain)"`
+	SecretAccessKey string `key:"secret_access_key" secret:"true" doc:"the secret of access_key_id; hidden in every message, log line and page"`
+	WriteTest       bool   `key:"write_test" doc:"also put, read back and delete a probe object under prefix"`
+	Prefix          string `key:"prefix" doc:"where the write test's probe objects go; must not start with \"/\""`
 
-func newS3(spec Spec) (Checker, error) {
-	p := spec.Params
-	bucket := p.Required("bucket")
-	region := p.String("region", "us-east-1")
-	endpoint := p.String("endpoint", "")
-	pathStyle := p.Bool("path_style", false)
-	accessKey := p.String("access_key_id", "")
-	secretKey := p.String("secret_access_key", "")
-	writeTest := p.Bool("write_test", false)
-	prefix := p.String("prefix", "healthd/")
+	endpoint *url.URL // Endpoint, parsed by Validate; nil for AWS
+}
 
-	if strings.Contains(bucket, "/") {
-		p.Errorf("bucket", "must be a bucket name without \"/\" (object paths go in prefix)")
+func newS3Config(Settings) Config { return &s3Config{Region: "us-east-1", Prefix: "healthd/"} }
+
+func (c *s3Config) Validate() error {
+	var p Problems
+	if strings.Contains(c.Bucket, "/") {
+		p.Add("bucket", "must be a bucket name without \"/\" (object paths go in prefix)")
 	}
-	if region == "" {
-		p.Errorf("region", "must not be empty")
+	if c.Region == "" {
+		p.Add("region", "must not be empty")
 	}
-	var endpointURL *url.URL
-	if endpoint != "" {
-		endpointURL = parseS3Endpoint(p, endpoint)
+	c.endpoint = nil
+	if c.Endpoint != "" {
+		c.endpoint = parseS3Endpoint(&p, c.Endpoint)
 	}
 	switch {
-	case accessKey != "" && secretKey == "":
-		p.Errorf("secret_access_key", "is required when access_key_id is set")
-	case accessKey == "" && secretKey != "":
-		p.Errorf("access_key_id", "is required when secret_access_key is set")
+	case c.AccessKeyID != "" && c.SecretAccessKey == "":
+		p.Add("secret_access_key", "is required when access_key_id is set")
+	case c.AccessKeyID == "" && c.SecretAccessKey != "":
+		p.Add("access_key_id", "is required when secret_access_key is set")
 	}
-	if strings.HasPrefix(prefix, "/") {
-		p.Errorf("prefix", "must not start with \"/\"")
+	if strings.HasPrefix(c.Prefix, "/") {
+		p.Add("prefix", "must not start with \"/\"")
 	}
-	if err := p.Err(); err != nil {
-		return nil, err
-	}
+	return p.Err()
+}
 
-	timeout := spec.Timeout
-	if timeout <= 0 {
-		timeout = defaultS3Timeout
-	}
+// Build loads the AWS configuration (the environment and the shared config
+// files; credentials from the default chain are only fetched by the first
+// probe) and makes the client. It opens no connection.
+func (c *s3Config) Build(env Env) (Checker, error) {
+	timeout := env.Timeout
 	// The SDK's buildable client lets LoadDefaultConfig add AWS_CA_BUNDLE;
 	// its transport is then taken out so that every probe shares it and
 	// Close can release its connections. Timeouts derive from the check's.
@@ -96,21 +98,19 @@ func newS3(spec Spec) (Checker, error) {
 		tr.IdleConnTimeout = 90 * time.Second
 	})
 	opts := []func(*config.LoadOptions) error{
-		config.WithRegion(region),
+		config.WithRegion(c.Region),
 		config.WithHTTPClient(httpClient),
 		// One attempt: the standard retryer's back-off would eat the deadline
 		// and turn "connection refused" into "timed out".
 		config.WithRetryMaxAttempts(1),
 		// AWS_DEFAULTS_MODE=auto would ask EC2 instance metadata about the
-		// environment here, in the constructor; legacy never does.
+		// environment here, in Build; legacy never does.
 		config.WithDefaultsMode(aws.DefaultsModeLegacy),
 	}
-	if accessKey != "" {
+	if c.AccessKeyID != "" {
 		opts = append(opts, config.WithCredentialsProvider(
-			credentials.NewStaticCredentialsProvider(accessKey, secretKey, "")))
+			credentials.NewStaticCredentialsProvider(c.AccessKeyID, c.SecretAccessKey, "")))
 	}
-	// LoadDefaultConfig reads the environment and the shared config files;
-	// credentials from the default chain are only fetched by the first probe.
 	cfg, err := config.LoadDefaultConfig(context.Background(), opts...)
 	if err != nil {
 		return nil, fmt.Errorf("s3: loading the AWS configuration: %w", err)
@@ -128,30 +128,30 @@ func newS3(spec Spec) (Checker, error) {
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 	client := s3.NewFromConfig(cfg, func(o *s3.Options) {
-		if endpointURL != nil {
-			o.BaseEndpoint = aws.String(endpoint)
+		if c.endpoint != nil {
+			o.BaseEndpoint = aws.String(c.Endpoint)
 		}
-		o.UsePathStyle = pathStyle
+		o.UsePathStyle = c.PathStyle
 		// Many S3-compatible servers reject the newer default checksums;
 		// the write test compares the content itself.
 		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
 		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
 	})
 
-	addr := fmt.Sprintf("s3.%s.amazonaws.com:443", region)
-	if endpointURL != nil {
-		addr = hostPort(endpointURL)
+	addr := fmt.Sprintf("s3.%s.amazonaws.com:443", c.Region)
+	if c.endpoint != nil {
+		addr = hostPort(c.endpoint)
 	}
-	logger := spec.Logger
+	logger := env.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	return &S3{
-		bucket:    bucket,
-		prefix:    prefix,
-		writeTest: writeTest,
+		bucket:    c.Bucket,
+		prefix:    c.Prefix,
+		writeTest: c.WriteTest,
 		addr:      addr,
-		timeout:   spec.Timeout,
+		timeout:   env.Timeout,
 		client:    client,
 		transport: tr,
 		logger:    logger,
@@ -159,18 +159,18 @@ func newS3(spec Spec) (Checker, error) {
 }
 
 // parseS3Endpoint validates endpoint without ever echoing credentials in it.
-func parseS3Endpoint(p *Params, endpoint string) *url.URL {
+func parseS3Endpoint(p *Problems, endpoint string) *url.URL {
 	u, err := url.Parse(endpoint)
 	if err != nil || u.Host == "" {
-		p.Errorf("endpoint", "must be a URL such as http://127.0.0.1:7070")
+		p.Add("endpoint", "must be a URL such as http://127.0.0.1:7070")
 		return nil
 	}
 	if u.User != nil {
-		p.Errorf("endpoint", "must not contain credentials; use access_key_id and secret_access_key")
+		p.Add("endpoint", "must not contain credentials; use access_key_id and secret_access_key")
 		return nil
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
-		p.Errorf("endpoint", "must be an http or https URL, not %q", u.Scheme)
+		p.Add("endpoint", "must be an http or https URL, not %q", u.Scheme)
 		return nil
 	}
 	return u
@@ -189,7 +189,6 @@ func hostPort(u *url.URL) string {
 
 // Check runs one probe.
 func (c *S3) Check(ctx context.Context) error {
-	ctx = context.WithValue(ctx, s3BudgetKey{}, c.budget(ctx))
 	_, err := c.client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(c.bucket)})
 	if err != nil {
 		return c.explain(ctx, err, "s3:ListBucket")
@@ -273,14 +272,12 @@ func (c *S3) probeKey() (string, error) {
 }
 
 func (c *S3) deleteLater(key string) {
-	timeout := c.timeout
-	if timeout <= 0 {
-		timeout = defaultS3Timeout
-	}
 	c.cleanups.Add(1)
 	go func() {
 		defer c.cleanups.Done()
-		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		// The probe's ctx has ended: this delete gets a deadline of its
+		// own, the check's timeout, so Close never waits longer.
+		ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
 		defer cancel()
 		if _, err := c.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(c.bucket), Key: aws.String(key)}); err != nil {
 			c.logger.Warn("s3: could not delete the probe object after a timeout", "bucket", c.bucket, "key", key, "error", Message(c.explain(ctx, err, "s3:DeleteObject")))
@@ -299,35 +296,23 @@ func (c *S3) Close() error {
 // permission the failed call needs. It never includes the SDK's own text,
 // which can carry request details; only codes, statuses and host:port.
 func (c *S3) explain(ctx context.Context, err error, perm string) error {
-	addr := c.addr
+	addr := requestAddr(err, c.addr)
 	var uerr *url.Error
-	if errors.As(err, &uerr) {
-		if u, perr := url.Parse(uerr.URL); perr == nil && u.Host != "" {
-			addr = hostPort(u)
-		}
-	}
+	errors.As(err, &uerr)
 	wrap := func(kind Kind, format string, args ...any) error {
 		return &Error{Kind: kind, Msg: fmt.Sprintf(format, args...), Err: err}
 	}
 
-	var netErr net.Error
-	var dnsErr *net.DNSError
-	switch {
-	case errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) ||
-		(errors.As(err, &netErr) && netErr.Timeout()):
-		return wrap(KindUnavailable, "timed out after %s (%s)", c.budget(ctx), addr)
-	case errors.Is(ctx.Err(), context.Canceled) || errors.Is(err, context.Canceled):
-		return wrap(KindUnavailable, "check canceled (%s)", addr)
-	case credentialsError(err):
+	if ctx.Err() != nil {
+		return timeoutFailure(ctx, err, c.timeout, addr)
+	}
+	// Credentials first: a failed fetch from the instance metadata
+	// service is a network error too, but the fix is the credentials.
+	if credentialsError(err) {
 		return wrap(KindUnavailable, "no usable AWS credentials (set access_key_id and secret_access_key, or the AWS environment)")
-	case errors.As(err, &dnsErr):
-		return wrap(KindUnavailable, "cannot resolve %s", dnsErr.Name)
-	case errors.Is(err, syscall.ECONNREFUSED):
-		return wrap(KindUnavailable, "connection refused (%s)", addr)
-	case errors.Is(err, syscall.ECONNRESET):
-		return wrap(KindUnavailable, "connection reset (%s)", addr)
-	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
-		return wrap(KindUnavailable, "connection closed by the server (%s)", addr)
+	}
+	if nf := netFailure(ctx, err, c.timeout, addr); nf != nil {
+		return nf
 	}
 
 	var apiErr smithy.APIError
@@ -385,21 +370,4 @@ func credentialsError(err error) bool {
 
 func (c *S3) regionOf() string {
 	return c.client.Options().Region
-}
-
-type s3BudgetKey struct{}
-
-// budget is the time a probe has: the check's timeout, or what ctx allows.
-// Check stores it in ctx so "timed out after …" names it.
-func (c *S3) budget(ctx context.Context) time.Duration {
-	if d, ok := ctx.Value(s3BudgetKey{}).(time.Duration); ok {
-		return d
-	}
-	if c.timeout > 0 {
-		return c.timeout
-	}
-	if dl, ok := ctx.Deadline(); ok {
-		return time.Until(dl).Round(time.Millisecond)
-	}
-	return defaultS3Timeout
 }

@@ -45,7 +45,7 @@ func newS3CheckWithin(t *testing.T, params map[string]any, timeout time.Duration
 	if !ok {
 		t.Fatal("type s3 is not registered")
 	}
-	c, err := typ.New(checks.Spec{Name: "s3", Params: checks.NewParams(params), Timeout: timeout})
+	c, err := typ.Build(params, checks.Env{Name: "s3", Timeout: timeout})
 	if err != nil {
 		t.Fatalf("new s3 check: %v", err)
 	}
@@ -318,7 +318,7 @@ func TestS3_ConstructorValidation(t *testing.T) {
 			"key \"bucket\": is required\nkey \"endpoint\": must be an http or https URL, not \"gopher\"\nkey \"secret_access_key\": is required when access_key_id is set"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := typ.New(checks.Spec{Name: "s3", Params: checks.NewParams(tc.params), Timeout: time.Second})
+			_, err := typ.Build(tc.params, checks.Env{Name: "s3", Timeout: time.Second})
 			if err == nil {
 				t.Fatalf("want error %q, got none", tc.want)
 			}
@@ -343,7 +343,7 @@ func TestS3_ValidConfigsBuildWithoutNetwork(t *testing.T) {
 		{"bucket": "b", "endpoint": "https://minio.internal", "path_style": true, "access_key_id": "id", "secret_access_key": "s"},
 	} {
 		start := time.Now()
-		c, err := typ.New(checks.Spec{Name: "s3", Params: checks.NewParams(params), Timeout: time.Second})
+		c, err := typ.Build(params, checks.Env{Name: "s3", Timeout: time.Second})
 		if err != nil {
 			t.Fatalf("%v: %v", params, err)
 		}

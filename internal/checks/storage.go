@@ -24,14 +24,18 @@ type Storage struct {
 	io      blockingCall[struct{}]
 }
 
-func newStorage(s Spec) (Checker, error) {
-	p := s.Params
-	st := &Storage{dir: p.Required("path"), timeout: s.Timeout}
-	if err := p.Err(); err != nil {
-		return nil, err
-	}
-	st.dir = filepath.Clean(st.dir)
-	return st, nil
+type storageConfig struct {
+	Path string `key:"path" required:"true" doc:"the directory to test; a relative path is relative to healthd's working directory"`
+}
+
+func newStorageConfig(Settings) Config { return &storageConfig{} }
+
+// Validate has nothing to add to the keys' own checks: a directory that is
+// missing now may be mounted later, so it fails probes, not the config.
+func (c *storageConfig) Validate() error { return nil }
+
+func (c *storageConfig) Build(env Env) (Checker, error) {
+	return &Storage{dir: filepath.Clean(c.Path), timeout: env.Timeout}, nil
 }
 
 // Check writes, reads, compares and deletes one file. The file I/O runs

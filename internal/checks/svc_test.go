@@ -22,7 +22,31 @@ func svcNew(typ string, params map[string]any, timeout time.Duration) (checks.Ch
 	if !ok {
 		return nil, fmt.Errorf("type %q is not registered", typ)
 	}
-	return ty.New(checks.Spec{Name: typ + "-test", Params: checks.NewParams(params), Timeout: timeout})
+	c, err := ty.Build(params, checks.Env{Name: typ + "-test", Timeout: timeout})
+	if err != nil {
+		return nil, err
+	}
+	return deadlined{c, timeout}, nil
+}
+
+// deadlined gives every Check a context with the check's deadline, as the
+// runner does: checks rely on it and set none of their own.
+type deadlined struct {
+	checks.Checker
+	timeout time.Duration
+}
+
+func (d deadlined) Check(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, d.timeout)
+	defer cancel()
+	return d.Checker.Check(ctx)
+}
+
+func (d deadlined) Close() error {
+	if cl, ok := d.Checker.(io.Closer); ok {
+		return cl.Close()
+	}
+	return nil
 }
 
 // svcConfigCase is a bad config and a part of the error it must give.

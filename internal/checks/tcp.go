@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net"
-	"os"
 	"strconv"
 	"syscall"
 	"time"
@@ -18,18 +17,25 @@ type TCP struct {
 	dialer  net.Dialer
 }
 
-func newTCP(s Spec) (Checker, error) {
-	p := s.Params
-	t := &TCP{addr: p.Required("address"), timeout: s.Timeout}
-	if t.addr != "" {
-		if msg := checkHostPort(t.addr); msg != "" {
-			p.Errorf("address", "%s", msg)
+type tcpConfig struct {
+	Address string `key:"address" required:"true" doc:"host:port to connect to: IPv4, [IPv6] or a name, and a port number 1-65535"`
+}
+
+func newTCPConfig(Settings) Config { return &tcpConfig{} }
+
+func (c *tcpConfig) Validate() error {
+	var p Problems
+	if c.Address != "" {
+		if msg := checkHostPort(c.Address); msg != "" {
+			p.Add("address", "%s", msg)
 		}
 	}
-	if err := p.Err(); err != nil {
-		return nil, err
-	}
-	t.dialer.Timeout = s.Timeout // ctx's deadline bounds it too
+	return p.Err()
+}
+
+func (c *tcpConfig) Build(env Env) (Checker, error) {
+	t := &TCP{addr: c.Address, timeout: env.Timeout}
+	t.dialer.Timeout = env.Timeout // ctx's deadline bounds it too
 	return t, nil
 }
 
@@ -64,26 +70,23 @@ func (t *TCP) Check(ctx context.Context) error {
 	return nil
 }
 
-// dialFailure words a failed connection in plain terms, naming where:
-// "connection refused (127.0.0.1:9)", "timed out after 1s (…)".
+// dialFailure words a failed connection in the shared vocabulary, naming
+// where: "connection refused (127.0.0.1:9)", "timed out after 1s (…)".
 func dialFailure(ctx context.Context, err error, timeout time.Duration, where string) error {
-	var dnsErr *net.DNSError
-	var errno syscall.Errno
-	switch {
-	case ctx.Err() != nil || errors.Is(err, os.ErrDeadlineExceeded) || isCtxErr(err):
-		return ctxFailure(ctx, timeout, where)
-	case errors.As(err, &dnsErr):
-		if dnsErr.IsNotFound {
-			return Unavailable("no such host (%s)", where)
-		}
-		if dnsErr.IsTimeout {
-			return Unavailable("timed out resolving the host (%s)", where)
-		}
-		return Unavailable("cannot resolve the host: %s (%s)", dnsErr.Err, where)
-	case errors.As(err, &errno):
-		return Unavailable("%s (%s)", errno.Error(), where)
+	if nf := netFailure(ctx, err, timeout, where); nf != nil {
+		return nf
 	}
-	return Unavailable("%s (%s)", innermost(err).Error(), where)
+	return otherFailure(err, where)
+}
+
+// otherFailure words an error the shared vocabulary has no words for with
+// the system's own, without the op/address prefixes net adds.
+func otherFailure(err error, where string) error {
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		return &Error{Kind: KindUnavailable, Msg: errno.Error() + " (" + where + ")", Err: err}
+	}
+	return &Error{Kind: KindUnavailable, Msg: innermost(err).Error() + " (" + where + ")", Err: err}
 }
 
 // innermost unwraps err to its first cause without a further cause,

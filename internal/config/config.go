@@ -7,15 +7,21 @@ package config
 
 import (
 	"bytes"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"html/template"
 	"io"
 	"log/slog"
+	"net"
+	"net/netip"
 	"os"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/spf13/viper"
 	"go.yaml.in/yaml/v3"
@@ -49,13 +55,28 @@ type Server struct {
 	TLSKeyFile      string
 }
 
-// Defaults holds the `defaults:` section, applied to every check that does
-// not set its own.
+// Defaults holds the `defaults:` section: every per-check key that has a
+// default, applied to each check that does not set its own.
 type Defaults struct {
-	Timeout  time.Duration
-	CacheTTL time.Duration
-	MaxStale time.Duration
-	History  int
+	Critical               bool
+	Timeout                time.Duration
+	CacheTTL               time.Duration
+	MaxStale               time.Duration
+	Interval               time.Duration
+	FailuresBeforeCritical int
+	SuccessesBeforePassing int
+	History                int
+}
+
+// builtinDefaults are the defaults of the `defaults:` keys.
+var builtinDefaults = Defaults{
+	Critical:               true,
+	Timeout:                2 * time.Second,
+	CacheTTL:               time.Second,
+	MaxStale:               5 * time.Second,
+	FailuresBeforeCritical: 1,
+	SuccessesBeforePassing: 1,
+	History:                100,
 }
 
 // Check is one built check and the settings the runner needs.
@@ -75,8 +96,10 @@ type Check struct {
 	History                int // results kept per check
 
 	ComponentType string
-	Checker       checks.Checker
-	Secrets       []string // to redact from every output
+	// Spec is the check's own keys, decoded and validated; building it
+	// (runner.New) opens its clients.
+	Spec    checks.Config
+	Secrets []string // to redact from every output
 }
 
 // Notify is one entry of the `notify:` list: a webhook called on state changes.
@@ -93,19 +116,6 @@ type Notify struct {
 	// Secrets holds the URL (a Slack webhook URL is itself a credential),
 	// the header values and any credential in the entry.
 	Secrets []string
-}
-
-// Close releases every check's clients.
-func (c *Config) Close() error {
-	var errs []error
-	for _, ch := range c.Checks {
-		if cl, ok := ch.Checker.(io.Closer); ok {
-			if err := cl.Close(); err != nil {
-				errs = append(errs, fmt.Errorf("close check %q: %w", ch.Name, err))
-			}
-		}
-	}
-	return errors.Join(errs...)
 }
 
 // Groups returns every group named by a check, sorted.
@@ -149,16 +159,21 @@ type Options struct {
 	Logger    *slog.Logger
 }
 
-// Error is one problem in a config file.
+// Error is one problem in a config file, or in a flag or environment
+// variable that overrides one of its keys.
 type Error struct {
-	File  string
-	Line  int
-	Check string // the check's name, or "#<index>" when it has none
-	Key   string
-	Msg   string
+	File   string
+	Line   int
+	Check  string // the check's name, or "#<index>" when it has none
+	Key    string
+	Msg    string
+	Source string // the flag or variable the value came from, when not the file
 }
 
 func (e *Error) Error() string {
+	if e.Source != "" {
+		return e.Source + ": " + e.Msg
+	}
 	var b strings.Builder
 	b.WriteString(e.File)
 	if e.Line > 0 {
@@ -186,40 +201,105 @@ func (es Errors) Error() string {
 	return strings.Join(lines, "\n")
 }
 
-// NewOverrides returns a viper instance that reads HEALTHD_* variables
-// (HEALTHD_SERVER_LISTEN overrides server.listen); callers bind flags to it.
+// NewOverrides returns the viper instance that layers flags and HEALTHD_*
+// variables over the file. One rule of precedence holds for every scalar key
+// of server:, health_check: and defaults: (LayeredKeys): a flag wins over
+// the variable HEALTHD_<SECTION>_<KEY> (HEALTHD_SERVER_LISTEN,
+// HEALTHD_DEFAULTS_TIMEOUT, HEALTHD_HEALTH_CHECK_DISK_USAGE_MAX), which wins
+// over the file, which wins over the default. Callers bind flags to it, each
+// named as its key (--listen for server.listen), so that an error in a
+// value names the flag or the variable it came from.
 func NewOverrides() *viper.Viper {
 	v := viper.New()
 	v.SetEnvPrefix("HEALTHD")
 	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
-	for _, k := range overridableKeys {
-		_ = v.BindEnv("server." + k)
+	for _, k := range LayeredKeys() {
+		_ = v.BindEnv(k)
 	}
 	return v
 }
 
-var overridableKeys = []string{"listen", "path", "failure_status", "log_format", "log_level", "template"}
+// layeredSections are the sections whose scalar keys flags and variables
+// may set, with their declarations.
+func layeredSections() map[string][]checks.Key {
+	return map[string][]checks.Key{
+		"server":       checks.KeysOf(&serverKeys{}),
+		"health_check": checks.KeysOf(&healthCheckKeys{}),
+		"defaults":     checks.KeysOf(&perCheckKeys{}),
+	}
+}
+
+// LayeredKeys lists the keys ("server.listen") that flags and HEALTHD_*
+// variables may set: every scalar key of the layered sections, from their
+// declarations.
+func LayeredKeys() []string {
+	var out []string
+	for section, keys := range layeredSections() {
+		for _, k := range keys {
+			switch k.Kind {
+			case "section", "list of sections", "list of strings", "mapping":
+				continue
+			}
+			out = append(out, section+"."+k.Name)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// EnvName is the variable that sets a layered key: HEALTHD_SERVER_LISTEN.
+func EnvName(key string) string {
+	return "HEALTHD_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
+}
+
+// layer sets in raw, the file's mapping of section, the keys that a flag or
+// variable sets in the overrides, and returns where each came from.
+func (l *loader) layer(section string, raw map[string]any) map[string]string {
+	v := l.opts.Overrides
+	if v == nil {
+		return nil
+	}
+	sources := map[string]string{}
+	for _, key := range LayeredKeys() {
+		name, ok := strings.CutPrefix(key, section+".")
+		if !ok || !v.IsSet(key) {
+			continue
+		}
+		raw[name] = v.Get(key)
+		sources[name] = overrideSource(key, raw[name])
+	}
+	return sources
+}
+
+// collectLayered is collect for a layered section: an error in a value that
+// a flag or variable set names that flag or variable instead of a line.
+func (l *loader) collectLayered(err error, e entry, section string, sources map[string]string) {
+	for _, err := range flatten(err) {
+		var ke *checks.KeyError
+		if errors.As(err, &ke) && sources[ke.Key] != "" {
+			l.errs = append(l.errs, &Error{File: l.file, Key: section + "." + ke.Key, Msg: ke.Msg, Source: sources[ke.Key]})
+		} else {
+			l.collect(err, e.node, e.line, "", section+".")
+		}
+	}
+}
 
 // Load reads, expands, validates and builds the config in path. On error the
 // returned error is an Errors listing every problem; no clients are left open.
 func Load(path string, opts Options) (*Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := ReadFile(path)
 	if err != nil {
-		return nil, Errors{{File: path, Msg: fmt.Sprintf("cannot read config: %v", unwrapPathErr(err))}}
+		return nil, Errors{{File: path, Msg: fmt.Sprintf("cannot read config: %v", err)}}
 	}
 	return Parse(path, data, opts)
 }
 
-func unwrapPathErr(err error) error {
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
-}
-
-// Parse is Load on bytes already read; name is used in messages.
+// Parse is Load on bytes already read (with ReadFile); name is used in
+// messages.
 func Parse(name string, data []byte, opts Options) (*Config, error) {
+	if len(data) > MaxFileSize {
+		return nil, Errors{{File: name, Msg: fmt.Sprintf("cannot read config: %v", errTooLarge)}}
+	}
 	if opts.Registry == nil {
 		opts.Registry = checks.Builtin()
 	}
@@ -229,12 +309,9 @@ func Parse(name string, data []byte, opts Options) (*Config, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	l := &loader{file: name, opts: opts}
+	l := &loader{file: name, opts: opts, unexpanded: map[string]bool{}}
 	cfg := l.parse(data)
 	if len(l.errs) > 0 {
-		if cfg != nil {
-			cfg.Close()
-		}
 		return nil, l.errs
 	}
 	return cfg, nil
@@ -244,10 +321,22 @@ type loader struct {
 	file string
 	opts Options
 	errs Errors
+	// unexpanded holds the keys (check + "\x00" + key) whose ${...} did not
+	// expand: the error says why, and what their raw text then fails is noise.
+	unexpanded map[string]bool
 }
 
 func (l *loader) errorf(line int, check, key, format string, args ...any) {
+	if l.unexpanded[check+"\x00"+key] {
+		return
+	}
 	l.errs = append(l.errs, &Error{File: l.file, Line: line, Check: check, Key: key, Msg: fmt.Sprintf(format, args...)})
+}
+
+// expandFailed records that key's value did not expand.
+func (l *loader) expandFailed(line int, check, key string, err error) {
+	l.errorf(line, check, key, "%v", err)
+	l.unexpanded[check+"\x00"+key] = true
 }
 
 // collect turns a KeyError list from Params into config errors under
@@ -306,6 +395,9 @@ func (l *loader) parse(data []byte) *Config {
 		l.errorf(0, "", "", "not valid YAML: %v", strings.TrimPrefix(err.Error(), "yaml: "))
 		return nil
 	}
+	if !l.singleDocument(dec) || !l.checkExpansion(&doc) {
+		return nil
+	}
 	root := &doc
 	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
 		root = root.Content[0]
@@ -336,6 +428,35 @@ func (l *loader) parse(data []byte) *Config {
 		l.notifyChecks(cfg, top["notify"])
 	}
 	return cfg
+}
+
+// singleDocument reads the documents after the first and reports any that
+// is not empty: healthd reads one, and silently ignoring the rest would
+// hide half a config.
+func (l *loader) singleDocument(dec *yaml.Decoder) bool {
+	n, line := 1, 0
+	for {
+		var doc yaml.Node
+		err := dec.Decode(&doc)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			l.errorf(0, "", "", "not valid YAML: %v", strings.TrimPrefix(err.Error(), "yaml: "))
+			return false
+		}
+		if len(doc.Content) == 1 && doc.Content[0].Tag == "!!null" && doc.Content[0].Value == "" {
+			continue // a trailing "---" alone
+		}
+		if n++; line == 0 {
+			line = doc.Line
+		}
+	}
+	if n > 1 {
+		l.errorf(line, "", "", "the file holds %d YAML documents (separated by ---); healthd reads one", n)
+		return false
+	}
+	return true
 }
 
 // entry is a decoded YAML value with the line of its key.
@@ -373,7 +494,7 @@ func (l *loader) value(n *yaml.Node, check, key string) any {
 		if n.Tag == "!!str" || n.Style&(yaml.SingleQuotedStyle|yaml.DoubleQuotedStyle|yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
 			s, err := expand(n.Value, l.opts.LookupEnv)
 			if err != nil {
-				l.errorf(n.Line, check, key, "%v", err)
+				l.expandFailed(n.Line, check, key, err)
 			}
 			return s
 		}
@@ -385,7 +506,7 @@ func (l *loader) value(n *yaml.Node, check, key string) any {
 		if s, ok := v.(string); ok {
 			s, err := expand(s, l.opts.LookupEnv)
 			if err != nil {
-				l.errorf(n.Line, check, key, "%v", err)
+				l.expandFailed(n.Line, check, key, err)
 			}
 			return s
 		}
@@ -409,7 +530,8 @@ func (l *loader) value(n *yaml.Node, check, key string) any {
 
 // expand replaces ${VAR} and ${VAR:-default}; $$ is a literal $. An unset
 // variable without a default is an error: an empty DSN would only fail later,
-// more obscurely.
+// more obscurely. Errors locate the problem by its position and never quote
+// the value, which may be a password (a "${" in one is a typo for "$${").
 func expand(s string, lookup func(string) (string, bool)) (string, error) {
 	if !strings.Contains(s, "$") {
 		return s, nil
@@ -433,12 +555,12 @@ func expand(s string, lookup func(string) (string, bool)) (string, error) {
 		}
 		end := strings.IndexByte(s[i:], '}')
 		if end < 0 {
-			return s, fmt.Errorf("unclosed ${ in %q", truncate(s))
+			return s, fmt.Errorf("unclosed ${ at character %d of the value (write $$ for a literal $)", charPos(s, i))
 		}
 		expr := s[i+2 : i+end]
 		name, def, hasDef := strings.Cut(expr, ":-")
 		if !envNameRe.MatchString(name) {
-			return s, fmt.Errorf("bad variable name %q in ${...}", name)
+			return s, fmt.Errorf("the ${...} at character %d of the value holds no variable name: letters, digits and _, not starting with a digit (write $$ for a literal $)", charPos(s, i))
 		}
 		v, ok := lookup(name)
 		switch {
@@ -457,12 +579,8 @@ func expand(s string, lookup func(string) (string, bool)) (string, error) {
 
 var envNameRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
-func truncate(s string) string {
-	if len(s) > 40 {
-		return s[:40] + "…"
-	}
-	return s
-}
+// charPos is the 1-based position, in characters, of byte i of s.
+func charPos(s string, i int) int { return utf8.RuneCountInString(s[:i]) + 1 }
 
 func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
@@ -474,16 +592,19 @@ func sortedKeys[V any](m map[string]V) []string {
 }
 
 // section returns the Params of a top-level mapping section, or empty ones.
-func (l *loader) section(e entry, name string) (*checks.Params, int) {
-	if e.node == nil || e.value == nil {
-		return checks.NewParams(map[string]any{}), e.line
+// section returns the Params of a layered top-level section, the file's
+// keys with the flags' and variables' over them, and where those came from.
+func (l *loader) section(e entry, name string) (*checks.Params, map[string]string) {
+	m := map[string]any{}
+	if e.node != nil && e.value != nil {
+		var ok bool
+		if m, ok = e.value.(map[string]any); !ok {
+			l.errorf(e.line, "", name, "must be a mapping")
+			m = map[string]any{}
+		}
 	}
-	m, ok := e.value.(map[string]any)
-	if !ok {
-		l.errorf(e.line, "", name, "must be a mapping")
-		return checks.NewParams(map[string]any{}), e.line
-	}
-	return checks.NewParams(m), e.line
+	sources := l.layer(name, m)
+	return checks.NewParams(m), sources
 }
 
 func (l *loader) server(cfg *Config, e entry) {
@@ -493,16 +614,13 @@ func (l *loader) server(cfg *Config, e entry) {
 	} else if e.value != nil {
 		l.errorf(e.line, "", "server", "must be a mapping")
 	}
-	if v := l.opts.Overrides; v != nil {
-		for _, k := range overridableKeys {
-			if v.IsSet("server." + k) {
-				raw[k] = v.Get("server." + k)
-			}
-		}
-	}
+	sources := l.layer("server", raw)
 	p := checks.NewParams(raw)
 	s := &cfg.Server
 	s.Listen = p.String("listen", ":8000")
+	if err := checkListen(s.Listen); err != nil {
+		p.Errorf("listen", "%v", err)
+	}
 	s.Path = p.String("path", "/ht/")
 	if !strings.HasPrefix(s.Path, "/") {
 		p.Errorf("path", "must start with /")
@@ -510,6 +628,9 @@ func (l *loader) server(cfg *Config, e entry) {
 	s.Path = "/" + strings.Trim(s.Path, "/") + "/"
 	if s.Path == "//" {
 		s.Path = "/"
+	}
+	if builtin := shadowedPath(s.Path); builtin != "" {
+		p.Errorf("path", "must not be %s: healthd serves %s there itself, and the checks would hide it", strings.TrimSuffix(s.Path, "/"), builtin)
 	}
 	s.FailureStatus = p.Int("failure_status", 500)
 	if s.FailureStatus < 400 || s.FailureStatus > 599 {
@@ -524,6 +645,11 @@ func (l *loader) server(cfg *Config, e entry) {
 		p.Errorf("log_level", "must be debug, info, warn or error, not %q", lvl)
 	}
 	s.Template = p.String("template", "")
+	if s.Template != "" {
+		if err := checkTemplate(s.Template); err != nil {
+			p.Errorf("template", "%v", err)
+		}
+	}
 	s.Refresh = p.Duration("refresh", 10*time.Second)
 	s.DrainDelay = p.Duration("drain_delay", 0)
 	s.ShutdownTimeout = p.Duration("shutdown_timeout", 15*time.Second)
@@ -537,7 +663,73 @@ func (l *loader) server(cfg *Config, e entry) {
 	}
 	l.auth(s, p)
 	l.tls(s, p)
-	l.collect(p.Err(), e.node, e.line, "", "server.")
+	l.collectLayered(p.Err(), e, "server", sources)
+}
+
+// overrideSource names where an override of key came from: its
+// HEALTHD_* variable when that holds the value, else the flag named as the
+// key (a flag wins over the variable).
+func overrideSource(key string, value any) string {
+	env := EnvName(key)
+	if v, ok := os.LookupEnv(env); ok && v == fmt.Sprint(value) {
+		return env
+	}
+	_, name, _ := strings.Cut(key, ".")
+	return "--" + strings.ReplaceAll(name, "_", "-")
+}
+
+// checkListen checks addr as net.Listen("tcp", addr) reads it, without
+// binding or resolving anything.
+func checkListen(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("must be host:port or :port, such as :8000 or 127.0.0.1:8000, not %q", addr)
+	}
+	if n, err := strconv.Atoi(port); err == nil {
+		if n < 0 || n > 65535 {
+			return fmt.Errorf("port %d is out of range (0 to 65535)", n)
+		}
+	} else if _, err := net.LookupPort("tcp", port); port != "" && err != nil {
+		return fmt.Errorf("port %q is neither a number nor a known service name", port)
+	}
+	if host != "" && !hostRe.MatchString(host) {
+		if _, err := netip.ParseAddr(host); err != nil {
+			return fmt.Errorf("host %q is neither an IP address nor a host name", host)
+		}
+	}
+	return nil
+}
+
+var hostRe = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9_-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9_-]*[A-Za-z0-9])?)*\.?$`)
+
+// builtinPaths are served by healthd whatever server.path is.
+var builtinPaths = []string{"/ping", "/metrics", "/-/reload"}
+
+// shadowedPath returns the built-in endpoint that the checks served at
+// path (which starts and ends with "/") would hide, or "". /-/ is kept for
+// healthd's own endpoints.
+func shadowedPath(path string) string {
+	if strings.HasPrefix(path, "/-/") {
+		return "/-/reload"
+	}
+	if p := strings.TrimSuffix(path, "/"); contains(builtinPaths, p) {
+		return p
+	}
+	return ""
+}
+
+// checkTemplate reads and parses a dashboard template as the server will,
+// so that validate reports what would stop serve. (The server also checks
+// the template against its Content-Security-Policy.)
+func checkTemplate(file string) error {
+	data, err := ReadFile(file)
+	if err != nil {
+		return fmt.Errorf("cannot read the template: %v", err)
+	}
+	if _, err := template.New(file).Parse(string(data)); err != nil {
+		return fmt.Errorf("the template does not parse: %v", strings.TrimPrefix(err.Error(), "template: "))
+	}
+	return nil
 }
 
 func (l *loader) auth(s *Server, p *checks.Params) {
@@ -555,6 +747,8 @@ func (l *loader) auth(s *Server, p *checks.Params) {
 	}
 }
 
+// tls reads the certificate and key, as serve will, so that a missing
+// file or a certificate that does not go with its key fails validate.
 func (l *loader) tls(s *Server, p *checks.Params) {
 	tp := p.Section("tls", "cert_file and key_file")
 	if tp == nil {
@@ -564,12 +758,28 @@ func (l *loader) tls(s *Server, p *checks.Params) {
 	s.TLSKeyFile = tp.String("key_file", "")
 	if (s.TLSCertFile == "") != (s.TLSKeyFile == "") {
 		tp.Errorf("cert_file", "cert_file and key_file go together")
+		return
+	}
+	if s.TLSCertFile == "" {
+		return
+	}
+	cert, certErr := ReadFile(s.TLSCertFile)
+	if certErr != nil {
+		tp.Errorf("cert_file", "cannot read the certificate: %v", certErr)
+	}
+	key, keyErr := ReadFile(s.TLSKeyFile)
+	if keyErr != nil {
+		tp.Errorf("key_file", "cannot read the key: %v", keyErr)
+	}
+	if certErr == nil && keyErr == nil {
+		if _, err := tls.X509KeyPair(cert, key); err != nil {
+			p.Errorf("tls", "cert_file and key_file are not a certificate and its key: %v", strings.TrimPrefix(err.Error(), "tls: "))
+		}
 	}
 }
 
 func (l *loader) healthCheck(cfg *Config, e entry) {
-	p, line := l.section(e, "health_check")
-	node := e.node
+	p, sources := l.section(e, "health_check")
 	def90, def100 := 90.0, 100.0
 	cfg.HealthCheck.DiskUsageMax = p.Float("DISK_USAGE_MAX", &def90)
 	if v := cfg.HealthCheck.DiskUsageMax; v != nil && (*v < 0 || *v > 100) {
@@ -580,24 +790,45 @@ func (l *loader) healthCheck(cfg *Config, e entry) {
 		p.Errorf("MEMORY_MIN", "must be MB available (0 or more), or null to disable")
 	}
 	cfg.HealthCheck.WarningsAsErrors = p.Bool("WARNINGS_AS_ERRORS", true)
-	l.collect(p.Err(), node, line, "", "health_check.")
+	l.collectLayered(p.Err(), e, "health_check", sources)
 }
 
 func (l *loader) defaults(cfg *Config, e entry) {
-	p, line := l.section(e, "defaults")
-	node := e.node
-	d := &cfg.Defaults
-	d.Timeout = p.Duration("timeout", 2*time.Second)
-	if d.Timeout <= 0 {
+	p, sources := l.section(e, "defaults")
+	cfg.Defaults = runSettings(p, builtinDefaults)
+	l.collectLayered(p.Err(), e, "defaults", sources)
+}
+
+// runSettings reads the keys a check and the defaults section share, each
+// defaulting to def's, and checks those set here (an inherited value was
+// checked where it was set).
+func runSettings(p *checks.Params, def Defaults) Defaults {
+	d := Defaults{
+		Critical:               p.Bool("critical", def.Critical),
+		Timeout:                p.Duration("timeout", def.Timeout),
+		CacheTTL:               p.Duration("cache_ttl", def.CacheTTL),
+		MaxStale:               p.Duration("max_stale", def.MaxStale),
+		Interval:               p.Duration("interval", def.Interval),
+		FailuresBeforeCritical: p.Int("failures_before_critical", def.FailuresBeforeCritical),
+		SuccessesBeforePassing: p.Int("successes_before_passing", def.SuccessesBeforePassing),
+		History:                p.Int("history", def.History),
+	}
+	if d.Timeout <= 0 && p.Has("timeout") {
 		p.Errorf("timeout", "must be more than 0")
 	}
-	d.CacheTTL = p.Duration("cache_ttl", time.Second)
-	d.MaxStale = p.Duration("max_stale", 5*time.Second)
-	d.History = p.Int("history", 100)
-	if d.History < 1 || d.History > 100000 {
+	if d.Interval > 0 && d.Interval < 100*time.Millisecond && p.Has("interval") {
+		p.Errorf("interval", "must be at least 100ms (or 0 to run on demand)")
+	}
+	if (d.History < 1 || d.History > 100000) && p.Has("history") {
 		p.Errorf("history", "must be from 1 to 100000")
 	}
-	l.collect(p.Err(), node, line, "", "defaults.")
+	if d.FailuresBeforeCritical < 1 && p.Has("failures_before_critical") {
+		p.Errorf("failures_before_critical", "must be 1 or more")
+	}
+	if d.SuccessesBeforePassing < 1 && p.Has("successes_before_passing") {
+		p.Errorf("successes_before_passing", "must be 1 or more")
+	}
+	return d
 }
 
 func (l *loader) notify(cfg *Config, e entry) {
@@ -709,6 +940,9 @@ func (l *loader) checks(cfg *Config, e entry) {
 	names := map[string]int{}
 	for i, n := range e.node.Content {
 		label := fmt.Sprintf("#%d", i+1)
+		if nm := scalarValue(n, "name"); nameRe.MatchString(nm) {
+			label = fmt.Sprintf("%q", nm) // before decoding: errors of decoding name the check too
+		}
 		if n.Kind != yaml.MappingNode {
 			l.errorf(n.Line, label, "", "must be a mapping with name and type")
 			continue
@@ -733,6 +967,20 @@ func (l *loader) checks(cfg *Config, e entry) {
 	}
 }
 
+// scalarValue returns the text of a mapping node's scalar under key, as
+// written (before expansion), or "".
+func scalarValue(n *yaml.Node, key string) string {
+	if n.Kind != yaml.MappingNode {
+		return ""
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if k, v := n.Content[i], n.Content[i+1]; k.Value == key && v.Kind == yaml.ScalarNode {
+			return v.Value
+		}
+	}
+	return ""
+}
+
 func (l *loader) check(cfg *Config, entries map[string]entry, node *yaml.Node, label string) *Check {
 	line := node.Line
 	common := map[string]any{}
@@ -745,42 +993,30 @@ func (l *loader) check(cfg *Config, entries map[string]entry, node *yaml.Node, l
 		}
 	}
 	p := checks.NewParams(common)
+	run := runSettings(p, cfg.Defaults)
 	c := &Check{
 		Type:     p.Required("type"),
-		Critical: p.Bool("critical", true),
-		Timeout:  p.Duration("timeout", cfg.Defaults.Timeout),
-		CacheTTL: p.Duration("cache_ttl", cfg.Defaults.CacheTTL),
-		MaxStale: p.Duration("max_stale", cfg.Defaults.MaxStale),
-		Interval: p.Duration("interval", 0),
+		Critical: run.Critical,
+		Timeout:  run.Timeout,
+		CacheTTL: run.CacheTTL,
+		MaxStale: run.MaxStale,
+		Interval: run.Interval,
 		Groups:   p.Strings("groups"),
 
-		FailuresBeforeCritical: p.Int("failures_before_critical", 1),
-		SuccessesBeforePassing: p.Int("successes_before_passing", 1),
-		History:                p.Int("history", cfg.Defaults.History),
+		FailuresBeforeCritical: run.FailuresBeforeCritical,
+		SuccessesBeforePassing: run.SuccessesBeforePassing,
+		History:                run.History,
 	}
 	c.Name = p.String("name", c.Type)
 	if c.Name != "" && !nameRe.MatchString(c.Name) {
 		p.Errorf("name", "must be 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit")
 	}
-	if c.Timeout <= 0 && p.Has("timeout") {
-		p.Errorf("timeout", "must be more than 0")
-	}
-	if c.Interval > 0 && c.Interval < 100*time.Millisecond {
-		p.Errorf("interval", "must be at least 100ms (or 0 to run on demand)")
-	}
 	for i, g := range c.Groups {
 		if !nameRe.MatchString(g) || g == "check" || g == "metrics" {
 			p.Errorf(fmt.Sprintf("groups[%d]", i), "group %q must be letters, digits, '.', '_' or '-', and not check or metrics", g)
+		} else if g == "ping" && cfg.Server.Path == "/" {
+			p.Errorf(fmt.Sprintf("groups[%d]", i), "group ping would be served at /ping, healthd's own endpoint, since server.path is /")
 		}
-	}
-	if c.History < 1 || c.History > 100000 {
-		p.Errorf("history", "must be from 1 to 100000")
-	}
-	if c.FailuresBeforeCritical < 1 {
-		p.Errorf("failures_before_critical", "must be 1 or more")
-	}
-	if c.SuccessesBeforePassing < 1 {
-		p.Errorf("successes_before_passing", "must be 1 or more")
 	}
 	l.collect(p.Err(), node, line, label, "")
 	if c.Type == "" {
@@ -797,16 +1033,7 @@ func (l *loader) check(cfg *Config, entries map[string]entry, node *yaml.Node, l
 	}
 	c.ComponentType = typ.ComponentType
 	c.Secrets = checks.Secrets(own)
-	own = copyMap(own)
-	params := checks.NewParams(own)
-	params.AlsoKnown(commonKeys...)
-	checker, err := safeNew(typ.New, checks.Spec{
-		Name:     c.Name,
-		Params:   params,
-		Timeout:  c.Timeout,
-		Settings: cfg.HealthCheck,
-		Logger:   l.opts.Logger.With("check", c.Name),
-	})
+	spec, err := safeParse(typ, copyMap(own), cfg.HealthCheck)
 	if err != nil {
 		for _, e := range flatten(err) {
 			var ke *checks.KeyError
@@ -822,23 +1049,22 @@ func (l *loader) check(cfg *Config, entries map[string]entry, node *yaml.Node, l
 		}
 		return nil
 	}
-	c.Checker = checker
+	if s, ok := spec.(checks.Secreter); ok {
+		c.Secrets = append(c.Secrets, s.Secrets()...)
+	}
+	c.Spec = spec
 	return c
 }
 
-// safeNew turns a constructor's panic into a config error: a bad config
-// must never crash the daemon, even through a buggy check type.
-func safeNew(f checks.Factory, s checks.Spec) (c checks.Checker, err error) {
+// safeParse decodes and validates a check's keys; a panic in a check type's
+// code is a config error: a bad config must never crash the daemon.
+func safeParse(typ checks.Type, own map[string]any, s checks.Settings) (spec checks.Config, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			c, err = nil, fmt.Errorf("check type failed to build: %v", r)
+			spec, err = nil, fmt.Errorf("check type failed to validate: %v", r)
 		}
 	}()
-	c, err = f(s)
-	if err == nil && c == nil {
-		err = fmt.Errorf("check type returned no checker")
-	}
-	return c, err
+	return typ.Parse(own, s, commonKeys...)
 }
 
 func contains(list []string, s string) bool {

@@ -42,16 +42,19 @@ type Options struct {
 	Signals <-chan os.Signal
 }
 
+// Exit statuses of the healthd command: 0 healthy (or a clean shutdown), 1
+// failing or another error, 2 a config error.
+const (
+	ExitOK     = 0
+	ExitFailed = 1
+	ExitConfig = 2
+)
+
 // ConfigError marks a failure to load the config: exit status 2.
 type ConfigError struct{ Err error }
 
 func (e *ConfigError) Error() string { return e.Err.Error() }
 func (e *ConfigError) Unwrap() error { return e.Err }
-
-// NewLogger builds the process logger from the server settings.
-func NewLogger(w io.Writer, s config.Server) *slog.Logger {
-	return newLogger(w, s.LogFormat, s.LogLevel)
-}
 
 // newLogger logs at level, which a reload may change.
 func newLogger(w io.Writer, format string, level slog.Leveler) *slog.Logger {
@@ -99,7 +102,7 @@ func Serve(ctx context.Context, opts Options) error {
 	rl.metrics = m
 	rl.hash = sum
 	if err := rl.install(cfg); err != nil {
-		return &ConfigError{err}
+		return &ConfigError{fmt.Errorf("%s: %w", cfg.File, err)} // as a reload reports it
 	}
 	m.ReloadResult(true, time.Now())
 	defer rl.stop()

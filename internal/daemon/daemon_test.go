@@ -1,7 +1,6 @@
 package daemon_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -197,64 +196,7 @@ func TestServe_RefusesToStartOnBadConfig(t *testing.T) {
 	}
 }
 
-func TestCheck_ExitCodes(t *testing.T) {
-	cases := []struct {
-		name string
-		yaml string
-		want int
-	}{
-		{"healthy", "checks: [{name: a, type: fake}]", daemon.ExitOK},
-		{"critical fails", "checks: [{name: a, type: fake, fail: down}]", daemon.ExitFailed},
-		{"non-critical fails", "checks: [{name: a, type: fake, fail: down, critical: false}]", daemon.ExitOK},
-		{"bad config", "checks: [{name: a, type: nope}]", daemon.ExitConfig},
-	}
-	for _, c := range cases {
-		var out, errb bytes.Buffer
-		code := daemon.Check(context.Background(), daemon.CheckOptions{
-			Options: daemon.Options{ConfigPath: writeConfig(t, c.yaml), Registry: checkstest.Registry(), Stderr: &errb},
-			Stdout:  &out,
-		})
-		if code != c.want {
-			t.Errorf("%s: exit %d, want %d\n%s%s", c.name, code, c.want, out.String(), errb.String())
-		}
-		if c.want != daemon.ExitConfig && !strings.HasPrefix(out.String(), "a") {
-			t.Errorf("%s: output lacks the check line: %q", c.name, out.String())
-		}
-	}
-}
-
-func TestCheck_URLMode(t *testing.T) {
-	url, _, _ := serve(t, "checks: [{name: db, type: fake, fail: down}]\n")
-	var out, errb bytes.Buffer
-	code := daemon.Check(context.Background(), daemon.CheckOptions{URL: url + "/ht/", Stdout: &out, Options: daemon.Options{Stderr: &errb}})
-	if code != daemon.ExitFailed || !strings.Contains(out.String(), "db\tunavailable: down") {
-		t.Errorf("exit %d: %q %q", code, out.String(), errb.String())
-	}
-	code = daemon.Check(context.Background(), daemon.CheckOptions{URL: "http://127.0.0.1:1/ht/", Stdout: &out, Options: daemon.Options{Stderr: &errb}})
-	if code != daemon.ExitFailed {
-		t.Errorf("refused: exit %d, want 1 (Docker reserves 2)", code)
-	}
-}
-
 func errorsAs(err error, target any) bool { return errors.As(err, target) }
-
-// TestDefaultConfig_CheckExitsZero runs the shipped configs/healthd.yaml with
-// the built-in check types: it must work on any machine.
-func TestDefaultConfig_CheckExitsZero(t *testing.T) {
-	var out, errb bytes.Buffer
-	code := daemon.Check(context.Background(), daemon.CheckOptions{
-		Options: daemon.Options{ConfigPath: "../../configs/healthd.yaml", Stderr: &errb},
-		Stdout:  &out,
-	})
-	if code != daemon.ExitOK {
-		t.Fatalf("exit %d\n%s%s", code, out.String(), errb.String())
-	}
-	for _, name := range []string{"disk", "memory", "storage"} {
-		if !strings.Contains(out.String(), name) {
-			t.Errorf("output lacks %s: %s", name, out.String())
-		}
-	}
-}
 
 // TestDiskThresholds is the seed's DISK_USAGE_MAX: 1 makes /ht/ fail with the
 // disk warning; null disables the threshold.
@@ -307,7 +249,6 @@ func TestFullExampleConfigValidates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer cfg.Close()
 	types := map[string]bool{}
 	for _, c := range cfg.Checks {
 		types[c.Type] = true

@@ -77,13 +77,16 @@ func newReloader(opts Options, srv *server.Server, logger *slog.Logger, level *s
 // nothing changed and cfg is closed.
 func (rl *Reloader) install(cfg *config.Config) error {
 	prev := rl.srv.State()
-	r := runner.New(cfg, runner.Options{WarningsAsErrors: cfg.HealthCheck.WarningsAsErrors, Logger: rl.logger})
+	r, err := runner.New(cfg, runner.Options{WarningsAsErrors: cfg.HealthCheck.WarningsAsErrors, Logger: rl.logger})
+	if err != nil {
+		return err
+	}
 	if prev != nil {
 		r.Inherit(prev.Runner)
 	}
 	st, err := rl.srv.NewState(cfg, r)
 	if err != nil {
-		cfg.Close()
+		r.Close()
 		return err
 	}
 	set := notify.New(cfg.Notify, notify.Options{Host: rl.host, Secrets: cfg.Secrets(), Logger: rl.logger})
@@ -120,8 +123,7 @@ func (rl *Reloader) retire(st *server.State, set *notify.Set) {
 		rl.logger.Warn("reload: probes still use the old checks; stopping them anyway", "waited", bound.String())
 	}
 	cancel()
-	st.Runner.Stop()
-	if err := st.Config.Close(); err != nil {
+	if err := st.Runner.Close(); err != nil {
 		rl.logger.Warn("reload: closing the old checks' clients", "err", err)
 	}
 	if set != nil {
@@ -160,14 +162,11 @@ func (rl *Reloader) ReloadIfChanged() (bool, error) {
 }
 
 // read returns the file's content and its hash; an unreadable file hashes
-// as its error, so the same failure is reported once.
+// as its error, so the same failure is reported once. It reads at most
+// config.MaxFileSize: a huge file must not exhaust the serving daemon.
 func (rl *Reloader) read() ([]byte, [32]byte, error) {
-	data, err := os.ReadFile(rl.path)
+	data, err := config.ReadFile(rl.path)
 	if err != nil {
-		var pe *os.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err
-		}
 		return nil, sha256.Sum256([]byte("unreadable: " + err.Error())), err
 	}
 	return data, sha256.Sum256(data), nil
@@ -247,8 +246,7 @@ func (rl *Reloader) stop() {
 	set := rl.notify
 	rl.mu.Unlock()
 	if st := rl.srv.State(); st != nil {
-		st.Runner.Stop()
-		if err := st.Config.Close(); err != nil {
+		if err := st.Runner.Close(); err != nil {
 			rl.logger.Warn("closing check clients", "err", err)
 		}
 	}

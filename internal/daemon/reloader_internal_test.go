@@ -54,7 +54,7 @@ func TestReloader_ClosesOldClientsCarriesHistoryAndNotifies(t *testing.T) {
 	path, srv, rl := installed(t, "checks: [{name: db, type: fake, fail: down}, {name: old, type: fake}]\n")
 	first := srv.State()
 	first.Runner.Run(context.Background(), first.Runner.Checks())
-	oldDB := first.Config.Checks[0].Checker.(*checkstest.Fake)
+	oldDB := first.Runner.Checks()[0].Checker().(*checkstest.Fake)
 
 	os.WriteFile(path, []byte("notify: [{url: '"+recv.URL+"'}]\nchecks: [{name: db, type: fake}, {name: new, type: fake}]\n"), 0o644)
 	if err := rl.Reload(); err != nil {
@@ -102,7 +102,7 @@ func TestReloader_BadTemplateKeepsTheRunningState(t *testing.T) {
 	if err == nil || srv.State() != before {
 		t.Fatalf("reload with a missing template: err %v, swapped %v", err, srv.State() != before)
 	}
-	if before.Config.Checks[0].Checker.(*checkstest.Fake).Closed() {
+	if before.Runner.Checks()[0].Checker().(*checkstest.Fake).Closed() {
 		t.Errorf("the running config's clients were closed")
 	}
 }

@@ -27,12 +27,10 @@ checks: [{name: db, type: fake, failures_before_critical: 2, dsn: "postgres://u:
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer cfg.Close()
 	logs := &testsvc.Buffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	r := runner.New(cfg, runner.Options{Observers: []runner.Observer{daemon.NewStateLog(logger)}})
-	defer r.Stop()
-	f := cfg.Checks[0].Checker.(*checkstest.Fake)
+	r := checkstest.NewRunner(t, cfg, runner.Options{Observers: []runner.Observer{daemon.NewStateLog(logger)}})
+	f := checkstest.FakeOf(r, cfg.Checks[0].Name)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -114,10 +112,8 @@ checks:
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer cfg.Close()
 	logs := &testsvc.Buffer{}
-	r := runner.New(cfg, runner.Options{Observers: []runner.Observer{daemon.NewStateLog(slog.New(slog.NewTextHandler(logs, nil)))}})
-	defer r.Stop()
+	r := checkstest.NewRunner(t, cfg, runner.Options{Observers: []runner.Observer{daemon.NewStateLog(slog.New(slog.NewTextHandler(logs, nil)))}})
 	r.Run(context.Background(), r.Checks())
 	// Observers run just after the probe has its answer.
 	for deadline := time.Now().Add(2 * time.Second); strings.Count(logs.String(), "\n") < 2 && time.Now().Before(deadline); {
@@ -143,11 +139,9 @@ checks: [{name: disk, type: fake, warn: "web-1 93.2% disk usage exceeds 90%"}]
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer cfg.Close()
 	logs := &testsvc.Buffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, nil))
-	r := runner.New(cfg, runner.Options{WarningsAsErrors: cfg.HealthCheck.WarningsAsErrors, Observers: []runner.Observer{daemon.NewStateLog(logger)}})
-	defer r.Stop()
+	r := checkstest.NewRunner(t, cfg, runner.Options{WarningsAsErrors: cfg.HealthCheck.WarningsAsErrors, Observers: []runner.Observer{daemon.NewStateLog(logger)}})
 	r.Run(context.Background(), r.Checks())
 	deadline := time.Now().Add(10 * time.Second) // the observer hears of the run just after the probe
 	for !strings.Contains(logs.String(), "\n") && time.Now().Before(deadline) {

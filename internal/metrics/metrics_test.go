@@ -24,8 +24,11 @@ func newRunner(t *testing.T, yaml string) *runner.Runner {
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	r := runner.New(cfg, runner.Options{WarningsAsErrors: cfg.HealthCheck.WarningsAsErrors})
-	t.Cleanup(func() { r.Stop(); cfg.Close() })
+	r, err := runner.New(cfg, runner.Options{WarningsAsErrors: cfg.HealthCheck.WarningsAsErrors})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
 	return r
 }
 

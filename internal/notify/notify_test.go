@@ -65,7 +65,6 @@ func loadCfg(t *testing.T, yaml string) *config.Config {
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	t.Cleanup(func() { cfg.Close() })
 	return cfg
 }
 
@@ -86,9 +85,8 @@ notify:
 checks: [{name: db, type: fake, dsn: "postgres://app:pg-pass@db/app"}]
 `)
 	set := notify.New(cfg.Notify, notify.Options{Host: "web-1", Secrets: cfg.Secrets()})
-	r := runner.New(cfg, runner.Options{Observers: []runner.Observer{set}})
-	defer r.Stop()
-	f := cfg.Checks[0].Checker.(*checkstest.Fake)
+	r := checkstest.NewRunner(t, cfg, runner.Options{Observers: []runner.Observer{set}})
+	f := checkstest.FakeOf(r, cfg.Checks[0].Name)
 
 	probe(r) // an initial pass: no notification
 	f.SetFail("connection refused: password pg-pass rejected")
@@ -129,8 +127,7 @@ checks:
   - {name: cache, type: fake, fail: refused, critical: false}
 `)
 	set := notify.New(cfg.Notify, notify.Options{Host: "web-1"})
-	r := runner.New(cfg, runner.Options{Observers: []runner.Observer{set}})
-	defer r.Stop()
+	r := checkstest.NewRunner(t, cfg, runner.Options{Observers: []runner.Observer{set}})
 	probe(r) // both fail from the start: news, but only db is wanted
 	set.Close(context.Background())
 	if rc.count() != 1 || rc.bodies[0] != `{"text":"healthd on web-1: check db is failing (was unknown): unavailable: refused"}` {
@@ -191,9 +188,8 @@ notify: [{url: "`+rc.URL+`", timeout: 200ms, retries: 1}]
 checks: [{name: db, type: fake}]
 `)
 	set := notify.New(cfg.Notify, notify.Options{QueueSize: 4, Backoff: time.Minute})
-	r := runner.New(cfg, runner.Options{Observers: []runner.Observer{set}})
-	defer r.Stop()
-	f := cfg.Checks[0].Checker.(*checkstest.Fake)
+	r := checkstest.NewRunner(t, cfg, runner.Options{Observers: []runner.Observer{set}})
+	f := checkstest.FakeOf(r, cfg.Checks[0].Name)
 
 	var all time.Duration
 	for i := range 40 { // every probe is a state change

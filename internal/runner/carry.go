@@ -43,13 +43,3 @@ func (h *History) carry(old *History) {
 		h.add(res)
 	}
 }
-
-// Changed reports whether cur is a change of state worth telling someone
-// about (a log line, a notification): a different status from prev, or a
-// check's first result when it is not passing. An initial pass is not news.
-func Changed(prev, cur *Result) bool {
-	if prev == nil {
-		return cur.Status != Passing
-	}
-	return prev.Status != cur.Status
-}

@@ -81,7 +81,7 @@ defaults: {cache_ttl: 0s, max_stale: 0s}
 checks: [{name: db, type: fake, failures_before_critical: %d, successes_before_passing: %d}]
 `, tc.failures, tc.passes))
 			r := newRunner(t, cfg, runner.Options{})
-			f := fake(cfg, "db")
+			f := fake(r, "db")
 			for i, s := range tc.steps {
 				if s.fail {
 					f.SetFail("down")

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"runtime/debug"
@@ -63,6 +64,16 @@ type Result struct {
 // Finished is when the run ended.
 func (r *Result) Finished() time.Time { return r.Started.Add(r.Duration) }
 
+// Changed reports whether cur is a change of state worth telling someone
+// about (a log line, a notification): a different status from prev, or a
+// check's first result when it is not passing. An initial pass is not news.
+func Changed(prev, cur *Result) bool {
+	if prev == nil {
+		return cur.Status != Passing
+	}
+	return prev.Status != cur.Status
+}
+
 // Observer is told about every completed run, after waiting probes have
 // their answer. It must not block: queue slow work.
 type Observer interface {
@@ -91,6 +102,7 @@ type Options struct {
 // Check is a configured check with its run state.
 type Check struct {
 	config.Check
+	checker checks.Checker
 
 	last    atomic.Pointer[Result]
 	history *History
@@ -120,6 +132,9 @@ type Check struct {
 
 // Last returns the latest result, or nil before the first run ends.
 func (c *Check) Last() *Result { return c.last.Load() }
+
+// Checker returns the built check (tests look into their fakes).
+func (c *Check) Checker() checks.Checker { return c.checker }
 
 // FailsResponse reports whether r, a result of c, fails the responses that
 // include c: c is critical and r is failing, or r is c's own warning while
@@ -151,11 +166,14 @@ type Runner struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	once   sync.Once
+	closed atomic.Bool
 }
 
-// New returns a runner for cfg's checks. Call Start to warm it up and run
-// background checks, and Stop when done.
-func New(cfg *config.Config, opts Options) *Runner {
+// New builds cfg's checks, opening their clients, and returns a runner for
+// them: the step after loading that validate never takes. Call Start to
+// warm it up and run background checks, and Close when done. On error no
+// client is left open.
+func New(cfg *config.Config, opts Options) (*Runner, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -164,13 +182,58 @@ func New(cfg *config.Config, opts Options) *Runner {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &Runner{opts: opts, byName: map[string]*Check{}, ctx: ctx, cancel: cancel}
+	var errs []error
 	for _, cc := range cfg.Checks {
-		c := &Check{Check: *cc, history: newHistory(cc.History), warningsAsErrors: opts.WarningsAsErrors}
+		checker, err := build(cc, cfg.HealthCheck, opts.Logger)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("check %q: %s", cc.Name, checks.Redact(err.Error(), cc.Secrets)))
+			continue
+		}
+		c := &Check{Check: *cc, checker: checker, history: newHistory(cc.History), warningsAsErrors: opts.WarningsAsErrors}
 		c.tellTurn.L = &c.tellMu
 		r.checks = append(r.checks, c)
 		r.byName[c.Name] = c
 	}
-	return r
+	if len(errs) > 0 {
+		r.Close()
+		return nil, errors.Join(errs...)
+	}
+	return r, nil
+}
+
+// build opens c's clients; a panic in a check type is that check's error.
+func build(c *config.Check, s checks.Settings, logger *slog.Logger) (ch checks.Checker, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			ch, err = nil, fmt.Errorf("check type failed to build: %v", p)
+		}
+	}()
+	if c.Spec == nil {
+		return nil, errors.New("the check was not loaded from a config")
+	}
+	ch, err = c.Spec.Build(checks.Env{Name: c.Name, Timeout: c.Timeout, Settings: s, Logger: logger.With("check", c.Name)})
+	if err == nil && ch == nil {
+		err = errors.New("check type returned no checker")
+	}
+	return ch, err
+}
+
+// Close stops the runner and closes every check's clients; later calls do
+// nothing.
+func (r *Runner) Close() error {
+	r.Stop()
+	if !r.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	var errs []error
+	for _, c := range r.checks {
+		if cl, ok := c.checker.(io.Closer); ok {
+			if err := cl.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("close check %q: %w", c.Name, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Checks returns the checks in config order.
@@ -400,7 +463,7 @@ func (r *Runner) runOnce(c *Check) *Result {
 				err = &checks.Error{Kind: checks.KindUnknown, Msg: fmt.Sprintf("the check crashed: %v", p)}
 			}
 		}()
-		err = c.Checker.Check(ctx)
+		err = c.checker.Check(ctx)
 	}()
 	timer := time.NewTimer(c.Timeout + r.opts.Grace)
 	var err error

@@ -20,22 +20,23 @@ func load(t *testing.T, yaml string) *config.Config {
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	t.Cleanup(func() { cfg.Close() })
 	return cfg
 }
 
-func fake(cfg *config.Config, name string) *checkstest.Fake {
-	for _, c := range cfg.Checks {
-		if c.Name == name {
-			return c.Checker.(*checkstest.Fake)
-		}
+func fake(r *runner.Runner, name string) *checkstest.Fake {
+	if c := r.Lookup(name); c != nil {
+		return c.Checker().(*checkstest.Fake)
 	}
 	panic("no check " + name)
 }
 
 func newRunner(t *testing.T, cfg *config.Config, o runner.Options) *runner.Runner {
-	r := runner.New(cfg, o)
-	t.Cleanup(r.Stop)
+	t.Helper()
+	r, err := runner.New(cfg, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
 	return r
 }
 
@@ -159,7 +160,7 @@ checks:
 		if !strings.Contains(snaps[0].Result.Message, "previous run has not returned") {
 			t.Errorf("second run: %q", snaps[0].Result.Message)
 		}
-		if n := fake(cfg, "stuck").MaxConcurrent(); n != 1 {
+		if n := fake(r, "stuck").MaxConcurrent(); n != 1 {
 			t.Errorf("check ran %d times at once, want 1", n)
 		}
 		time.Sleep(2 * time.Second) // the abandoned run returns before the bubble ends
@@ -210,10 +211,10 @@ checks:
 		// flight or ended at that instant, and every probe shared it (with
 		// cache_ttl 0, a run that ended before a probe arrived would not do).
 		for _, name := range []string{"a", "b", "c"} {
-			if n := fake(cfg, name).Runs(); n != 1 {
+			if n := fake(r, name).Runs(); n != 1 {
 				t.Errorf("%s ran %d times for 64 concurrent probes, want 1", name, n)
 			}
-			if m := fake(cfg, name).MaxConcurrent(); m != 1 {
+			if m := fake(r, name).MaxConcurrent(); m != 1 {
 				t.Errorf("%s: %d runs overlapped", name, m)
 			}
 		}
@@ -231,17 +232,17 @@ checks:
 		for i := 0; i < 20; i++ {
 			r.Run(context.Background(), r.Checks())
 		}
-		if n := fake(cfg, "a").Runs(); n != 1 {
+		if n := fake(r, "a").Runs(); n != 1 {
 			t.Fatalf("20 probes within cache_ttl ran the check %d times", n)
 		}
 		time.Sleep(300*time.Millisecond - time.Nanosecond)
 		r.Run(context.Background(), r.Checks())
-		if n := fake(cfg, "a").Runs(); n != 1 {
+		if n := fake(r, "a").Runs(); n != 1 {
 			t.Fatalf("a probe 1ns before cache_ttl ended ran the check: %d runs in all, want 1", n)
 		}
 		time.Sleep(time.Nanosecond)
 		r.Run(context.Background(), r.Checks())
-		if n := fake(cfg, "a").Runs(); n != 2 {
+		if n := fake(r, "a").Runs(); n != 2 {
 			t.Fatalf("after cache_ttl the check ran %d times in all, want 2", n)
 		}
 	})
@@ -326,9 +327,9 @@ checks:
 		}
 		mu.Unlock()
 		r.Stop()
-		after := fake(cfg, "a").Runs()
+		after := fake(r, "a").Runs()
 		time.Sleep(time.Second)
-		if fake(cfg, "a").Runs() != after {
+		if fake(r, "a").Runs() != after {
 			t.Errorf("runs continued after Stop")
 		}
 	})
@@ -345,7 +346,7 @@ checks:
 	if res.Status != runner.Passing {
 		t.Fatalf("first probe: %v %q", res.Status, res.Message)
 	}
-	if n := fake(cfg, "a").Runs(); n != 1 {
+	if n := fake(r, "a").Runs(); n != 1 {
 		t.Errorf("first probe should join the warm-up run, runs=%d", n)
 	}
 }

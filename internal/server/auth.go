@@ -1,11 +1,8 @@
 package server
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/json"
-	"fmt"
 	"net/http"
 	"strings"
 )
@@ -69,42 +66,4 @@ func (st *State) requireToken(h http.Handler) http.Handler {
 		}
 		h.ServeHTTP(w, r)
 	})
-}
-
-// renderOverall answers a caller without a valid token: the overall status
-// only (and that healthd is shutting down, while it drains), in the
-// requested format. No check name, group list, message, time or version
-// appears.
-func (st *State) renderOverall(f Format, v view) ([]byte, error) {
-	switch f {
-	case FormatJSON:
-		m := map[string]string{"status": "working"}
-		if !v.ok {
-			m["status"] = "failing"
-		}
-		if v.draining {
-			m[drainKey] = drainValue
-		}
-		return json.Marshal(m)
-	case FormatHealth:
-		doc := healthDoc{Status: healthStatusOverall(v)}
-		if v.draining {
-			doc.Output = drainMessage
-		}
-		return json.Marshal(doc)
-	case FormatText:
-		return []byte(textVerdict(v)), nil
-	case FormatOpenMetrics:
-		fams, err := responseFamilies(v)
-		if err != nil {
-			return nil, err
-		}
-		return encodeOpenMetrics(fams)
-	default:
-		var b bytes.Buffer
-		if err := st.minimal.tmpl.Execute(&b, minimalPage{Verdict: verdict(v), Draining: v.draining}); err != nil {
-			return nil, fmt.Errorf("minimal page: %w", err)
-		}
-		return b.Bytes(), nil
-	}
 }

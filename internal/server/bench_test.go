@@ -36,7 +36,7 @@ func benchServer(b *testing.B) http.Handler {
 	if err != nil {
 		b.Fatal(err)
 	}
-	r := runner.New(cfg, runner.Options{})
+	r := checkstest.NewRunner(b, cfg, runner.Options{})
 	r.Run(context.Background(), r.Checks()) // warm: every result is cached
 	srv := server.New(server.Options{Version: "bench"})
 	st, err := srv.NewState(cfg, r)
@@ -44,7 +44,6 @@ func benchServer(b *testing.B) http.Handler {
 		b.Fatal(err)
 	}
 	srv.Swap(st)
-	b.Cleanup(func() { r.Stop(); cfg.Close() })
 	return srv
 }
 

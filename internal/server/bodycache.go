@@ -21,8 +21,9 @@ import (
 //
 // For that to hold, a renderer must not read the clock or add anything per
 // response: relative figures (a result's age, an uptime window) are measured
-// from referenceTime, the newest shown result's finish time. OpenMetrics is
-// not cached: it carries the process's counters.
+// from referenceTime, the newest shown result's finish time. A format whose
+// row is not cached (format.go; OpenMetrics, which carries the process's
+// counters) is rendered every time.
 
 // bodyCacheSize bounds the selections remembered per State: ?check=
 // permutations cannot grow memory without limit. When full, the least
@@ -60,8 +61,8 @@ func (e *cachedBody) matches(snaps []runner.Snapshot) bool {
 
 // body returns v's body in format f, rendered by render at most once per
 // result set.
-func (c *bodyCache) body(f Format, v view, render func() ([]byte, error)) ([]byte, error) {
-	if f == FormatOpenMetrics {
+func (c *bodyCache) body(f *format, v view, render func() ([]byte, error)) ([]byte, error) {
+	if !f.cached {
 		return render()
 	}
 	for _, s := range v.snaps {
@@ -70,7 +71,7 @@ func (c *bodyCache) body(f Format, v view, render func() ([]byte, error)) ([]byt
 		}
 	}
 	var buf [256]byte
-	key := appendBodyKey(buf[:0], f, v)
+	key := appendBodyKey(buf[:0], f.name, v)
 	c.mu.RLock()
 	e := c.entries[string(key)]
 	c.mu.RUnlock()

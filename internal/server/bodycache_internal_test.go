@@ -26,8 +26,11 @@ func TestBodyCache_IsBounded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := runner.New(cfg, runner.Options{})
-	defer func() { r.Stop(); cfg.Close() }()
+	r, err := runner.New(cfg, runner.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
 	r.Run(context.Background(), r.Checks())
 	s := New(Options{})
 	st, err := s.NewState(cfg, r)

@@ -9,11 +9,13 @@ import (
 
 	"github.com/healthd/healthd/internal/checks/checkstest"
 	"github.com/healthd/healthd/internal/config"
+	"github.com/healthd/healthd/internal/runner"
 	"github.com/healthd/healthd/internal/server"
 )
 
 type cacheEnv struct {
 	cfg *config.Config
+	r   *runner.Runner
 	srv *server.Server
 	ts  *httptest.Server
 }
@@ -25,17 +27,10 @@ func newCacheEnv(t *testing.T, yaml string) *cacheEnv {
 	srv.Swap(st)
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
-	return &cacheEnv{cfg: st.Config, srv: srv, ts: ts}
+	return &cacheEnv{cfg: st.Config, r: st.Runner, srv: srv, ts: ts}
 }
 
-func (e *cacheEnv) fake(name string) *checkstest.Fake {
-	for _, c := range e.cfg.Checks {
-		if c.Name == name {
-			return c.Checker.(*checkstest.Fake)
-		}
-	}
-	panic(name)
-}
+func (e *cacheEnv) fake(name string) *checkstest.Fake { return checkstest.FakeOf(e.r, name) }
 
 var everyCachedFormat = []string{"json", "health", "text", "html"}
 

@@ -29,7 +29,6 @@ checks:
   - {name: workers, type: fake, hold: true, critical: false, fail: "no worker answered"}
 `) // the runner is not started: the cache is cold
 	srv.Swap(st)
-	cfg := st.Config
 	var entered atomic.Int64
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		entered.Add(1)
@@ -67,8 +66,8 @@ checks:
 	if n := entered.Load(); n != probes {
 		t.Fatalf("only %d of %d requests reached the handler", n, probes)
 	}
-	for _, c := range cfg.Checks {
-		c.Checker.(*checkstest.Fake).Release()
+	for _, c := range st.Runner.Checks() {
+		c.Checker().(*checkstest.Fake).Release()
 	}
 	wg.Wait()
 
@@ -78,8 +77,8 @@ checks:
 			t.Errorf("probe %d: %d %q %v, want 500 %s", i, a.code, a.body, a.err, want)
 		}
 	}
-	for _, c := range cfg.Checks {
-		if n := c.Checker.(*checkstest.Fake).Runs(); n != 1 {
+	for _, c := range st.Runner.Checks() {
+		if n := c.Checker().(*checkstest.Fake).Runs(); n != 1 {
 			t.Errorf("%s ran %d times for %d concurrent cold probes, want exactly 1", c.Name, n, probes)
 		}
 	}

@@ -97,8 +97,8 @@ func (st *State) pageData(v view) Page {
 	now := referenceTime(snaps) // not the clock: the body is cached (bodycache.go)
 	p := Page{
 		Title:    "System status",
-		Host:     st.srv.host,
-		Version:  st.srv.opts.Version,
+		Host:     st.proc.host,
+		Version:  st.proc.opts.Version,
 		Group:    v.group,
 		Taken:    now,
 		Refresh:  int(st.Config.Server.Refresh / time.Second),
@@ -251,6 +251,15 @@ func (st *State) renderHTML(v view) ([]byte, error) {
 	var b bytes.Buffer
 	if err := st.page.tmpl.Execute(&b, st.pageData(v)); err != nil {
 		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// renderMinimal is the page a caller without a token gets.
+func (st *State) renderMinimal(v view) ([]byte, error) {
+	var b bytes.Buffer
+	if err := st.minimal.tmpl.Execute(&b, minimalPage{Verdict: verdict(v), Draining: v.draining}); err != nil {
+		return nil, fmt.Errorf("minimal page: %w", err)
 	}
 	return b.Bytes(), nil
 }

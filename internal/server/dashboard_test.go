@@ -100,8 +100,7 @@ func newCustomServer(t *testing.T, tmpl string) (*server.Server, error) {
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	r := runner.New(cfg, runner.Options{})
-	t.Cleanup(func() { r.Stop(); cfg.Close() })
+	r := checkstest.NewRunner(t, cfg, runner.Options{})
 	srv := server.New(server.Options{Version: "test"})
 	st, err := srv.NewState(cfg, r)
 	if err != nil {

@@ -40,7 +40,7 @@ func newFixture(t *testing.T, yaml string, env map[string]string) *fixture {
 		t.Fatalf("config: %v", err)
 	}
 	m := metrics.New(metrics.Options{Version: "test"})
-	r := runner.New(cfg, runner.Options{WarningsAsErrors: cfg.HealthCheck.WarningsAsErrors})
+	r := checkstest.NewRunner(t, cfg, runner.Options{WarningsAsErrors: cfg.HealthCheck.WarningsAsErrors})
 	m.Attach(r)
 	srv := server.New(server.Options{Version: "test", Metrics: m})
 	st, err := srv.NewState(cfg, r)
@@ -49,7 +49,7 @@ func newFixture(t *testing.T, yaml string, env map[string]string) *fixture {
 	}
 	srv.Swap(st)
 	ts := httptest.NewServer(srv)
-	t.Cleanup(func() { ts.Close(); r.Stop(); cfg.Close() })
+	t.Cleanup(ts.Close)
 	return &fixture{ts: ts, m: m, r: r}
 }
 

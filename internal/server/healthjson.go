@@ -78,8 +78,8 @@ func healthStatusOverall(v view) string {
 func (st *State) renderHealthJSON(v view) ([]byte, error) {
 	doc := healthDoc{
 		Status:      healthStatusOverall(v),
-		Version:     st.srv.opts.Version,
-		Description: "healthd on " + st.srv.host,
+		Version:     st.proc.opts.Version,
+		Description: "healthd on " + st.proc.host,
 		Checks:      map[string][]healthComponent{},
 	}
 	switch {
@@ -127,6 +127,15 @@ func (st *State) renderHealthJSON(v view) ([]byte, error) {
 		return nil, fmt.Errorf("health+json: %w", err)
 	}
 	return b, nil
+}
+
+// renderHealthJSONOverall is the health+json a caller without a token gets.
+func renderHealthJSONOverall(v view) ([]byte, error) {
+	doc := healthDoc{Status: healthStatusOverall(v)}
+	if v.draining {
+		doc.Output = drainMessage
+	}
+	return json.Marshal(doc)
 }
 
 func history(c *runner.Check, now time.Time) *healthHistory {

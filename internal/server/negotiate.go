@@ -1,81 +1,11 @@
 package server
 
 import (
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 )
-
-// Format is a response body format.
-type Format string
-
-const (
-	FormatHTML        Format = "html"
-	FormatJSON        Format = "json"
-	FormatHealth      Format = "health"      // application/health+json, healthjson.go
-	FormatText        Format = "text"        // Kubernetes-style lines, text.go
-	FormatOpenMetrics Format = "openmetrics" // openmetrics.go
-)
-
-// mediaType maps a media type to the format served for it.
-type mediaType struct {
-	typ    string // "text/html", "text/*", "*/*"
-	format Format
-}
-
-// acceptable lists, in order of preference when the client has none, every
-// media type /ht/ answers and the format it gets. Wildcards follow the seed:
-// text/* and */* get HTML, application/* gets JSON.
-var acceptable = []mediaType{
-	{"text/html", FormatHTML},
-	{"application/xhtml+xml", FormatHTML},
-	{"application/json", FormatJSON},
-	{"application/health+json", FormatHealth},
-	{"text/plain", FormatText},
-	{"application/openmetrics-text", FormatOpenMetrics},
-	{"text/*", FormatHTML},
-	{"application/*", FormatJSON},
-	{"*/*", FormatHTML},
-}
-
-// queryFormats maps ?format= values to formats.
-var queryFormats = map[string]Format{
-	"json":        FormatJSON,
-	"html":        FormatHTML,
-	"health":      FormatHealth,
-	"text":        FormatText,
-	"openmetrics": FormatOpenMetrics,
-}
-
-// contentTypes is each format's Content-Type.
-var contentTypes = map[Format]string{
-	FormatHTML:        "text/html; charset=utf-8",
-	FormatJSON:        "application/json",
-	FormatHealth:      "application/health+json",
-	FormatText:        "text/plain; charset=utf-8",
-	FormatOpenMetrics: "application/openmetrics-text; version=1.0.0; charset=utf-8",
-}
-
-// contentTypeValues holds contentTypes as header values, shared read-only
-// (see hdrNoStore).
-var contentTypeValues = func() map[Format][]string {
-	m := make(map[Format][]string, len(contentTypes))
-	for f, t := range contentTypes {
-		m[f] = []string{t}[:1:1]
-	}
-	return m
-}()
-
-// supportedTypes is the list shown in a 406.
-func supportedTypes() string {
-	var out []string
-	for _, m := range acceptable {
-		if !strings.Contains(m.typ, "*") {
-			out = append(out, m.typ)
-		}
-	}
-	return strings.Join(out, ", ")
-}
 
 type acceptItem struct {
 	typ   string
@@ -83,27 +13,28 @@ type acceptItem struct {
 	order int
 }
 
-// negotiate picks the format for an Accept header. ok is false when nothing
-// the client accepts is served (406); malformed is true when the header has
-// content but no item could be parsed (400). An empty header means HTML.
+// negotiate picks the format for an Accept header from the media types of
+// the formats table. ok is false when nothing the client accepts is served
+// (406); malformed is true when the header has content but no item could
+// be parsed (400). An empty header means the table's first format (HTML).
 func negotiate(header string) (f Format, ok, malformed bool) {
 	if strings.TrimSpace(header) == "" {
-		return FormatHTML, true, false
+		return formats[0].name, true, false
 	}
 	items, bad := parseAccept(header)
 	if len(items) == 0 {
 		if bad {
 			return "", false, true
 		}
-		return FormatHTML, true, false
+		return formats[0].name, true, false
 	}
 	for _, it := range items {
 		if it.q <= 0 {
 			continue
 		}
-		for _, m := range acceptable {
-			if m.typ == it.typ {
-				return m.format, true, false
+		for _, f := range formats {
+			if slices.Contains(f.media, it.typ) {
+				return f.name, true, false
 			}
 		}
 		// A specific type we do not list may still match one of our

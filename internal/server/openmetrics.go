@@ -18,11 +18,21 @@ func (st *State) renderOpenMetrics(v view) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	fams, err := st.srv.opts.Metrics.CheckFamilies(v.snaps)
+	fams, err := st.proc.opts.Metrics.CheckFamilies(v.snaps)
 	if err != nil {
 		return nil, err
 	}
 	return encodeOpenMetrics(append(resp, fams...))
+}
+
+// renderOpenMetricsOverall is what a caller without a token gets: the
+// response's own series, none of a check.
+func renderOpenMetricsOverall(v view) ([]byte, error) {
+	fams, err := responseFamilies(v)
+	if err != nil {
+		return nil, err
+	}
+	return encodeOpenMetrics(fams)
 }
 
 func encodeOpenMetrics(fams []*dto.MetricFamily) ([]byte, error) {

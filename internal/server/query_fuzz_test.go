@@ -32,14 +32,13 @@ func FuzzServeQuery(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	r := runner.New(cfg, runner.Options{})
+	r := checkstest.NewRunner(f, cfg, runner.Options{})
 	srv := server.New(server.Options{Version: "fuzz", Reload: func() error { return nil }})
 	st, err := srv.NewState(cfg, r)
 	if err != nil {
 		f.Fatal(err)
 	}
 	srv.Swap(st)
-	f.Cleanup(func() { r.Stop(); cfg.Close() })
 
 	for _, s := range []struct{ method, target, accept, auth string }{
 		{"GET", "/ht/", "", ""},

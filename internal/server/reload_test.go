@@ -107,5 +107,5 @@ func TestSwap_ProbeInFlightKeepsItsStateAndWaitIdleWaitsForIt(t *testing.T) {
 }
 
 func checkRuns(st *server.State) int64 {
-	return st.Config.Checks[0].Checker.(*checkstest.Fake).Runs()
+	return st.Runner.Checks()[0].Checker().(*checkstest.Fake).Runs()
 }

@@ -50,30 +50,24 @@ func verdict(v view) string {
 	return "warning"
 }
 
-func (st *State) render(f Format, v view) ([]byte, error) {
-	if !v.full {
-		return st.renderOverall(f, v)
-	}
-	switch f {
-	case FormatJSON:
-		return renderJSON(v)
-	case FormatHealth:
-		return st.renderHealthJSON(v)
-	case FormatText:
-		return renderText(v), nil
-	case FormatOpenMetrics:
-		return st.renderOpenMetrics(v)
-	default:
-		return st.renderHTML(v)
-	}
-}
-
 // renderJSON writes the seed's flat map: check name to "working" or the
 // error text, plus drainKey while draining. encoding/json sorts map keys.
 func renderJSON(v view) ([]byte, error) {
 	m := make(map[string]string, len(v.snaps)+1)
 	for _, s := range v.snaps {
 		m[s.Check.Name] = jsonValue(s.Result)
+	}
+	if v.draining {
+		m[drainKey] = drainValue
+	}
+	return json.Marshal(m)
+}
+
+// renderJSONOverall is the JSON a caller without a token gets.
+func renderJSONOverall(v view) ([]byte, error) {
+	m := map[string]string{"status": "working"}
+	if !v.ok {
+		m["status"] = "failing"
 	}
 	if v.draining {
 		m[drainKey] = drainValue

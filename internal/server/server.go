@@ -32,11 +32,18 @@ type Options struct {
 }
 
 // Server is an http.Handler whose routes and checks can be swapped atomically
-// on reload: requests in flight finish on the state they started with.
+// on reload: each request takes the current State once, before it is
+// routed, and finishes on it (see acquire).
 type Server struct {
-	opts  Options
-	host  string
+	proc  *process
 	state atomic.Pointer[State]
+}
+
+// process is what a Server and all its States share and a reload does not
+// change: the options and the drain flag.
+type process struct {
+	opts Options
+	host string
 	// draining is set once by Drain. It belongs to the process, not to a
 	// State: a reload racing the shutdown must not turn readiness green.
 	draining atomic.Bool
@@ -52,8 +59,8 @@ type State struct {
 	minimal  *dashboard // the overall status only, for callers without a token (auth.go)
 	groups   map[string][]*runner.Check
 	tokens   tokens
-	srv      *Server
-	inflight atomic.Int64 // probes using Runner; see WaitIdle
+	proc     *process
+	inflight atomic.Int64 // requests served from this state; see acquire and WaitIdle
 	bodies   bodyCache    // bodycache.go
 	accepts  acceptCache
 }
@@ -64,13 +71,13 @@ func New(opts Options) *Server {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	host, _ := os.Hostname()
-	return &Server{opts: opts, host: host}
+	return &Server{proc: &process{opts: opts, host: host}}
 }
 
 // NewState prepares the routes and templates for cfg and r. It fails (and
 // the caller keeps its current state) when a custom template does not parse.
 func (s *Server) NewState(cfg *config.Config, r *runner.Runner) (*State, error) {
-	st := &State{Config: cfg, Runner: r, srv: s, groups: map[string][]*runner.Check{}, tokens: newTokens(cfg.Server.AuthTokens)}
+	st := &State{Config: cfg, Runner: r, proc: s.proc, groups: map[string][]*runner.Check{}, tokens: newTokens(cfg.Server.AuthTokens)}
 	for _, c := range r.Checks() {
 		for _, g := range c.Groups {
 			st.groups[g] = append(st.groups[g], c)
@@ -97,14 +104,21 @@ func (s *Server) State() *State { return s.state.Load() }
 // Drain makes every /ht/ answer the failure status from now on, saying
 // that healthd is shutting down (readiness turns red while the process
 // finishes in-flight requests and exits). States swapped in later drain too.
-func (s *Server) Drain() { s.draining.Store(true) }
+func (s *Server) Drain() { s.proc.draining.Store(true) }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	st := s.state.Load()
+	if s.proc.opts.Reload != nil && routePath(r) == reloadPath {
+		// Not counted as using the state: the reload it starts waits
+		// until the state it replaces is idle.
+		s.serveReload(w, r)
+		return
+	}
+	st := s.acquire()
 	if st == nil {
 		http.Error(w, "starting", http.StatusServiceUnavailable)
 		return
 	}
+	defer st.inflight.Add(-1)
 	st.router.ServeHTTP(w, r)
 }
 
@@ -126,7 +140,7 @@ func (st *State) routes() http.Handler {
 		w.Header().Set("Cache-Control", "no-store")
 		plain(w, http.StatusOK, "pong")
 	})
-	if m := st.srv.opts.Metrics; m != nil {
+	if m := st.proc.opts.Metrics; m != nil {
 		get("/metrics", st.requireToken(m.Handler()).ServeHTTP)
 	}
 	all := func(w http.ResponseWriter, r *http.Request) {
@@ -144,9 +158,6 @@ func (st *State) routes() http.Handler {
 			return
 		}
 		st.serveChecks(w, r, sel, name, name)
-	}
-	if st.srv.opts.Reload != nil {
-		r.HandleFunc("/-/reload", st.serveReload)
 	}
 	get(base+"{group}", group)
 	get(base+"{group}/", group)
@@ -175,11 +186,6 @@ func (st *State) unknownGroup(name string, full bool) string {
 // tokens are configured) gets the same status code and the overall status
 // only. scope names sel in the text format.
 func (st *State) serveChecks(w http.ResponseWriter, r *http.Request, sel []*runner.Check, group, scope string) {
-	if cur := st.enter(); cur != st { // swapped out by a reload meanwhile
-		cur.router.ServeHTTP(w, r)
-		return
-	}
-	defer st.inflight.Add(-1)
 	h := w.Header()
 	h["Cache-Control"] = hdrNoStore
 	h["Vary"] = hdrAccept
@@ -200,7 +206,7 @@ func (st *State) serveChecks(w http.ResponseWriter, r *http.Request, sel []*runn
 		return
 	}
 	snaps := st.Runner.Run(r.Context(), sel)
-	v := view{snaps: snaps, overall: runner.Summarize(snaps), group: group, scope: scope, draining: st.srv.draining.Load(), full: full}
+	v := view{snaps: snaps, overall: runner.Summarize(snaps), group: group, scope: scope, draining: st.proc.draining.Load(), full: full}
 	v.ok = v.overall.OK && !v.draining
 	if !full { // not even the name in the URL is echoed
 		v.group, v.scope = "", defaultScope
@@ -211,47 +217,34 @@ func (st *State) serveChecks(w http.ResponseWriter, r *http.Request, sel []*runn
 	}
 	body, err := st.bodies.body(format, v, func() ([]byte, error) { return st.render(format, v) })
 	if err != nil {
-		st.srv.opts.Logger.Error("render failed", "format", string(format), "err", err)
+		st.proc.opts.Logger.Error("render failed", "format", string(format.name), "err", err)
 		plain(w, http.StatusInternalServerError, "render failed")
 		return
 	}
-	h["Content-Type"] = contentTypeValues[format]
-	h["X-Content-Type-Options"] = hdrNosniff
-	if format == FormatHTML {
-		page := st.page
-		if !full {
-			page = st.minimal
-		}
-		page.setHeaders(h)
-	}
+	st.setFormatHeaders(h, format, full)
 	w.WriteHeader(code)
 	w.Write(body)
 }
 
 // pickFormat returns the format, or a status and message for a request that
 // cannot be served (400 for a bad format or header, 406 for none acceptable).
-func (st *State) pickFormat(r *http.Request, q url.Values) (Format, int, string) {
+func (st *State) pickFormat(r *http.Request, q url.Values) (*format, int, string) {
 	if q.Has("format") {
 		name := q.Get("format")
-		f, ok := queryFormats[name]
-		if !ok {
-			known := make([]string, 0, len(queryFormats))
-			for k := range queryFormats {
-				known = append(known, k)
-			}
-			sort.Strings(known)
-			return "", http.StatusBadRequest, fmt.Sprintf("unknown format %q; use one of: %s", truncate(name, 40), strings.Join(known, ", "))
+		f := formatNamed(Format(name))
+		if f == nil {
+			return nil, http.StatusBadRequest, fmt.Sprintf("unknown format %q; use one of: %s", truncate(name, 40), formatNames())
 		}
 		return f, 0, ""
 	}
-	f, ok, malformed := st.accepts.negotiate(strings.Join(r.Header.Values("Accept"), ","))
+	name, ok, malformed := st.accepts.negotiate(strings.Join(r.Header.Values("Accept"), ","))
 	switch {
 	case malformed:
-		return "", http.StatusBadRequest, "malformed Accept header"
+		return nil, http.StatusBadRequest, "malformed Accept header"
 	case !ok:
-		return "", http.StatusNotAcceptable, "Not Acceptable: supported content types: " + supportedTypes()
+		return nil, http.StatusNotAcceptable, "Not Acceptable: supported content types: " + supportedTypes()
 	}
-	return f, 0, ""
+	return formatNamed(name), 0, ""
 }
 
 func truncate(s string, n int) string {

@@ -35,8 +35,7 @@ func newState(t *testing.T, srv *server.Server, yaml string) *server.State {
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	r := runner.New(cfg, runner.Options{WarningsAsErrors: cfg.HealthCheck.WarningsAsErrors})
-	t.Cleanup(func() { r.Stop(); cfg.Close() })
+	r := checkstest.NewRunner(t, cfg, runner.Options{WarningsAsErrors: cfg.HealthCheck.WarningsAsErrors})
 	st, err := srv.NewState(cfg, r)
 	if err != nil {
 		t.Fatal(err)

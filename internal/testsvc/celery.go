@@ -40,6 +40,7 @@ type CeleryWorker struct {
 // of one run never answers another run's broadcast ping. The lock is held
 // until the test ends.
 func LockCeleryVhost(t testing.TB) {
+	NeedsServer(t)
 	t.Helper()
 	f, err := os.OpenFile(filepath.Join(os.TempDir(), "healthd-celery-test.lock"), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
@@ -57,6 +58,7 @@ func LockCeleryVhost(t testing.TB) {
 // until it logs that it is ready. The worker is killed when the test ends,
 // or when the test binary dies (Pdeathsig).
 func StartCeleryWorker(t testing.TB, dir, app string) *CeleryWorker {
+	NeedsServer(t)
 	t.Helper()
 	RabbitMQ(t)
 	python := "/usr/bin/python3" // Debian's python3-celery lives in the system Python
@@ -138,6 +140,7 @@ const CeleryRedisAddr = "127.0.0.1:6379"
 // CeleryRedis returns a client of the machine's Redis, failing the test
 // when it does not answer.
 func CeleryRedis(t testing.TB) *redis.Client {
+	NeedsServer(t)
 	t.Helper()
 	c := redis.NewClient(&redis.Options{Addr: CeleryRedisAddr, DialTimeout: 2 * time.Second, DisableIdentity: true})
 	t.Cleanup(func() { c.Close() })

@@ -12,24 +12,39 @@ import (
 	"testing"
 )
 
-// RefusedAddr returns a loopback address where nothing listens.
+// RefusedAddr returns a loopback address that refuses connections for the
+// rest of the test: a socket bound to it, never listening, holds the port,
+// so that no test running beside this one can start listening there (a
+// port that was merely free a moment ago can be taken on a busy machine, and
+// the "refused" check then passes).
 func RefusedAddr(t testing.TB) string {
+	t.Helper()
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatalf("testsvc: socket: %v", err)
+	}
+	t.Cleanup(func() { syscall.Close(fd) })
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatalf("testsvc: bind: %v", err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		t.Fatalf("testsvc: getsockname: %v", err)
+	}
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(sa.(*syscall.SockaddrInet4).Port))
+}
+
+// FreePort returns a loopback port that was free a moment ago, for a server
+// the test starts there itself.
+func FreePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("testsvc: listen: %v", err)
 	}
-	addr := l.Addr().String()
+	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
-	return addr
-}
-
-// FreePort returns a loopback port that was free a moment ago.
-func FreePort(t testing.TB) int {
-	t.Helper()
-	_, p, _ := net.SplitHostPort(RefusedAddr(t))
-	n, _ := strconv.Atoi(p)
-	return n
+	return port
 }
 
 // HangingAddr returns the address of a listener that accepts connections and

@@ -26,6 +26,7 @@ type Memcached struct {
 // StartMemcached starts `memcached -l 127.0.0.1 -p PORT -U 0` (with -u nobody
 // when run as root) and waits until it answers.
 func StartMemcached(t testing.TB) *Memcached {
+	NeedsServer(t)
 	t.Helper()
 	began := time.Now()
 	if _, err := exec.LookPath("memcached"); err != nil {

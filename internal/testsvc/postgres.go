@@ -25,6 +25,7 @@ const MachinePostgresDSN = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=
 // MachinePostgres returns MachinePostgresDSN after checking that the server
 // answers; the test fails when it does not.
 func MachinePostgres(t testing.TB) string {
+	NeedsServer(t)
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -58,6 +59,7 @@ type Postgres struct {
 // server. When run as root, both run as the postgres OS user. It takes about
 // a second; share one instance between the subtests that need it.
 func StartPostgres(t testing.TB) *Postgres {
+	NeedsServer(t)
 	t.Helper()
 	began := time.Now()
 	bin, err := postgresBinDir()
@@ -262,6 +264,7 @@ func (p *Postgres) Exec(sql string) {
 // PostgresBackends counts the sessions with the given application_name on
 // the server at dsn.
 func PostgresBackends(t testing.TB, dsn, application string) int {
+	NeedsServer(t)
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

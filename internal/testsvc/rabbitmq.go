@@ -16,6 +16,7 @@ const RabbitMQAddr = "127.0.0.1:5672"
 // RabbitMQ returns the machine's RabbitMQ address after checking that it
 // accepts connections; the test fails when it does not.
 func RabbitMQ(t testing.TB) string {
+	NeedsServer(t)
 	t.Helper()
 	c, err := net.DialTimeout("tcp", RabbitMQAddr, 2*time.Second)
 	if err != nil {
@@ -35,6 +36,7 @@ type RabbitMQConn struct {
 // connection_name equals name. It runs rabbitmqctl, which takes about a
 // second: call it sparingly.
 func RabbitMQConnections(t testing.TB, name string) []RabbitMQConn {
+	NeedsServer(t)
 	t.Helper()
 	out, err := exec.Command("rabbitmqctl", "-q", "list_connections", "name", "channels", "client_properties", "--formatter", "json").Output()
 	if err != nil {
@@ -60,6 +62,7 @@ func RabbitMQConnections(t testing.TB, name string) []RabbitMQConn {
 
 // Rabbitmqctl runs rabbitmqctl with args and fails the test on error.
 func Rabbitmqctl(t testing.TB, args ...string) string {
+	NeedsServer(t)
 	t.Helper()
 	out, err := exec.Command("rabbitmqctl", append([]string{"-q"}, args...)...).CombinedOutput()
 	if err != nil {

@@ -21,6 +21,7 @@ const MachineRedisAddr = "127.0.0.1:6379"
 
 // MachineRedis returns MachineRedisAddr after checking that it answers PING.
 func MachineRedis(t testing.TB) string {
+	NeedsServer(t)
 	t.Helper()
 	c := redis.NewClient(&redis.Options{Addr: MachineRedisAddr, DialTimeout: 2 * time.Second, MaxRetries: -1})
 	defer c.Close()
@@ -46,6 +47,7 @@ type Redis struct {
 
 // StartRedis starts redis-server; a non-empty password sets --requirepass.
 func StartRedis(t testing.TB, password string) *Redis {
+	NeedsServer(t)
 	t.Helper()
 	began := time.Now()
 	if _, err := exec.LookPath("redis-server"); err != nil {

@@ -42,6 +42,7 @@ type VersityGW struct {
 // VersityGWBinary returns the path of the versitygw binary built by
 // scripts/setup/versitygw.sh, or fails the test.
 func VersityGWBinary(t testing.TB) string {
+	NeedsServer(t)
 	t.Helper()
 	var tried []string
 	if c := os.Getenv("HEALTHD_CACHE"); c != "" {
@@ -79,6 +80,7 @@ func repoRoot() string {
 // StartVersityGW starts a versitygw on a free loopback port with a fresh
 // temporary directory, creates a bucket, and stops it when the test ends.
 func StartVersityGW(t testing.TB) *VersityGW {
+	NeedsServer(t)
 	t.Helper()
 	g := &VersityGW{
 		Region:    "us-east-1",
@@ -92,7 +94,7 @@ func StartVersityGW(t testing.TB) *VersityGW {
 	t.Cleanup(g.Stop)
 	var err error
 	for attempt := 0; attempt < 3; attempt++ { // a free port can be taken between probe and bind
-		g.Addr = RefusedAddr(t)
+		g.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(FreePort(t)))
 		g.Endpoint = "http://" + g.Addr
 		begin := time.Now()
 		if err = g.start(); err == nil {

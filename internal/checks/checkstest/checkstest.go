@@ -10,9 +10,12 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"testing"
 	"time"
 
 	"github.com/healthd/healthd/internal/checks"
+	"github.com/healthd/healthd/internal/config"
+	"github.com/healthd/healthd/internal/runner"
 )
 
 // Fake is the checker built for type "fake".
@@ -133,31 +136,82 @@ func (f *Fake) Check(ctx context.Context) error {
 }
 
 // Type is the "fake" check type.
-var Type = checks.Type{Name: "fake", ComponentType: "component", New: func(s checks.Spec) (checks.Checker, error) {
-	p := s.Params
+var Type = checks.Type{Name: "fake", ComponentType: "component", NewConfig: func(checks.Settings) checks.Config {
+	return &fakeConfig{Measurement: "value", Unit: "units"}
+}}
+
+type fakeConfig struct {
+	Fail          string        `key:"fail" doc:"fail (unavailable) with this message"`
+	Warn          string        `key:"warn" doc:"warn with this message"`
+	Note          string        `key:"note" doc:"the note of a passing run"`
+	Sleep         time.Duration `key:"sleep" doc:"sleep this long in every run"`
+	IgnoreContext bool          `key:"ignore_context" doc:"sleep through the run's deadline"`
+	Panic         string        `key:"panic" doc:"panic with this value"`
+	Observe       *float64      `key:"observe" doc:"record this observation (0 or null: none)"`
+	Measurement   string        `key:"measurement" doc:"the observation's measurement"`
+	Unit          string        `key:"unit" doc:"the observation's unit"`
+	Hold          bool          `key:"hold" doc:"wait in every run until Release is called"`
+	ResultFile    string        `key:"result_file" doc:"a file read on every run: \"fail MESSAGE\", \"warn MESSAGE\", or anything else to pass"`
+	// Keys that let secret-redaction tests carry a credential.
+	Password string `key:"password" secret:"true" doc:"a credential, for redaction tests"`
+	DSN      string `key:"dsn" doc:"a connection string, for redaction tests"`
+}
+
+func (c *fakeConfig) Validate() error { return nil }
+
+func (c *fakeConfig) Build(checks.Env) (checks.Checker, error) {
 	f := &Fake{
-		Fail:          p.String("fail", ""),
-		Warn:          p.String("warn", ""),
-		Note:          p.String("note", ""),
-		Sleep:         p.Duration("sleep", 0),
-		IgnoreContext: p.Bool("ignore_context", false),
-		Panic:         p.String("panic", ""),
-		Observe:       *p.Float("observe", new(float64)),
-		Measurement:   p.String("measurement", "value"),
-		Unit:          p.String("unit", "units"),
-		Hold:          p.Bool("hold", false),
+		Fail:          c.Fail,
+		Warn:          c.Warn,
+		Note:          c.Note,
+		Sleep:         c.Sleep,
+		IgnoreContext: c.IgnoreContext,
+		Panic:         c.Panic,
+		Measurement:   c.Measurement,
+		Unit:          c.Unit,
+		Hold:          c.Hold,
 		release:       make(chan struct{}),
-		ResultFile:    p.String("result_file", ""),
+		ResultFile:    c.ResultFile,
 	}
-	_ = p.String("password", "") // lets secret-redaction tests carry a credential
-	_ = p.String("dsn", "")
-	if err := p.Err(); err != nil {
-		return nil, err
+	if c.Observe != nil {
+		f.Observe = *c.Observe
 	}
 	return f, nil
-}}
+}
 
 // Registry returns the built-in types plus "fake".
 func Registry() *checks.Registry {
 	return checks.Builtin().MustRegister(Type)
+}
+
+// Load parses a config from yaml with the built-in types and "fake"; a
+// config error fails the test.
+func Load(t testing.TB, yaml string) *config.Config {
+	t.Helper()
+	cfg, err := config.Parse("test.yaml", []byte(yaml), config.Options{Registry: Registry()})
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	return cfg
+}
+
+// NewRunner builds cfg's checks into a runner that the test closes at its
+// end; a build error fails the test.
+func NewRunner(t testing.TB, cfg *config.Config, o runner.Options) *runner.Runner {
+	t.Helper()
+	r, err := runner.New(cfg, o)
+	if err != nil {
+		t.Fatalf("build: %v", err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r
+}
+
+// FakeOf returns the fake checker of r's check called name.
+func FakeOf(r *runner.Runner, name string) *Fake {
+	c := r.Lookup(name)
+	if c == nil {
+		panic("checkstest: no check " + name)
+	}
+	return c.Checker().(*Fake)
 }

@@ -78,7 +78,6 @@ func load(t testing.TB, yaml string) *config.Config {
 	if err != nil {
 		t.Fatalf("config: %v\n%s", err, yaml)
 	}
-	t.Cleanup(func() { cfg.Close() })
 	return cfg
 }
 

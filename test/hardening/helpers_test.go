@@ -93,6 +93,9 @@ func repoRoot(t *testing.T) string {
 // returns the binary's path.
 func buildHealthd(t *testing.T) string {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("builds and runs the real binary: run without -short (make test)")
+	}
 	bin := filepath.Join(t.TempDir(), "healthd")
 	build := exec.Command("go", "build", "-o", bin, "./cmd/healthd")
 	build.Dir = repoRoot(t)

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/healthd/healthd/internal/checks/checkstest"
 	"github.com/healthd/healthd/internal/runner"
 	"github.com/healthd/healthd/internal/testsvc"
 )
@@ -70,14 +71,14 @@ func TestFaults_NoGoroutineOrDescriptorLeakAfterAThousandFailingRuns(t *testing.
 	// hanging or slow server, each holding at most 3 goroutines and 3
 	// descriptors (its own socket, the fixture proxy's). A leak of one per
 	// run would still add hundreds (340 runs per type and fault).
+	r := checkstest.NewRunner(t, cfg, runner.Options{})
 	dropIdle := func() {
-		for _, c := range cfg.Checks {
+		for _, c := range r.Checks() {
 			if c.Type == "http" || c.Type == "s3" {
-				c.Checker.(io.Closer).Close()
+				c.Checker().(io.Closer).Close()
 			}
 		}
 	}
-	r := runner.New(cfg, runner.Options{})
 	failing := 0
 	round := func() {
 		for _, s := range r.Run(context.Background(), r.Checks()) {
@@ -116,8 +117,7 @@ func TestFaults_NoGoroutineOrDescriptorLeakAfterAThousandFailingRuns(t *testing.
 		t.Logf("goroutines:\n%s", buf[:runtime.Stack(buf, true)])
 	}
 
-	r.Stop()
-	if err := cfg.Close(); err != nil {
+	if err := r.Close(); err != nil {
 		t.Errorf("close: %v", err)
 	}
 	g3, f3 := settle(t, g0, f0, goroutineTolerance, fdTolerance, settleTime, nil)

@@ -41,7 +41,7 @@ func writeSection(file, name, content string) error {
 	}
 	s := string(old)
 	if s == "" {
-		s = "# Benchmarks\n\nWritten by `make bench` and `make soak` (internal/bench); do not edit between the markers.\n"
+		s = "# Benchmarks\n\nWritten by `make bench` and `make soak` (cmd/healthd-bench); do not edit between the markers.\n"
 	}
 	block := open + "\n" + strings.TrimSpace(content) + "\n" + end
 	if i, j := strings.Index(s, open), strings.Index(s, end); i >= 0 && j > i {

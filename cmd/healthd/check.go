@@ -1,4 +1,4 @@
-package daemon
+package main
 
 import (
 	"context"
@@ -12,19 +12,13 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/healthd/healthd/internal/daemon"
 	"github.com/healthd/healthd/internal/runner"
 )
 
-// Exit statuses of `healthd check` and `healthd validate`.
-const (
-	ExitOK     = 0
-	ExitFailed = 1
-	ExitConfig = 2
-)
-
-// CheckOptions configure a one-shot run.
-type CheckOptions struct {
-	Options
+// checkOptions configure `healthd check`: a one-shot run.
+type checkOptions struct {
+	daemon.Options
 	Group  string
 	Format string // text or json
 	// URL, when set, asks a running healthd over HTTP instead of running the
@@ -34,22 +28,25 @@ type CheckOptions struct {
 	Stdout  io.Writer
 }
 
-// Check runs the checks once in-process and prints a line per check. It
+// runCheck runs the checks once in-process and prints a line per check. It
 // returns the exit status: 0 when every critical check passes, 1 when one
 // fails, 2 for a config error.
-func Check(ctx context.Context, o CheckOptions) int {
+func runCheck(ctx context.Context, o checkOptions) int {
 	if o.URL != "" {
 		return checkURL(ctx, o)
 	}
 	boot := slog.New(slog.NewTextHandler(o.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	cfg, err := Load(o.Options, boot)
+	cfg, err := daemon.Load(o.Options, boot)
 	if err != nil {
 		fmt.Fprintln(o.Stderr, err)
-		return ExitConfig
+		return daemon.ExitConfig
 	}
-	defer cfg.Close()
-	r := runner.New(cfg, runner.Options{WarningsAsErrors: cfg.HealthCheck.WarningsAsErrors, Logger: boot})
-	defer r.Stop()
+	r, err := runner.New(cfg, runner.Options{WarningsAsErrors: cfg.HealthCheck.WarningsAsErrors, Logger: boot})
+	if err != nil {
+		fmt.Fprintln(o.Stderr, err)
+		return daemon.ExitConfig
+	}
+	defer r.Close()
 	sel := r.Checks()
 	if o.Group != "" {
 		sel = nil
@@ -62,7 +59,7 @@ func Check(ctx context.Context, o CheckOptions) int {
 		}
 		if len(sel) == 0 {
 			fmt.Fprintf(o.Stderr, "%s: unknown group %q; known groups: %s\n", cfg.File, o.Group, strings.Join(cfg.Groups(), ", "))
-			return ExitConfig
+			return daemon.ExitConfig
 		}
 	}
 	snaps := r.Run(ctx, sel)
@@ -102,16 +99,16 @@ func Check(ctx context.Context, o CheckOptions) int {
 		tw.Flush()
 	}
 	if !overall.OK {
-		return ExitFailed
+		return daemon.ExitFailed
 	}
-	return ExitOK
+	return daemon.ExitOK
 }
 
 func oneLine(s string) string { return strings.ReplaceAll(s, "\n", " / ") }
 
 // checkURL GETs a running healthd's endpoint: exit 0 on 2xx, 1 otherwise
 // (Docker reserves 2, so a network error is 1 too).
-func checkURL(ctx context.Context, o CheckOptions) int {
+func checkURL(ctx context.Context, o checkOptions) int {
 	timeout := o.Timeout
 	if timeout <= 0 {
 		timeout = 5 * time.Second
@@ -121,13 +118,13 @@ func checkURL(ctx context.Context, o CheckOptions) int {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, o.URL, nil)
 	if err != nil {
 		fmt.Fprintf(o.Stderr, "bad --url: %v\n", err)
-		return ExitConfig
+		return daemon.ExitConfig
 	}
 	req.Header.Set("Accept", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		fmt.Fprintf(o.Stderr, "unhealthy: %v\n", err)
-		return ExitFailed
+		return daemon.ExitFailed
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
@@ -145,8 +142,8 @@ func checkURL(ctx context.Context, o CheckOptions) int {
 		fmt.Fprintf(o.Stdout, "%s\n", strings.TrimSpace(string(body)))
 	}
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		return ExitOK
+		return daemon.ExitOK
 	}
 	fmt.Fprintf(o.Stderr, "unhealthy: HTTP %d\n", resp.StatusCode)
-	return ExitFailed
+	return daemon.ExitFailed
 }

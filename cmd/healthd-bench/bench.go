@@ -19,6 +19,7 @@ import (
 
 	"github.com/healthd/healthd/internal/checks"
 	"github.com/healthd/healthd/internal/config"
+	"github.com/healthd/healthd/internal/runner"
 )
 
 // checkLine is one check of the benchmark config.
@@ -170,7 +171,7 @@ func runBench(args []string) error {
 	var b strings.Builder
 	host, _ := os.Hostname()
 	fmt.Fprintf(&b, "## `make bench`\n\n")
-	fmt.Fprintf(&b, "- Date: %s\n- Machine: %s (host %s)\n- Command: `%s` (internal/bench; %s per load run, own keep-alive load generator in a separate process, one request in flight per connection)\n",
+	fmt.Fprintf(&b, "- Date: %s\n- Machine: %s (host %s)\n- Command: `%s` (cmd/healthd-bench; %s per load run, own keep-alive load generator in a separate process, one request in flight per connection)\n",
 		time.Now().UTC().Format("2006-01-02 15:04 UTC"), machine(), host, *command, *dur)
 	types := []string{}
 	for _, l := range d.benchChecks("") {
@@ -402,13 +403,17 @@ func timeCelery(d *deps) celeryTiming {
 	if err != nil {
 		return celeryTiming{"config: " + err.Error(), "error", "**FAIL**"}
 	}
-	defer cfg.Close()
-	c := cfg.Checks[0]
+	r, err := runner.New(cfg, runner.Options{})
+	if err != nil {
+		return celeryTiming{"build: " + err.Error(), "error", "**FAIL**"}
+	}
+	defer r.Close()
+	c := r.Checks()[0]
 	var took []time.Duration
 	var lastErr error
 	for range 21 {
 		start := time.Now()
-		err := withTimeout(c.Timeout, func(ctx context.Context) error { return c.Checker.Check(ctx) })
+		err := withTimeout(c.Timeout, func(ctx context.Context) error { return c.Checker().Check(ctx) })
 		took = append(took, time.Since(start))
 		if err != nil {
 			lastErr = err

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/healthd/healthd/internal/checks/checkstest"
 	"github.com/healthd/healthd/internal/runner"
 	"github.com/healthd/healthd/internal/testsvc"
 )
@@ -17,7 +18,9 @@ const faultTimeout = 300 * time.Millisecond
 // network check type, through the runner with a real config, against a
 // healthy server, then refused, hanging (accepts, never answers),
 // black-holed (SYNs dropped), slow (answers after twice the timeout), killed
-// in the middle of a probe, and restarted.
+// in the middle of a probe, and restarted. The same fault reads the same for
+// every type: "connection refused (127.0.0.1:NNNN)", "timed out after 300ms
+// (127.0.0.1:NNNN)", with only the kind ("unavailable: ") before it.
 func TestFaults_EveryDependencyFailsWithinItsTimeoutAndRecovers(t *testing.T) {
 	for _, d := range dependencies() {
 		t.Run(d.typ, func(t *testing.T) {
@@ -36,16 +39,16 @@ func TestFaults_EveryDependencyFailsWithinItsTimeoutAndRecovers(t *testing.T) {
 			if d.connectOnly {
 				hangKeys = answers // accepting is passing
 			}
+			refused, blackholed := testsvc.RefusedAddr(t), testsvc.BlackholeAddr(t)
 			yaml := header(faultTimeout) +
 				checkYAML(d.typ, answers, "up", proxy.Addr()) +
-				checkYAML(d.typ, keys, "refused", testsvc.RefusedAddr(t)) +
+				checkYAML(d.typ, keys, "refused", refused) +
 				checkYAML(d.typ, hangKeys, "hanging", hanging.Addr()) +
-				checkYAML(d.typ, keys, "blackholed", testsvc.BlackholeAddr(t)) +
+				checkYAML(d.typ, keys, "blackholed", blackholed) +
 				checkYAML(d.typ, hangKeys, "slow", slow.Addr())
-			r := runner.New(load(t, yaml), runner.Options{})
-			t.Cleanup(r.Stop)
+			r := checkstest.NewRunner(t, load(t, yaml), runner.Options{})
 
-			expect := func(name string, want runner.Status) {
+			expect := func(name string, want runner.Status) string {
 				t.Helper()
 				res, took := probe(r, name)
 				t.Logf("%-10s %-8s in %4d ms: %s", name, res.Status, took.Milliseconds(), res.Message)
@@ -56,19 +59,34 @@ func TestFaults_EveryDependencyFailsWithinItsTimeoutAndRecovers(t *testing.T) {
 				if want == runner.Failing && !strings.HasPrefix(res.Message, "unavailable: ") && !strings.HasPrefix(res.Message, "unexpected result: ") {
 					t.Errorf("%s: message %q does not say what failed", name, res.Message)
 				}
+				return res.Message
 			}
 
+			// expectReason runs name, which must fail with reason: the
+			// same words for every type. The runner's own words for a
+			// check that overran its grace (no address) are timing noise
+			// of a loaded machine, not another vocabulary.
+			runnerTimeout := "unavailable: timed out after " + faultTimeout.String()
+			expectReason := func(name, reason string) {
+				t.Helper()
+				got, want := expect(name, runner.Failing), "unavailable: "+reason
+				if got != want && !(got == runnerTimeout && strings.HasPrefix(want, runnerTimeout+" (")) {
+					t.Errorf("%s: message %q, want %q (the same words for every type)", name, got, want)
+				}
+			}
+			timedOut := func(addr string) string { return "timed out after " + faultTimeout.String() + " (" + addr + ")" }
+
 			expect("up", runner.Passing)
-			expect("refused", runner.Failing)
-			expect("blackholed", runner.Failing)
+			expectReason("refused", "connection refused ("+refused+")")
+			expectReason("blackholed", timedOut(blackholed))
 			if d.connectOnly {
 				// Connecting is all a tcp check does: a server that
 				// accepts is up, however it answers afterwards.
 				expect("hanging", runner.Passing)
 				expect("slow", runner.Passing)
 			} else {
-				expect("hanging", runner.Failing)
-				expect("slow", runner.Failing)
+				expectReason("hanging", timedOut(hanging.Addr()))
+				expectReason("slow", timedOut(slow.Addr()))
 
 				// Killed mid-probe: the pooled connection is warm, the
 				// server turns slow, and the proxy is cut while the
@@ -100,7 +118,7 @@ func TestFaults_EveryDependencyFailsWithinItsTimeoutAndRecovers(t *testing.T) {
 			// two) would fail it.
 			proxy.Cut()
 			for range 3 {
-				expect("up", runner.Failing)
+				expectReason("up", "connection refused ("+proxy.Addr()+")")
 			}
 			proxy.Restore()
 			expect("up", runner.Passing)

@@ -137,7 +137,7 @@ func runSoak(args []string) error {
 	other := res.Requests - res.Codes[200] - res.Codes[500]
 	var b strings.Builder
 	host, _ := os.Hostname()
-	fmt.Fprintf(&b, "## `make soak`\n\n- Date: %s\n- Machine: %s (host %s)\n- Command: `%s` (internal/bench soak: %s at 256 connections on /ht/ (JSON); Redis behind a TCP proxy cut (every connection closed, new ones refused) and restored every %s, %d flaps; checks: %s; cache_ttl 1s, timeout 1s for Redis)\n- Every body was parsed (JSON object with every check, status 200 exactly when every value is \"working\", else 500)\n\n",
+	fmt.Fprintf(&b, "## `make soak`\n\n- Date: %s\n- Machine: %s (host %s)\n- Command: `%s` (cmd/healthd-bench soak: %s at 256 connections on /ht/ (JSON); Redis behind a TCP proxy cut (every connection closed, new ones refused) and restored every %s, %d flaps; checks: %s; cache_ttl 1s, timeout 1s for Redis)\n- Every body was parsed (JSON object with every check, status 200 exactly when every value is \"working\", else 500)\n\n",
 		time.Now().UTC().Format("2006-01-02 15:04 UTC"), machine(), host, *command, *dur, *flap, flaps, strings.Join(names, ", "))
 	b.WriteString("| figure | value | result |\n|---|---|---|\n")
 	fmt.Fprintf(&b, "| requests | %d (%.0f/s; %d × 200, %d × 500, %d other) | |\n", res.Requests, res.RPS(), res.Codes[200], res.Codes[500], other)
