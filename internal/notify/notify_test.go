@@ -75,6 +75,22 @@ func probe(r *runner.Runner) time.Duration {
 	return time.Since(start)
 }
 
+// hearing counts the runs the observers before it have heard of: a probe
+// returns before the run's observers are told (runner.Observer), so a test
+// that closes the webhooks waits first for them to hear every run.
+type hearing struct{ n atomic.Int64 }
+
+func (h *hearing) Observe(*runner.Check, *runner.Result, *runner.Result) { h.n.Add(1) }
+
+func (h *hearing) wait(t *testing.T, runs int64) {
+	t.Helper()
+	for deadline := time.Now().Add(testsvc.HangSlack); h.n.Load() < runs; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the observers heard of %d runs, want %d", h.n.Load(), runs)
+		}
+	}
+}
+
 func TestNotify_JSONEventOnEachStateChangeOnly(t *testing.T) {
 	rc := newReceiver(t, nil)
 	cfg := loadCfg(t, `
@@ -85,7 +101,8 @@ notify:
 checks: [{name: db, type: fake, dsn: "postgres://app:pg-pass@db/app"}]
 `)
 	set := notify.New(cfg.Notify, notify.Options{Host: "web-1", Secrets: cfg.Secrets()})
-	r := checkstest.NewRunner(t, cfg, runner.Options{Observers: []runner.Observer{set}})
+	h := &hearing{}
+	r := checkstest.NewRunner(t, cfg, runner.Options{Observers: []runner.Observer{set, h}})
 	f := checkstest.FakeOf(r, cfg.Checks[0].Name)
 
 	probe(r) // an initial pass: no notification
@@ -95,6 +112,7 @@ checks: [{name: db, type: fake, dsn: "postgres://app:pg-pass@db/app"}]
 	f.SetFail("")
 	probe(r)
 	probe(r)
+	h.wait(t, 5)
 	set.Close(context.Background()) // delivers what is queued
 	if n := rc.count(); n != 2 {
 		t.Fatalf("receiver got %d requests, want 2 (down, up): %q", n, rc.bodies)
@@ -127,8 +145,10 @@ checks:
   - {name: cache, type: fake, fail: refused, critical: false}
 `)
 	set := notify.New(cfg.Notify, notify.Options{Host: "web-1"})
-	r := checkstest.NewRunner(t, cfg, runner.Options{Observers: []runner.Observer{set}})
+	h := &hearing{}
+	r := checkstest.NewRunner(t, cfg, runner.Options{Observers: []runner.Observer{set, h}})
 	probe(r) // both fail from the start: news, but only db is wanted
+	h.wait(t, 2)
 	set.Close(context.Background())
 	if rc.count() != 1 || rc.bodies[0] != `{"text":"healthd on web-1: check db is failing (was unknown): unavailable: refused"}` {
 		t.Errorf("got %q", rc.bodies)
