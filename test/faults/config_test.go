@@ -1,7 +1,6 @@
 package faults
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/healthd/healthd/internal/daemon"
 	"github.com/healthd/healthd/internal/testsvc"
 )
 
@@ -41,28 +39,7 @@ func TestReload_HostileConfigsAreRefusedAndShowNoSecret(t *testing.T) {
 		t.Fatal(err)
 	}
 	logs := &testsvc.Buffer{}
-	ctx, cancel := context.WithCancel(context.Background())
-	addr := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- daemon.Serve(ctx, daemon.Options{ConfigPath: path, Version: "test", Stderr: logs, NoWatch: true,
-			Ready: func(a string) { addr <- a }})
-	}()
-	var base string
-	select {
-	case a := <-addr:
-		base = "http://" + a
-	case err := <-done:
-		t.Fatalf("serve: %v\n%s", err, logs)
-	case <-time.After(20 * time.Second):
-		t.Fatal("serve did not start")
-	}
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	}()
+	base, _ := serveFile(t, path, logs)
 	client := &http.Client{Timeout: 10 * time.Second} // did not hang
 	post := func(name string) (int, string) {
 		resp, err := client.Post(base+"/-/reload", "", nil)

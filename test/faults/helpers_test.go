@@ -8,11 +8,13 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/healthd/healthd/internal/checks"
 	"github.com/healthd/healthd/internal/config"
+	"github.com/healthd/healthd/internal/daemon"
 	"github.com/healthd/healthd/internal/runner"
 	"github.com/healthd/healthd/internal/testsvc"
 )
@@ -122,4 +124,38 @@ func settle(t testing.TB, refG, refF, tolG, tolF int, d time.Duration, tidy func
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// serveFile runs daemon.Serve on the config file at path, logging to logs,
+// and returns its base URL and a stop that waits for Serve to return (and
+// reports its error); the end of the test stops it too.
+func serveFile(t *testing.T, path string, logs *testsvc.Buffer) (string, func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	addr := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- daemon.Serve(ctx, daemon.Options{ConfigPath: path, Version: "test", Stderr: logs, NoWatch: true,
+			Ready: func(a string) { addr <- a }})
+	}()
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("serve: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	select {
+	case a := <-addr:
+		return "http://" + a, stop
+	case err := <-done:
+		done <- err // for stop
+		t.Fatalf("serve: %v\n%s", err, logs)
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve did not start")
+	}
+	return "", stop
 }

@@ -2,7 +2,6 @@ package faults
 
 import (
 	"bytes"
-	"context"
 	"encoding/base64"
 	"fmt"
 	"io"
@@ -15,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/healthd/healthd/internal/daemon"
 	"github.com/healthd/healthd/internal/testsvc"
 )
 
@@ -140,26 +138,7 @@ func TestSecrets_KnownPasswordAppearsInNoResponseMetricOrLogLine(t *testing.T) {
 				t.Fatal(err)
 			}
 			logs := &testsvc.Buffer{}
-			ctx, cancel := context.WithCancel(context.Background())
-			addr := make(chan string, 1)
-			done := make(chan error, 1)
-			go func() {
-				done <- daemon.Serve(ctx, daemon.Options{ConfigPath: path, Version: "test", Stderr: logs, NoWatch: true,
-					Ready: func(a string) { addr <- a }})
-			}()
-			var base string
-			select {
-			case a := <-addr:
-				base = "http://" + a
-			case err := <-done:
-				t.Fatalf("serve: %v\n%s", err, logs)
-			case <-time.After(20 * time.Second):
-				t.Fatal("serve did not start")
-			}
-			defer func() {
-				cancel()
-				<-done
-			}()
+			base, stop := serveFile(t, path, logs)
 
 			client := &http.Client{Timeout: 10 * time.Second}
 			var answers []string
@@ -258,11 +237,7 @@ func TestSecrets_KnownPasswordAppearsInNoResponseMetricOrLogLine(t *testing.T) {
 			for strings.Count(logs.String(), "notification failed") < 2 && time.Now().Before(deadline) {
 				time.Sleep(20 * time.Millisecond)
 			}
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("serve: %v", err)
-			}
-			done <- nil // for the deferred stop
+			stop()
 
 			out := logs.String()
 			for _, want := range []string{"check failing", "notification failed", "reload: config error", "healthd stopped"} {
