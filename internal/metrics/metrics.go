@@ -7,6 +7,7 @@ package metrics
 
 import (
 	"fmt"
+	"math"
 	"net/http"
 	"regexp"
 	"runtime"
@@ -35,6 +36,7 @@ const (
 	NameBuildInfo    = "healthd_build_info"
 	NameReloadOK     = "healthd_config_last_reload_successful"
 	NameReloadTime   = "healthd_config_last_reload_success_timestamp_seconds"
+	NameObserved     = "healthd_check_observed_value"
 )
 
 // Labels of the per-check series. A check's name and type only: never a
@@ -43,6 +45,10 @@ const (
 	LabelCheck  = "check"
 	LabelType   = "type"
 	LabelResult = "result"
+	// The observation's measurement and unit, as in health+json's
+	// "<check>:<measurement>" entries and their observedUnit.
+	LabelMeasurement = "measurement"
+	LabelUnit        = "unit"
 )
 
 // droppedGoMetric is a series of client_golang's Go collector that /metrics
@@ -93,6 +99,10 @@ type checkGauges struct {
 	up           *prometheus.GaugeVec
 	lastDuration *prometheus.GaugeVec
 	lastRun      *prometheus.GaugeVec
+	// observed holds the last run's observations: only those of the last
+	// run, so a measurement a failing run could not make disappears rather
+	// than repeating an old value.
+	observed *prometheus.GaugeVec
 }
 
 func newCheckGauges() checkGauges {
@@ -106,11 +116,14 @@ func newCheckGauges() checkGauges {
 			Help: "How long the check's last run took, in seconds."}, labels),
 		lastRun: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: NameLastRun,
 			Help: "When the check's last run finished, in seconds since the Unix epoch."}, labels),
+		observed: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: NameObserved,
+			Help: "What the check's last run measured (health+json's observedValue), in the unit the unit label names."},
+			[]string{LabelCheck, LabelType, LabelMeasurement, LabelUnit}),
 	}
 }
 
 func (g checkGauges) collectors() []prometheus.Collector {
-	return []prometheus.Collector{g.state, g.up, g.lastDuration, g.lastRun}
+	return []prometheus.Collector{g.state, g.up, g.lastDuration, g.lastRun, g.observed}
 }
 
 func (g checkGauges) set(c *runner.Check, r *runner.Result) {
@@ -123,6 +136,13 @@ func (g checkGauges) set(c *runner.Check, r *runner.Result) {
 	g.up.With(l).Set(up)
 	g.lastDuration.With(l).Set(r.Duration.Seconds())
 	g.lastRun.With(l).Set(float64(r.Finished().UnixNano()) / 1e9)
+	g.observed.DeletePartialMatch(l)
+	for _, o := range r.Observations {
+		if math.IsNaN(o.Value) {
+			continue
+		}
+		g.observed.WithLabelValues(c.Name, c.Type, o.Measurement, o.Unit).Set(o.Value)
+	}
 }
 
 func (g checkGauges) delete(l prometheus.Labels) {
@@ -130,6 +150,7 @@ func (g checkGauges) delete(l prometheus.Labels) {
 	g.up.Delete(l)
 	g.lastDuration.Delete(l)
 	g.lastRun.Delete(l)
+	g.observed.DeletePartialMatch(l)
 }
 
 // New returns a registry holding healthd's metrics, the Go runtime's and

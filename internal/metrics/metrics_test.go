@@ -204,3 +204,45 @@ func TestMetrics_NoOpenMetricsNameClash(t *testing.T) {
 		}
 	}
 }
+
+// A check's observations are series of their own, with the measurement and
+// unit as labels; a run that measured nothing takes them away instead of
+// leaving the old value, and so does a reload that removes the check.
+func TestMetrics_ObservationsFollowTheLastRun(t *testing.T) {
+	m := metrics.New(metrics.Options{Version: "test"})
+	r := newRunner(t, `checks: [{name: cert, type: fake, observe: 42.5, measurement: days_left, unit: days}]`)
+	m.Attach(r)
+	runAll(t, r, m, "cert")
+	want := map[string]string{"check": "cert", "type": "fake", "measurement": "days_left", "unit": "days"}
+	if v, ok := series(scrape(t, m), metrics.NameObserved, want); !ok || v != 42.5 {
+		t.Fatalf("%s%v = %v, %v; want 42.5", metrics.NameObserved, want, v, ok)
+	}
+
+	// The same check, reloaded without its measurement: the value stays
+	// until the new runner's first run, which measures nothing.
+	next := newRunner(t, `checks: [{name: cert, type: fake}]`)
+	m.Attach(next)
+	if _, ok := series(scrape(t, m), metrics.NameObserved, want); !ok {
+		t.Error("the observation went away at the reload, before the check ran again")
+	}
+	next.Run(context.Background(), next.Checks())
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		v, _ := series(scrape(t, m), metrics.NameRuns, map[string]string{"check": "cert", "result": "passing"})
+		if v >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the second run was not observed")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if v, ok := series(scrape(t, m), metrics.NameObserved, want); ok {
+		t.Errorf("after a run that measured nothing, %s = %v; want no series", metrics.NameObserved, v)
+	}
+
+	m.Attach(newRunner(t, "checks: [{name: other, type: fake}]"))
+	if _, ok := series(scrape(t, m), metrics.NameObserved, map[string]string{"check": "cert"}); ok {
+		t.Error("cert's observation survived the reload that removed it")
+	}
+}
