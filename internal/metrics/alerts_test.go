@@ -46,7 +46,7 @@ func TestAlertRules_UseExportedMetrics(t *testing.T) {
 	}
 	exported := map[string]bool{}
 	for _, n := range []string{metrics.NameState, metrics.NameUp, metrics.NameLastDuration, metrics.NameLastRun,
-		metrics.NameRuns, metrics.NameBuildInfo, metrics.NameReloadOK, metrics.NameReloadTime, metrics.NameObserved} {
+		metrics.NameRuns, metrics.NameBuildInfo, metrics.NameReloadOK, metrics.NameReloadTime, metrics.NameObserved, metrics.NameGroupInfo} {
 		exported[n] = true
 	}
 	for _, s := range []string{"_bucket", "_sum", "_count"} {

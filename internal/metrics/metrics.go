@@ -37,6 +37,7 @@ const (
 	NameReloadOK     = "healthd_config_last_reload_successful"
 	NameReloadTime   = "healthd_config_last_reload_success_timestamp_seconds"
 	NameObserved     = "healthd_check_observed_value"
+	NameGroupInfo    = "healthd_check_group_info"
 )
 
 // Labels of the per-check series. A check's name and type only: never a
@@ -49,6 +50,8 @@ const (
 	// "<check>:<measurement>" entries and their observedUnit.
 	LabelMeasurement = "measurement"
 	LabelUnit        = "unit"
+	// LabelGroup names a group the check is in (served at /ht/<group>/).
+	LabelGroup = "group"
 )
 
 // droppedGoMetric is a series of client_golang's Go collector that /metrics
@@ -83,6 +86,9 @@ type Metrics struct {
 	runs       *prometheus.CounterVec
 	reloadOK   prometheus.Gauge
 	reloadTime prometheus.Gauge
+	// groups is 1 for each check and group it is in: an info metric to
+	// join per-check series on, so a dashboard can sum by group.
+	groups *prometheus.GaugeVec
 
 	mu sync.Mutex
 	// active holds the checks whose series are exported, by name. Runs of
@@ -168,6 +174,9 @@ func New(opts Options) *Metrics {
 			Help: "1 if the last config load (at start-up or reload) succeeded, else 0."}),
 		reloadTime: prometheus.NewGauge(prometheus.GaugeOpts{Name: NameReloadTime,
 			Help: "When the config was last loaded successfully, in seconds since the Unix epoch."}),
+		groups: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: NameGroupInfo,
+			Help: "Always 1: the check is in the group (served at /ht/<group>/). Join on check to sum per-check series by group."},
+			[]string{LabelCheck, LabelType, LabelGroup}),
 		active: map[string]*runner.Check{},
 	}
 	build := prometheus.NewGauge(prometheus.GaugeOpts{Name: NameBuildInfo,
@@ -175,7 +184,7 @@ func New(opts Options) *Metrics {
 		ConstLabels: prometheus.Labels{"version": opts.Version, "goversion": runtime.Version()}})
 	build.Set(1)
 	m.reg.MustRegister(m.checkGauges.collectors()...)
-	m.reg.MustRegister(m.duration, m.runs, m.reloadOK, m.reloadTime, build,
+	m.reg.MustRegister(m.duration, m.runs, m.reloadOK, m.reloadTime, m.groups, build,
 		collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(heapAllocs)),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.exposed = prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) {
@@ -226,7 +235,12 @@ func (m *Metrics) Track(cs []*runner.Check) {
 		m.duration.Delete(l)
 		m.runs.DeletePartialMatch(l)
 	}
+	// Groups are the config's, so they are replaced whole.
+	m.groups.Reset()
 	for _, c := range cs {
+		for _, g := range c.Groups {
+			m.groups.WithLabelValues(c.Name, c.Type, g).Set(1)
+		}
 		for _, s := range []runner.Status{runner.Passing, runner.Warning, runner.Failing} {
 			m.runs.WithLabelValues(c.Name, c.Type, s.String())
 		}

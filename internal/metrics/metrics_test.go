@@ -246,3 +246,28 @@ func TestMetrics_ObservationsFollowTheLastRun(t *testing.T) {
 		t.Error("cert's observation survived the reload that removed it")
 	}
 }
+
+// Each check's groups are an info series to join on; a reload that moves a
+// check to another group moves its series.
+func TestMetrics_GroupInfoFollowsTheConfig(t *testing.T) {
+	m := metrics.New(metrics.Options{Version: "test"})
+	m.Attach(newRunner(t, "checks: [{name: db, type: fake, groups: [readiness, database]}, {name: disk, type: fake}]"))
+	fams := scrape(t, m)
+	for _, g := range []string{"readiness", "database"} {
+		if v, ok := series(fams, metrics.NameGroupInfo, map[string]string{"check": "db", "type": "fake", "group": g}); !ok || v != 1 {
+			t.Errorf("%s{check=db,group=%s} = %v, %v; want 1", metrics.NameGroupInfo, g, v, ok)
+		}
+	}
+	if _, ok := series(fams, metrics.NameGroupInfo, map[string]string{"check": "disk"}); ok {
+		t.Error("disk is in no group but has a group series")
+	}
+
+	m.Attach(newRunner(t, "checks: [{name: db, type: fake, groups: [liveness]}]"))
+	fams = scrape(t, m)
+	if _, ok := series(fams, metrics.NameGroupInfo, map[string]string{"check": "db", "group": "readiness"}); ok {
+		t.Error("db's old group survived the reload")
+	}
+	if v, ok := series(fams, metrics.NameGroupInfo, map[string]string{"check": "db", "group": "liveness"}); !ok || v != 1 {
+		t.Errorf("db's new group = %v, %v; want 1", v, ok)
+	}
+}

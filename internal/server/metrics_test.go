@@ -128,10 +128,11 @@ func TestMetrics_ScrapeShowsEachCheck(t *testing.T) {
 						t.Errorf("%s label %s=%q holds part of the DSN", name, lp.GetName(), lp.GetValue())
 					}
 				}
-				// measurement and unit name what a check's code measured,
-				// never a value from its config.
-				if strings.HasPrefix(name, "healthd_check_") && !map[string]bool{"check": true, "type": true, "result": true, "le": true, "measurement": true, "unit": true}[lp.GetName()] {
-					t.Errorf("%s has label %s: per-check series carry check, type (and result, le, or an observation's measurement, unit) only", name, lp.GetName())
+				// measurement and unit name what a check's code measured;
+				// group is one of the check's groups: never a value from
+				// its keys.
+				if strings.HasPrefix(name, "healthd_check_") && !map[string]bool{"check": true, "type": true, "result": true, "le": true, "measurement": true, "unit": true, "group": true}[lp.GetName()] {
+					t.Errorf("%s has label %s: per-check series carry check, type (and result, le, group, or an observation's measurement, unit) only", name, lp.GetName())
 				}
 			}
 		}
