@@ -786,7 +786,7 @@ func (l *loader) healthCheck(cfg *Config, e entry) {
 	if v := k.MemoryMin; v != nil && *v < 0 {
 		p.Add("MEMORY_MIN", "must be MB available (0 or more), or null to disable")
 	}
-	cfg.HealthCheck = checks.Settings(k) // the same fields: this fails to compile if they part
+	cfg.HealthCheck = checks.Settings(k) // the same fields: a key added to one only does not compile
 	l.collectLayered(p.Err(), e, "health_check", sources)
 }
 
