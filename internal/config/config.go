@@ -55,30 +55,6 @@ type Server struct {
 	TLSKeyFile      string
 }
 
-// Defaults holds the `defaults:` section: every per-check key that has a
-// default, applied to each check that does not set its own.
-type Defaults struct {
-	Critical               bool
-	Timeout                time.Duration
-	CacheTTL               time.Duration
-	MaxStale               time.Duration
-	Interval               time.Duration
-	FailuresBeforeCritical int
-	SuccessesBeforePassing int
-	History                int
-}
-
-// builtinDefaults are the defaults of the `defaults:` keys.
-var builtinDefaults = Defaults{
-	Critical:               true,
-	Timeout:                2 * time.Second,
-	CacheTTL:               time.Second,
-	MaxStale:               5 * time.Second,
-	FailuresBeforeCritical: 1,
-	SuccessesBeforePassing: 1,
-	History:                100,
-}
-
 // Check is one built check and the settings the runner needs.
 type Check struct {
 	Name     string
@@ -100,22 +76,6 @@ type Check struct {
 	// (runner.New) opens its clients.
 	Spec    checks.Config
 	Secrets []string // to redact from every output
-}
-
-// Notify is one entry of the `notify:` list: a webhook called on state changes.
-type Notify struct {
-	URL     string
-	Format  string // json or slack
-	Timeout time.Duration
-	Retries int
-	// Headers are sent with every request (e.g. Authorization); their
-	// values are secrets.
-	Headers map[string]string
-	// Checks, when set, limits the notifications to these checks.
-	Checks []string
-	// Secrets holds the URL (a Slack webhook URL is itself a credential),
-	// the header values and any credential in the entry.
-	Secrets []string
 }
 
 // Groups returns every group named by a check, sorted.
@@ -222,11 +182,13 @@ func NewOverrides() *viper.Viper {
 // layeredSections are the sections whose scalar keys flags and variables
 // may set, with their declarations.
 func layeredSections() map[string][]checks.Key {
-	return map[string][]checks.Key{
-		"server":       checks.KeysOf(&serverKeys{}),
-		"health_check": checks.KeysOf(&healthCheckKeys{}),
-		"defaults":     checks.KeysOf(&perCheckKeys{}),
+	out := map[string][]checks.Key{}
+	for _, s := range fileSections {
+		if s.layered {
+			out[s.name] = checks.KeysOf(s.keys())
+		}
 	}
+	return out
 }
 
 // LayeredKeys lists the keys ("server.listen") that flags and HEALTHD_*
@@ -339,7 +301,7 @@ func (l *loader) expandFailed(line int, check, key string, err error) {
 	l.unexpanded[check+"\x00"+key] = true
 }
 
-// collect turns a KeyError list from Params into config errors under
+// collect turns a KeyError list from decoding into config errors under
 // prefix, at the line of the offending key when node (the section's
 // mapping) has it, else at line.
 func (l *loader) collect(err error, node *yaml.Node, line int, check, prefix string) {
@@ -408,12 +370,11 @@ func (l *loader) parse(data []byte) *Config {
 	}
 	top := l.mapping(root, "", "")
 	cfg := &Config{File: l.file}
+	sections := sectionNames()
 	for _, k := range sortedKeys(top) {
-		switch k {
-		case "server", "health_check", "defaults", "checks", "notify":
-		default:
+		if !contains(sections, k) {
 			msg := "unknown section"
-			if s := checks.Suggest(k, []string{"server", "health_check", "defaults", "checks", "notify"}); s != "" {
+			if s := checks.Suggest(k, sections); s != "" {
 				msg += fmt.Sprintf(" (did you mean %q?)", s)
 			}
 			l.errorf(top[k].line, "", k, "%s", msg)
@@ -591,10 +552,9 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
-// section returns the Params of a top-level mapping section, or empty ones.
-// section returns the Params of a layered top-level section, the file's
+// section returns the mapping of a layered top-level section, the file's
 // keys with the flags' and variables' over them, and where those came from.
-func (l *loader) section(e entry, name string) (*checks.Params, map[string]string) {
+func (l *loader) section(e entry, name string) (map[string]any, map[string]string) {
 	m := map[string]any{}
 	if e.node != nil && e.value != nil {
 		var ok bool
@@ -603,67 +563,126 @@ func (l *loader) section(e entry, name string) (*checks.Params, map[string]strin
 			m = map[string]any{}
 		}
 	}
-	sources := l.layer(name, m)
-	return checks.NewParams(m), sources
+	return m, l.layer(name, m)
+}
+
+// decodeSection decodes raw, one mapping of the file, into keys, the
+// section's declaration holding its defaults (sections.go), and returns
+// the problems found; the section's validation adds its own. Beyond
+// checks.Decode, as the loader always has, it names a nested section that
+// is not a mapping by its keys ("must be a mapping with cert_file and
+// key_file"), and refuses an empty value for a key with a list of values.
+func decodeSection(raw map[string]any, keys any, also ...string) checks.Problems {
+	var p checks.Problems
+	for _, k := range checks.KeysOf(keys) {
+		v := raw[k.Name]
+		switch {
+		case v == nil:
+		case k.Kind == "section":
+			if _, ok := v.(map[string]any); !ok {
+				p.Add(k.Name, "must be a mapping with %s", andList(keyNames(k.Nested)))
+				raw = without(raw, k.Name)
+			}
+		case k.Kind == "string" && len(k.Enum) > 0 && v == "":
+			p.Add(k.Name, "must be %s, not %q", orList(k.Enum), "")
+		}
+	}
+	if err := checks.Decode(raw, keys, also...); err != nil {
+		p = append(p, flatten(err)...)
+	}
+	return p
+}
+
+// without returns a copy of m without key.
+func without(m map[string]any, key string) map[string]any {
+	out := copyMap(m)
+	delete(out, key)
+	return out
+}
+
+// isSet reports whether the mapping m sets the key at path (a, or a and b
+// within it) to a value other than null.
+func isSet(m map[string]any, path ...string) bool {
+	for i, k := range path {
+		v := m[k]
+		if i == len(path)-1 {
+			return v != nil
+		}
+		if m, _ = v.(map[string]any); m == nil {
+			return false
+		}
+	}
+	return false
 }
 
 func (l *loader) server(cfg *Config, e entry) {
-	raw := map[string]any{}
-	if m, ok := e.value.(map[string]any); ok {
-		raw = m
-	} else if e.value != nil {
-		l.errorf(e.line, "", "server", "must be a mapping")
+	raw, sources := l.section(e, "server")
+	// Removed after 0.3.0 with the page release it switched on. A config
+	// written for 0.3 still sets it (healthd-full.yaml did): warn and go on,
+	// so an upgrade does not stop at a key that no longer changes anything.
+	if _, set := raw["release_startup_pages"]; set {
+		if raw["release_startup_pages"] != nil {
+			l.opts.Logger.Warn("ignoring a removed config key: healthd no longer releases its binary's pages; delete the key", "file", l.file,
+				"line", keyLine(e.node, "release_startup_pages", e.line), "key", "server.release_startup_pages",
+				"see", "docs/performance.md#memory")
+		}
+		raw = without(raw, "release_startup_pages")
 	}
-	sources := l.layer("server", raw)
-	p := checks.NewParams(raw)
-	s := &cfg.Server
-	s.Listen = p.String("listen", ":8000")
+	k := defaultServerKeys()
+	p := decodeSection(raw, &k, removedServerKeys...)
+	cfg.Server = k.resolve(raw, &p)
+	l.collectLayered(p.Err(), e, "server", sources)
+}
+
+// resolve checks the server keys as serve will use them, reporting to p,
+// and returns them as the daemon reads them.
+func (k serverKeys) resolve(raw map[string]any, p *checks.Problems) Server {
+	s := Server{
+		Listen:          k.Listen,
+		FailureStatus:   k.FailureStatus,
+		LogFormat:       k.LogFormat,
+		LogLevel:        slog.Level(k.LogLevel),
+		Template:        k.Template,
+		Refresh:         k.Refresh,
+		DrainDelay:      k.DrainDelay,
+		ShutdownTimeout: k.ShutdownTimeout,
+	}
 	if err := checkListen(s.Listen); err != nil {
-		p.Errorf("listen", "%v", err)
+		p.Add("listen", "%v", err)
 	}
-	s.Path = p.String("path", "/ht/")
-	if !strings.HasPrefix(s.Path, "/") {
-		p.Errorf("path", "must start with /")
+	if !strings.HasPrefix(k.Path, "/") {
+		p.Add("path", "must start with /")
 	}
-	s.Path = "/" + strings.Trim(s.Path, "/") + "/"
+	s.Path = "/" + strings.Trim(k.Path, "/") + "/"
 	if s.Path == "//" {
 		s.Path = "/"
 	}
 	if builtin := shadowedPath(s.Path); builtin != "" {
-		p.Errorf("path", "must not be %s: healthd serves %s there itself, and the checks would hide it", strings.TrimSuffix(s.Path, "/"), builtin)
+		p.Add("path", "must not be %s: healthd serves %s there itself, and the checks would hide it", strings.TrimSuffix(s.Path, "/"), builtin)
 	}
-	s.FailureStatus = p.Int("failure_status", 500)
 	if s.FailureStatus < 400 || s.FailureStatus > 599 {
-		p.Errorf("failure_status", "must be a 4xx or 5xx status such as 500 or 503, not %d", s.FailureStatus)
+		p.Add("failure_status", "must be a 4xx or 5xx status such as 500 or 503, not %d", s.FailureStatus)
 	}
-	s.LogFormat = p.String("log_format", "text")
-	if s.LogFormat != "text" && s.LogFormat != "json" {
-		p.Errorf("log_format", "must be text or json, not %q", s.LogFormat)
-	}
-	lvl := p.String("log_level", "info")
-	if err := s.LogLevel.UnmarshalText([]byte(lvl)); err != nil {
-		p.Errorf("log_level", "must be debug, info, warn or error, not %q", lvl)
-	}
-	s.Template = p.String("template", "")
 	if s.Template != "" {
 		if err := checkTemplate(s.Template); err != nil {
-			p.Errorf("template", "%v", err)
+			p.Add("template", "%v", err)
 		}
 	}
-	s.Refresh = p.Duration("refresh", 10*time.Second)
-	s.DrainDelay = p.Duration("drain_delay", 0)
-	s.ShutdownTimeout = p.Duration("shutdown_timeout", 15*time.Second)
-	// Removed after 0.3.0 with the page release it switched on. A config
-	// written for 0.3 still sets it (healthd-full.yaml did): warn and go on,
-	// so an upgrade does not stop at a key that no longer changes anything.
-	if _, set := p.Raw("release_startup_pages"); set {
-		l.opts.Logger.Warn("ignoring a removed config key: healthd no longer releases its binary's pages; delete the key", "file", l.file,
-			"line", keyLine(e.node, "release_startup_pages", e.line), "key", "server.release_startup_pages",
-			"see", "docs/performance.md#memory")
+	if k.Auth != nil {
+		for _, t := range k.Auth.Tokens {
+			if t = strings.TrimSpace(t); t != "" {
+				s.AuthTokens = append(s.AuthTokens, t)
+			}
+		}
+		if isSet(raw, "auth", "tokens") && len(s.AuthTokens) == 0 {
+			p.Add("auth.tokens", "is set but every token is empty (is the environment variable set?)")
+		}
 	}
-	l.auth(s, p)
-	l.tls(s, p)
-	l.collectLayered(p.Err(), e, "server", sources)
+	if k.TLS != nil {
+		s.TLSCertFile, s.TLSKeyFile = k.TLS.CertFile, k.TLS.KeyFile
+		checkTLS(s.TLSCertFile, s.TLSKeyFile, p)
+	}
+	return s
 }
 
 // overrideSource names where an override of key came from: its
@@ -732,103 +751,71 @@ func checkTemplate(file string) error {
 	return nil
 }
 
-func (l *loader) auth(s *Server, p *checks.Params) {
-	ap := p.Section("auth", "tokens")
-	if ap == nil {
-		return
-	}
-	for _, t := range ap.Strings("tokens") {
-		if t = strings.TrimSpace(t); t != "" {
-			s.AuthTokens = append(s.AuthTokens, t)
-		}
-	}
-	if ap.Has("tokens") && len(s.AuthTokens) == 0 {
-		ap.Errorf("tokens", "is set but every token is empty (is the environment variable set?)")
-	}
-}
-
-// tls reads the certificate and key, as serve will, so that a missing
+// checkTLS reads the certificate and key, as serve will, so that a missing
 // file or a certificate that does not go with its key fails validate.
-func (l *loader) tls(s *Server, p *checks.Params) {
-	tp := p.Section("tls", "cert_file and key_file")
-	if tp == nil {
+func checkTLS(certFile, keyFile string, p *checks.Problems) {
+	if (certFile == "") != (keyFile == "") {
+		p.Add("tls.cert_file", "cert_file and key_file go together")
 		return
 	}
-	s.TLSCertFile = tp.String("cert_file", "")
-	s.TLSKeyFile = tp.String("key_file", "")
-	if (s.TLSCertFile == "") != (s.TLSKeyFile == "") {
-		tp.Errorf("cert_file", "cert_file and key_file go together")
+	if certFile == "" {
 		return
 	}
-	if s.TLSCertFile == "" {
-		return
-	}
-	cert, certErr := ReadFile(s.TLSCertFile)
+	cert, certErr := ReadFile(certFile)
 	if certErr != nil {
-		tp.Errorf("cert_file", "cannot read the certificate: %v", certErr)
+		p.Add("tls.cert_file", "cannot read the certificate: %v", certErr)
 	}
-	key, keyErr := ReadFile(s.TLSKeyFile)
+	key, keyErr := ReadFile(keyFile)
 	if keyErr != nil {
-		tp.Errorf("key_file", "cannot read the key: %v", keyErr)
+		p.Add("tls.key_file", "cannot read the key: %v", keyErr)
 	}
 	if certErr == nil && keyErr == nil {
 		if _, err := tls.X509KeyPair(cert, key); err != nil {
-			p.Errorf("tls", "cert_file and key_file are not a certificate and its key: %v", strings.TrimPrefix(err.Error(), "tls: "))
+			p.Add("tls", "cert_file and key_file are not a certificate and its key: %v", strings.TrimPrefix(err.Error(), "tls: "))
 		}
 	}
 }
 
 func (l *loader) healthCheck(cfg *Config, e entry) {
-	p, sources := l.section(e, "health_check")
-	def90, def100 := 90.0, 100.0
-	cfg.HealthCheck.DiskUsageMax = p.Float("DISK_USAGE_MAX", &def90)
-	if v := cfg.HealthCheck.DiskUsageMax; v != nil && (*v < 0 || *v > 100) {
-		p.Errorf("DISK_USAGE_MAX", "must be a percentage from 0 to 100, or null to disable")
+	raw, sources := l.section(e, "health_check")
+	k := defaultHealthCheckKeys()
+	p := decodeSection(raw, &k)
+	if v := k.DiskUsageMax; v != nil && (*v < 0 || *v > 100) {
+		p.Add("DISK_USAGE_MAX", "must be a percentage from 0 to 100, or null to disable")
 	}
-	cfg.HealthCheck.MemoryMin = p.Float("MEMORY_MIN", &def100)
-	if v := cfg.HealthCheck.MemoryMin; v != nil && *v < 0 {
-		p.Errorf("MEMORY_MIN", "must be MB available (0 or more), or null to disable")
+	if v := k.MemoryMin; v != nil && *v < 0 {
+		p.Add("MEMORY_MIN", "must be MB available (0 or more), or null to disable")
 	}
-	cfg.HealthCheck.WarningsAsErrors = p.Bool("WARNINGS_AS_ERRORS", true)
+	cfg.HealthCheck = checks.Settings(k) // the same fields: a key added to one only does not compile
 	l.collectLayered(p.Err(), e, "health_check", sources)
 }
 
 func (l *loader) defaults(cfg *Config, e entry) {
-	p, sources := l.section(e, "defaults")
-	cfg.Defaults = runSettings(p, builtinDefaults)
+	raw, sources := l.section(e, "defaults")
+	cfg.Defaults = defaultPerCheckKeys()
+	p := decodeSection(raw, &cfg.Defaults)
+	cfg.Defaults.validate(raw, &p)
 	l.collectLayered(p.Err(), e, "defaults", sources)
 }
 
-// runSettings reads the keys a check and the defaults section share, each
-// defaulting to def's, and checks those set here (an inherited value was
-// checked where it was set).
-func runSettings(p *checks.Params, def Defaults) Defaults {
-	d := Defaults{
-		Critical:               p.Bool("critical", def.Critical),
-		Timeout:                p.Duration("timeout", def.Timeout),
-		CacheTTL:               p.Duration("cache_ttl", def.CacheTTL),
-		MaxStale:               p.Duration("max_stale", def.MaxStale),
-		Interval:               p.Duration("interval", def.Interval),
-		FailuresBeforeCritical: p.Int("failures_before_critical", def.FailuresBeforeCritical),
-		SuccessesBeforePassing: p.Int("successes_before_passing", def.SuccessesBeforePassing),
-		History:                p.Int("history", def.History),
+// validate checks the keys a check and the defaults section share that
+// raw sets (an inherited value was checked where it was set).
+func (d Defaults) validate(raw map[string]any, p *checks.Problems) {
+	if d.Timeout <= 0 && isSet(raw, "timeout") {
+		p.Add("timeout", "must be more than 0")
 	}
-	if d.Timeout <= 0 && p.Has("timeout") {
-		p.Errorf("timeout", "must be more than 0")
+	if d.Interval > 0 && d.Interval < 100*time.Millisecond && isSet(raw, "interval") {
+		p.Add("interval", "must be at least 100ms (or 0 to run on demand)")
 	}
-	if d.Interval > 0 && d.Interval < 100*time.Millisecond && p.Has("interval") {
-		p.Errorf("interval", "must be at least 100ms (or 0 to run on demand)")
+	if (d.History < 1 || d.History > 100000) && isSet(raw, "history") {
+		p.Add("history", "must be from 1 to 100000")
 	}
-	if (d.History < 1 || d.History > 100000) && p.Has("history") {
-		p.Errorf("history", "must be from 1 to 100000")
+	if d.FailuresBeforeCritical < 1 && isSet(raw, "failures_before_critical") {
+		p.Add("failures_before_critical", "must be 1 or more")
 	}
-	if d.FailuresBeforeCritical < 1 && p.Has("failures_before_critical") {
-		p.Errorf("failures_before_critical", "must be 1 or more")
+	if d.SuccessesBeforePassing < 1 && isSet(raw, "successes_before_passing") {
+		p.Add("successes_before_passing", "must be 1 or more")
 	}
-	if d.SuccessesBeforePassing < 1 && p.Has("successes_before_passing") {
-		p.Errorf("successes_before_passing", "must be 1 or more")
-	}
-	return d
 }
 
 func (l *loader) notify(cfg *Config, e entry) {
@@ -846,50 +833,20 @@ func (l *loader) notify(cfg *Config, e entry) {
 			l.errorf(e.line, "", fmt.Sprintf("notify[%d]", i), "must be a mapping with url")
 			continue
 		}
-		p := checks.NewParams(m)
-		n := Notify{
-			URL:     p.Required("url"),
-			Format:  p.String("format", "json"),
-			Timeout: p.Duration("timeout", 5*time.Second),
-			Retries: p.Int("retries", 3),
-			Secrets: checks.Secrets(m),
-		}
+		n := defaultNotifyKeys()
+		p := decodeSection(m, &n)
 		if n.URL != "" && !strings.HasPrefix(n.URL, "http://") && !strings.HasPrefix(n.URL, "https://") {
-			p.Errorf("url", "must be an http:// or https:// URL")
-		}
-		if n.Format != "json" && n.Format != "slack" {
-			p.Errorf("format", "must be json or slack, not %q", n.Format)
+			p.Add("url", "must be an http:// or https:// URL")
 		}
 		if n.Retries < 0 || n.Retries > 10 {
-			p.Errorf("retries", "must be from 0 to 10")
+			p.Add("retries", "must be from 0 to 10")
 		}
 		if n.Timeout <= 0 {
-			p.Errorf("timeout", "must be more than 0")
+			p.Add("timeout", "must be more than 0")
 		}
-		if n.URL != "" {
-			n.Secrets = append(n.Secrets, n.URL)
-		}
-		if v, ok := p.Raw("headers"); ok {
-			hm, ok := v.(map[string]any)
-			if !ok {
-				p.Errorf("headers", "must be a mapping of header names to values")
-			}
-			for _, k := range sortedKeys(hm) {
-				hv, ok := hm[k].(string)
-				if !ok {
-					p.Errorf("headers."+k, "must be a string")
-					continue
-				}
-				if n.Headers == nil {
-					n.Headers = map[string]string{}
-				}
-				n.Headers[k] = hv
-				if hv != "" {
-					n.Secrets = append(n.Secrets, hv)
-				}
-			}
-		}
-		n.Checks = p.Strings("checks")
+		// The URL and the header values whole (secret keys), and any
+		// credential found in the others.
+		n.Secrets = append(checks.Secrets(m), checks.SecretValues(&n)...)
 		cfg.Notify = append(cfg.Notify, n)
 		node, line := (*yaml.Node)(nil), e.line
 		if e.node != nil && e.node.Kind == yaml.SequenceNode && i < len(e.node.Content) {
@@ -923,10 +880,6 @@ func (l *loader) notifyChecks(cfg *Config, e entry) {
 		}
 	}
 }
-
-// commonKeys are handled here for every check; the rest go to the type.
-var commonKeys = []string{"name", "type", "critical", "timeout", "cache_ttl", "max_stale", "interval", "groups",
-	"failures_before_critical", "successes_before_passing", "history"}
 
 func (l *loader) checks(cfg *Config, e entry) {
 	if e.node == nil || e.node.Tag == "!!null" {
@@ -992,30 +945,34 @@ func (l *loader) check(cfg *Config, entries map[string]entry, node *yaml.Node, l
 			own[k] = e.value
 		}
 	}
-	p := checks.NewParams(common)
-	run := runSettings(p, cfg.Defaults)
+	k := checkKeys{Defaults: cfg.Defaults}
+	p := decodeSection(common, &k)
+	k.Defaults.validate(common, &p)
 	c := &Check{
-		Type:     p.Required("type"),
-		Critical: run.Critical,
-		Timeout:  run.Timeout,
-		CacheTTL: run.CacheTTL,
-		MaxStale: run.MaxStale,
-		Interval: run.Interval,
-		Groups:   p.Strings("groups"),
+		Name:     k.Type,
+		Type:     k.Type,
+		Critical: k.Critical,
+		Timeout:  k.Timeout,
+		CacheTTL: k.CacheTTL,
+		MaxStale: k.MaxStale,
+		Interval: k.Interval,
+		Groups:   k.Groups,
 
-		FailuresBeforeCritical: run.FailuresBeforeCritical,
-		SuccessesBeforePassing: run.SuccessesBeforePassing,
-		History:                run.History,
+		FailuresBeforeCritical: k.FailuresBeforeCritical,
+		SuccessesBeforePassing: k.SuccessesBeforePassing,
+		History:                k.History,
 	}
-	c.Name = p.String("name", c.Type)
+	if k.Name != nil {
+		c.Name = *k.Name
+	}
 	if c.Name != "" && !nameRe.MatchString(c.Name) {
-		p.Errorf("name", "must be 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit")
+		p.Add("name", "must be 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit")
 	}
 	for i, g := range c.Groups {
 		if !nameRe.MatchString(g) || g == "check" || g == "metrics" {
-			p.Errorf(fmt.Sprintf("groups[%d]", i), "group %q must be letters, digits, '.', '_' or '-', and not check or metrics", g)
+			p.Add(fmt.Sprintf("groups[%d]", i), "group %q must be letters, digits, '.', '_' or '-', and not check or metrics", g)
 		} else if g == "ping" && cfg.Server.Path == "/" {
-			p.Errorf(fmt.Sprintf("groups[%d]", i), "group ping would be served at /ping, healthd's own endpoint, since server.path is /")
+			p.Add(fmt.Sprintf("groups[%d]", i), "group ping would be served at /ping, healthd's own endpoint, since server.path is /")
 		}
 	}
 	l.collect(p.Err(), node, line, label, "")

@@ -13,25 +13,21 @@ type Section struct {
 // defaults (sections.go). The checks section lists the keys every check
 // has; a per-check key's default is the defaults: section's key.
 func Sections() []Section {
-	server := defaultServerKeys()
-	health := defaultHealthCheckKeys()
-	defaults := defaultPerCheckKeys()
-	notify := defaultNotifyKeys()
 	perCheck := map[string]bool{}
-	for _, k := range checks.KeysOf(&defaults) {
-		perCheck[k.Name] = true
+	for _, name := range keyNames(checks.KeysOf(&Defaults{})) {
+		perCheck[name] = true
 	}
-	common := checks.KeysOf(&checkKeys{perCheckKeys: defaults})
-	for i, k := range common {
-		if perCheck[k.Name] {
-			common[i].Default = "defaults." + k.Name
+	out := make([]Section, len(fileSections))
+	for i, s := range fileSections {
+		keys := checks.KeysOf(s.keys())
+		if s.name == "checks" {
+			for j, k := range keys {
+				if perCheck[k.Name] {
+					keys[j].Default = "defaults." + k.Name
+				}
+			}
 		}
+		out[i] = Section{s.name, keys}
 	}
-	return []Section{
-		{"server", checks.KeysOf(&server)},
-		{"health_check", checks.KeysOf(&health)},
-		{"defaults", checks.KeysOf(&defaults)},
-		{"notify", checks.KeysOf(&notify)},
-		{"checks", common},
-	}
+	return out
 }

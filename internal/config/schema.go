@@ -7,18 +7,40 @@ import (
 // Schema returns the JSON Schema (draft 2020-12) of a config file whose
 // checks are of reg's types, for editors (VS Code's YAML extension) to
 // complete and validate healthd.yaml. It is made from the same key
-// declarations the loader decodes, so it cannot drift from them.
+// declarations the loader decodes (sections.go), so it cannot drift from
+// them.
 func Schema(reg *checks.Registry) map[string]any {
-	server := defaultServerKeys()
-	health := defaultHealthCheckKeys()
-	defaults := defaultPerCheckKeys()
-	notify := defaultNotifyKeys()
+	props := map[string]any{}
+	for _, s := range fileSections {
+		keys := checks.KeysOf(s.keys())
+		switch {
+		case s.name == "checks":
+			props[s.name] = map[string]any{"type": "array", "minItems": 1, "description": s.doc, "items": checkSchema(reg, keys)}
+		case s.list:
+			props[s.name] = map[string]any{"type": "array", "description": s.doc, "items": checks.SectionSchema(keys, nil)}
+		default:
+			sc := checks.SectionSchema(keys, nil)
+			sc["description"] = s.doc
+			props[s.name] = sc
+		}
+	}
+	return map[string]any{
+		"$schema":              "https://json-schema.org/draft/2020-12/schema",
+		"$id":                  "https://github.com/healthd/healthd/healthd.schema.json",
+		"title":                "healthd configuration",
+		"type":                 "object",
+		"additionalProperties": false,
+		"required":             []string{"checks"},
+		"properties":           props,
+	}
+}
 
+// checkSchema is the schema of one entry of checks:: the common keys and,
+// chosen by type, the type's own.
+func checkSchema(reg *checks.Registry, commonKeys []checks.Key) map[string]any {
 	common := map[string]any{}
-	var commonNames []string
-	for _, k := range checks.KeysOf(&checkKeys{perCheckKeys: defaults}) {
+	for _, k := range commonKeys {
 		common[k.Name] = checks.KeySchema(k)
-		commonNames = append(commonNames, k.Name)
 	}
 	names := reg.Names()
 	typeEnum := make([]any, len(names))
@@ -40,30 +62,10 @@ func Schema(reg *checks.Registry) map[string]any {
 			"then": own,
 		})
 	}
-	check := map[string]any{
+	return map[string]any{
 		"type":       "object",
 		"required":   []string{"type"},
 		"properties": map[string]any{"type": map[string]any{"enum": typeEnum, "description": "the check type"}},
 		"allOf":      perType,
 	}
-	return map[string]any{
-		"$schema":              "https://json-schema.org/draft/2020-12/schema",
-		"$id":                  "https://github.com/healthd/healthd/healthd.schema.json",
-		"title":                "healthd configuration",
-		"type":                 "object",
-		"additionalProperties": false,
-		"required":             []string{"checks"},
-		"properties": map[string]any{
-			"server":       describe(checks.SectionSchema(checks.KeysOf(&server), nil), "how healthd serves"),
-			"health_check": describe(checks.SectionSchema(checks.KeysOf(&health), nil), "django-health-check's HEALTH_CHECK settings"),
-			"defaults":     describe(checks.SectionSchema(checks.KeysOf(&defaults), nil), "per-check keys' values for checks that do not set them"),
-			"notify":       map[string]any{"type": "array", "description": "webhooks called on state changes", "items": checks.SectionSchema(checks.KeysOf(&notify), nil)},
-			"checks":       map[string]any{"type": "array", "minItems": 1, "description": "the checks", "items": check},
-		},
-	}
-}
-
-func describe(s map[string]any, doc string) map[string]any {
-	s["description"] = doc
-	return s
 }
