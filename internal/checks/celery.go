@@ -18,23 +18,38 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Celery checks Celery workers from the outside, over the broker, without
-// Python (wire format: health-standards.md section 5). With an AMQP broker a
-// probe can inspect queues (passive declare), broadcast the remote-control
-// ping and wait for the workers' pongs, and send the built-in
-// celery.accumulate task and wait for its rpc:// result. With a Redis broker
-// it can only measure queue backlogs (LLEN).
-type Celery struct {
-	amqp    *amqpConn
-	redis   *redisClient
+// The celery check looks at Celery workers from the outside, over the
+// broker, without Python (wire format: health-standards.md section 5). Build
+// picks one of two checkers by the broker URL's scheme: CeleryAMQP, which
+// can inspect queues (passive declare), broadcast the remote-control ping
+// and wait for the workers' pongs, and send the built-in celery.accumulate
+// task and wait for its rpc:// result; or CeleryRedis, which can only
+// measure queue backlogs (LLEN).
+
+// celeryBroker is what both checkers share: the broker's host:port, the
+// check's timeout and the queues to inspect.
+type celeryBroker struct {
 	addr    string
 	timeout time.Duration
+	queues  []queueSpec
+}
+
+// CeleryAMQP is the celery check on an amqp:// or amqps:// broker.
+type CeleryAMQP struct {
+	celeryBroker
+	conn *amqpConn
 
 	minWorkers     int      // 0 with no workers: no ping
 	workers        []string // when set, ping these and want every one
-	queues         []queueSpec
 	roundTrip      bool
 	roundTripQueue string
+}
+
+// CeleryRedis is the celery check on a redis:// or rediss:// broker: it
+// measures queue backlogs only.
+type CeleryRedis struct {
+	celeryBroker
+	client *redisClient
 }
 
 const (
@@ -51,8 +66,9 @@ type celeryConfig struct {
 	RoundTrip      *bool         `key:"round_trip" default:"false" doc:"also send the celery.accumulate task and wait for its result"`
 	RoundTripQueue *string       `key:"round_trip_queue" default:"celery" doc:"the queue (routing key on the default exchange) the round-trip task is sent to: one your workers consume"`
 
-	// Set by Validate: the AMQP broker's host:port, or the Redis broker's
-	// options.
+	// Set by Validate: the broker URL's scheme, and the AMQP broker's
+	// host:port or the Redis broker's options.
+	scheme    string
 	amqpAddr  string
 	redisOpts *redis.Options
 }
@@ -69,13 +85,12 @@ func (c *celeryConfig) queues() []queueConfig {
 
 func (c *celeryConfig) Validate() error {
 	var p Problems
-	c.amqpAddr, c.redisOpts = "", nil
+	c.scheme, c.amqpAddr, c.redisOpts = "", "", nil
 	if c.Broker != "" {
-		scheme := ""
 		if u, err := url.Parse(c.Broker); err == nil {
-			scheme = u.Scheme
+			c.scheme = u.Scheme
 		}
-		switch scheme {
+		switch c.scheme {
 		case "amqp", "amqps":
 			addr, err := parseAMQPURL(c.Broker)
 			if err != nil {
@@ -125,13 +140,22 @@ func (c *celeryConfig) Validate() error {
 	return p.Err()
 }
 
-// Build makes the check's broker client, which connects on the first probe.
+// Build makes the checker for the broker's scheme, and its broker client,
+// which connects on the first probe.
 func (c *celeryConfig) Build(env Env) (Checker, error) {
-	ce := &Celery{
-		timeout:        env.Timeout,
+	b := celeryBroker{timeout: env.Timeout, queues: queueSpecs(c.queues(), 1)}
+	if c.scheme == "redis" || c.scheme == "rediss" {
+		opt := *c.redisOpts // Build may be called again on the same config
+		redisForProbes(&opt, b.timeout)
+		b.addr = opt.Addr
+		return &CeleryRedis{celeryBroker: b, client: newRedisClient(&opt)}, nil
+	}
+	b.addr = c.amqpAddr
+	ce := &CeleryAMQP{
+		celeryBroker:   b,
+		conn:           newAMQPConn(c.Broker, c.amqpAddr, env.Name, b.timeout),
 		minWorkers:     1,
 		workers:        c.Workers,
-		queues:         queueSpecs(c.queues(), 1),
 		roundTripQueue: "celery",
 	}
 	if c.MinWorkers != nil {
@@ -146,32 +170,14 @@ func (c *celeryConfig) Build(env Env) (Checker, error) {
 	if c.RoundTripQueue != nil {
 		ce.roundTripQueue = *c.RoundTripQueue
 	}
-	if c.redisOpts != nil {
-		opt := *c.redisOpts // Build may be called again on the same config
-		redisForProbes(&opt, ce.timeout)
-		ce.addr = opt.Addr
-		ce.redis = newRedisClient(&opt)
-		ce.minWorkers, ce.workers, ce.roundTrip = 0, nil, false
-		return ce, nil
-	}
-	ce.addr = c.amqpAddr
-	ce.amqp = newAMQPConn(c.Broker, c.amqpAddr, env.Name, ce.timeout)
 	return ce, nil
 }
 
 // Close releases the broker connection.
-func (c *Celery) Close() error {
-	if c.redis != nil {
-		return c.redis.Close()
-	}
-	return c.amqp.close()
-}
+func (c *CeleryAMQP) Close() error { return c.conn.close() }
 
 // Check implements Checker.
-func (c *Celery) Check(ctx context.Context) error {
-	if c.redis != nil {
-		return c.checkRedis(ctx)
-	}
+func (c *CeleryAMQP) Check(ctx context.Context) error {
 	// The ping and the round trip give up a tenth of the timeout before the
 	// deadline, so the probe can say what was missing instead of just "timed
 	// out": closing the channel afterwards is a round trip to the broker,
@@ -194,13 +200,13 @@ func (c *Celery) Check(ctx context.Context) error {
 			problems.add(e.Kind, "%s", e.Msg)
 			return false, nil
 		}
-		return false, c.amqp.describe(err)
+		return false, c.conn.describe(err)
 	}
-	err := c.amqp.withChannel(ctx, func(conn *amqp.Connection, ch *amqp.Channel) error {
+	err := c.conn.withChannel(ctx, func(conn *amqp.Connection, ch *amqp.Channel) error {
 		if len(c.queues) > 0 {
 			res, err := inspectQueues(ctx, conn, nil, c.queues)
 			if err != nil {
-				return c.amqp.describe(err)
+				return c.conn.describe(err)
 			}
 			problems.kind, problems.msgs = res.kind, res.msgs
 			if len(res.ok) > 0 {
@@ -215,7 +221,7 @@ func (c *Celery) Check(ctx context.Context) error {
 		if c.roundTrip {
 			rt, err := conn.Channel()
 			if err != nil {
-				return c.amqp.describe(err)
+				return c.conn.describe(err)
 			}
 			defer rt.Close()
 			_, err = step(c.roundTripTask(ctx, rt, until))
@@ -226,7 +232,7 @@ func (c *Celery) Check(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if reason := c.amqp.blockedReason(); reason != "" {
+	if reason := c.conn.blockedReason(); reason != "" {
 		problems.add(KindUnavailable, "connection blocked by the broker: %s (%s)", reason, c.addr)
 	}
 	if err := problems.err(); err != nil {
@@ -242,7 +248,7 @@ func (c *Celery) Check(ctx context.Context) error {
 // ping broadcasts the remote-control ping (to the listed workers only, when
 // set) and collects pongs carrying its ticket on an exclusive, auto-delete
 // reply queue. It returns as soon as enough workers answered.
-func (c *Celery) ping(ctx context.Context, ch *amqp.Channel, until time.Time) (string, error) {
+func (c *CeleryAMQP) ping(ctx context.Context, ch *amqp.Channel, until time.Time) (string, error) {
 	start := time.Now()
 	// A worker declares celery.pidbox when it starts; if it is missing, no
 	// worker ever ran on this vhost. Passive, so nothing is created.
@@ -328,7 +334,7 @@ wait:
 	return c.pingResult(replied)
 }
 
-func (c *Celery) pingResult(replied []string) (string, error) {
+func (c *CeleryAMQP) pingResult(replied []string) (string, error) {
 	names := strings.Join(replied, ", ")
 	if len(c.workers) > 0 {
 		var missing []string
@@ -366,7 +372,7 @@ func workersWord(n int) string {
 // direct reply-to. The message expires (AMQP expiration and Celery's expires
 // header) when the probe gives up, so probes never pile up while workers are
 // down.
-func (c *Celery) roundTripTask(ctx context.Context, ch *amqp.Channel, until time.Time) (string, error) {
+func (c *CeleryAMQP) roundTripTask(ctx context.Context, ch *amqp.Channel, until time.Time) (string, error) {
 	start := time.Now()
 	msgs, err := ch.Consume(directReplyTo, "", true, false, false, false, nil)
 	if err != nil {
@@ -441,13 +447,17 @@ func (c *Celery) roundTripTask(ctx context.Context, ch *amqp.Channel, until time
 	}
 }
 
-// checkRedis measures the backlog of each queue on a Redis broker: kombu
-// keeps a queue as a list named after it.
-func (c *Celery) checkRedis(ctx context.Context) error {
-	client := c.redis.get()
+// Close releases the broker's client.
+func (c *CeleryRedis) Close() error { return c.client.Close() }
+
+// Check measures the backlog of each queue on the Redis broker (kombu keeps
+// a queue as a list named after it), or pings the broker when no queue is
+// listed.
+func (c *CeleryRedis) Check(ctx context.Context) error {
+	client := c.client.get()
 	if len(c.queues) == 0 {
 		if err := client.Ping(ctx).Err(); err != nil {
-			return c.describeRedis(ctx, err)
+			return c.describe(ctx, err)
 		}
 		Note(ctx, "connected to %s", c.addr)
 		return nil
@@ -457,7 +467,7 @@ func (c *Celery) checkRedis(ctx context.Context) error {
 	for _, q := range c.queues {
 		n, err := client.LLen(ctx, q.name).Result()
 		if err != nil {
-			return c.describeRedis(ctx, err)
+			return c.describe(ctx, err)
 		}
 		Observe(ctx, q.name+":messages", float64(n), "messages")
 		if q.maxMessages >= 0 && n > int64(q.maxMessages) {
@@ -473,9 +483,9 @@ func (c *Celery) checkRedis(ctx context.Context) error {
 	return nil
 }
 
-// describeRedis words a Redis broker's error: its login refusal, or a
-// network failure in the shared vocabulary.
-func (c *Celery) describeRedis(ctx context.Context, err error) error {
+// describe words a Redis broker's error: its login refusal, or a network
+// failure in the shared vocabulary.
+func (c *CeleryRedis) describe(ctx context.Context, err error) error {
 	msg := err.Error()
 	if ctx.Err() == nil && (strings.HasPrefix(msg, "WRONGPASS") || strings.HasPrefix(msg, "NOAUTH") ||
 		strings.Contains(msg, "invalid password") || strings.Contains(msg, "invalid username-password")) {

@@ -1,4 +1,4 @@
-package checks
+package checks_test
 
 import (
 	"context"
@@ -11,63 +11,43 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/healthd/healthd/internal/checks"
+	"github.com/healthd/healthd/internal/checks/checkstest"
 	"github.com/healthd/healthd/internal/testsvc"
 )
 
-// celeryTestTimeout is the timeout of the checks the tests build: a
-// deadline that must not fire however busy the machine is. A probe that
-// waits out its deadline for a worker that never answers, while the broker
-// and a live worker must answer within it, gets celeryWaitTimeout (as long
-// as a busy machine may delay them, and the test waits for it); a probe
-// expected to time out with nothing to wait for gets celeryShortTimeout.
+// The checks the tests build have checkstest.Timeout, a deadline that must
+// not fire however busy the machine is. A probe that waits out its deadline
+// for a worker that never answers, while the broker and a live worker must
+// answer within it, gets celeryWaitTimeout (as long as a busy machine may
+// delay them, and the test waits for it); a probe expected to time out with
+// nothing to wait for gets celeryShortTimeout.
 const (
-	celeryTestTimeout  = testsvc.AnswerTimeout
 	celeryWaitTimeout  = testsvc.HangSlack
 	celeryShortTimeout = 500 * time.Millisecond
 )
 
+// workers is the observation of a ping that n workers answered.
+func workers(n float64) checks.Observation {
+	return checks.Observation{Measurement: "workers", Value: n, Unit: "workers"}
+}
+
 func TestCelery_ConfigErrors(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		keys map[string]any
-		want string
-	}{
-		{"broker missing", map[string]any{}, `key "broker": is required`},
-		{"unknown scheme", map[string]any{"broker": "sqs://x"}, `key "broker": must be an amqp://, amqps://, redis:// or rediss:// URL`},
-		{"negative min_workers", map[string]any{"broker": "amqp://h/", "min_workers": -1}, `key "min_workers": must not be negative`},
-		{"min_workers with workers", map[string]any{"broker": "amqp://h/", "min_workers": 2, "workers": []any{"a@h"}}, `key "workers": every listed worker must answer`},
-		{"round trip on redis", map[string]any{"broker": "redis://h:6379/0", "round_trip": true}, `key "round_trip": is not supported with a redis:// broker`},
-		{"consumers on redis", map[string]any{"broker": "redis://h:6379/0", "queues": []any{map[string]any{"name": "celery", "min_consumers": 1}}}, `key "queues[0].min_consumers": is not supported with a redis:// broker`},
-		{"misspelt key", map[string]any{"broker": "amqp://h/", "roundtrip": true}, `key "roundtrip": unknown key (did you mean "round_trip"?)`},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := buildTestCheck("celery", "celery", tc.keys, 0)
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("error = %v, want it to contain %q", err, tc.want)
-			}
-		})
-	}
+	checkstest.ConfigTable(t, "celery", []checkstest.ConfigCase{
+		{Name: "broker missing", Keys: map[string]any{}, Want: `key "broker": is required`, Contains: true},
+		{Name: "unknown scheme", Keys: map[string]any{"broker": "sqs://x"}, Want: `key "broker": must be an amqp://, amqps://, redis:// or rediss:// URL`, Contains: true},
+		{Name: "negative min_workers", Keys: map[string]any{"broker": "amqp://h/", "min_workers": -1}, Want: `key "min_workers": must not be negative`, Contains: true},
+		{Name: "min_workers with workers", Keys: map[string]any{"broker": "amqp://h/", "min_workers": 2, "workers": []any{"a@h"}}, Want: `key "workers": every listed worker must answer`, Contains: true},
+		{Name: "round trip on redis", Keys: map[string]any{"broker": "redis://h:6379/0", "round_trip": true}, Want: `key "round_trip": is not supported with a redis:// broker`, Contains: true},
+		{Name: "consumers on redis", Keys: map[string]any{"broker": "redis://h:6379/0", "queues": []any{map[string]any{"name": "celery", "min_consumers": 1}}}, Want: `key "queues[0].min_consumers": is not supported with a redis:// broker`, Contains: true},
+		{Name: "misspelt key", Keys: map[string]any{"broker": "amqp://h/", "roundtrip": true}, Want: `key "roundtrip": unknown key (did you mean "round_trip"?)`, Contains: true},
+	})
 }
 
 func TestCelery_BrokerFaultsFailWithinTimeout(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		addr func(t *testing.T) string
-		want string
-	}{
-		{"refused", func(t *testing.T) string { return testsvc.RefusedAddr(t) }, "unavailable: connection refused (%s)"},
-		{"hanging", func(t *testing.T) string { return testsvc.HangingAddr(t) }, "unavailable: timed out after 500ms (%s)"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			addr := tc.addr(t)
-			c := newTestCheck(t, "celery", "celery", map[string]any{"broker": "amqp://guest:pw-s3cret@" + addr + "/", "round_trip": true}, celeryShortTimeout)
-			msg, _, _, took := probe(c, celeryShortTimeout)
-			if want := fmt.Sprintf(tc.want, addr); msg != want {
-				t.Fatalf("message = %q, want %q", msg, want)
-			}
-			testsvc.NotHung(t, "the check", took, celeryShortTimeout)
-		})
-	}
+	checkstest.Unreachable(t, 1, func(t *testing.T, addr string) *checkstest.Check {
+		return checkstest.New(t, "celery", map[string]any{"broker": "amqp://guest:pw-" + checkstest.Secret + "@" + addr + "/", "round_trip": true}, checkstest.Options{Timeout: celeryShortTimeout})
+	})
 }
 
 // TestCelery_AgainstARealWorker starts one real worker (about a second) and
@@ -79,56 +59,54 @@ func TestCelery_AgainstARealWorker(t *testing.T) {
 	t.Logf("celery worker %s ready after %v", w.Node, w.Startup)
 	cleanupCeleryQueue(t, w.Queue)
 	broker := testsvc.CeleryBrokerURL
-	checkWithin := func(t *testing.T, timeout time.Duration, keys map[string]any) (string, string, []Observation, time.Duration) {
+	checkWithin := func(t *testing.T, timeout time.Duration, keys map[string]any) checkstest.Result {
 		t.Helper()
 		keys["broker"] = broker
-		c := newTestCheck(t, "celery", "celery", keys, timeout)
-		msg, note, obs, took := probe(c, timeout)
-		testsvc.NotHung(t, "the check", took, timeout)
-		return msg, note, obs, took
+		r := checkstest.New(t, "celery", keys, checkstest.Options{Timeout: timeout}).Run()
+		r.NotHung(t)
+		return r
 	}
-	check := func(t *testing.T, keys map[string]any) (string, string, []Observation, time.Duration) {
+	check := func(t *testing.T, keys map[string]any) checkstest.Result {
 		t.Helper()
-		return checkWithin(t, celeryTestTimeout, keys)
+		return checkWithin(t, checkstest.Timeout, keys)
 	}
 
 	t.Run("ping passes with the worker up and names it", func(t *testing.T) {
-		msg, note, obs, _ := check(t, map[string]any{})
-		if msg != "" {
-			t.Fatalf("check failed: %s\nworker log:\n%s", msg, w.Log())
+		r := check(t, map[string]any{})
+		if r.Err != nil {
+			t.Fatalf("check failed: %s\nworker log:\n%s", r.Message, w.Log())
 		}
-		if want := "1 worker replied: " + w.Node; note != want {
-			t.Fatalf("note = %q, want %q", note, want)
+		if want := "1 worker replied: " + w.Node; r.Note != want {
+			t.Fatalf("note = %q, want %q", r.Note, want)
 		}
-		if !slices.Contains(obs, Observation{"workers", 1, "workers"}) {
-			t.Fatalf("observations = %v, want 1 worker", obs)
+		if !slices.Contains(r.Observations, workers(1)) {
+			t.Fatalf("observations = %v, want 1 worker", r.Observations)
 		}
 	})
 	t.Run("ping answers fast (measured, not asserted)", func(t *testing.T) {
-		keys := map[string]any{"broker": broker}
-		c := newTestCheck(t, "celery", "celery", keys, celeryTestTimeout)
-		probe(c, celeryTestTimeout) // dial
+		c := checkstest.New(t, "celery", map[string]any{"broker": broker}, checkstest.Options{})
+		c.Run() // dial
 		var took []time.Duration
-		for i := 0; i < 20; i++ {
-			msg, _, _, d := probe(c, celeryTestTimeout)
-			if msg != "" {
-				t.Fatalf("probe %d: %s", i, msg)
+		for i := range 20 {
+			r := c.Run()
+			if r.Err != nil {
+				t.Fatalf("probe %d: %s", i, r.Message)
 			}
-			took = append(took, d)
+			took = append(took, r.Took)
 		}
 		slices.Sort(took)
 		t.Logf("ping with a live worker over a warm connection: median %v, max %v (20 probes)", took[10], took[19])
 	})
 	t.Run("listed workers all answer", func(t *testing.T) {
-		msg, note, _, _ := check(t, map[string]any{"workers": []any{w.Node}})
-		if msg != "" || note != "1 of 1 workers replied: "+w.Node {
-			t.Fatalf("message %q, note %q", msg, note)
+		r := check(t, map[string]any{"workers": []any{w.Node}})
+		if r.Message != "" || r.Note != "1 of 1 workers replied: "+w.Node {
+			t.Fatalf("message %q, note %q", r.Message, r.Note)
 		}
 	})
 	t.Run("a listed worker that is missing is named", func(t *testing.T) {
-		msg, _, _, _ := checkWithin(t, celeryWaitTimeout, map[string]any{"workers": []any{w.Node, "ghost@nowhere"}})
-		if want := "unavailable: no reply from ghost@nowhere (1 of 2 workers replied: " + w.Node + ")"; msg != want {
-			t.Fatalf("message = %q, want %q", msg, want)
+		r := checkWithin(t, celeryWaitTimeout, map[string]any{"workers": []any{w.Node, "ghost@nowhere"}})
+		if want := "unavailable: no reply from ghost@nowhere (1 of 2 workers replied: " + w.Node + ")"; r.Message != want {
+			t.Fatalf("message = %q, want %q", r.Message, want)
 		}
 	})
 	t.Run("a broker slow to answer: the missing worker is still named", func(t *testing.T) {
@@ -138,44 +116,44 @@ func TestCelery_AgainstARealWorker(t *testing.T) {
 		proxy := testsvc.NewProxy(t, testsvc.RabbitMQAddr)
 		proxy.Delay(200 * time.Millisecond)
 		keys := map[string]any{"broker": "amqp://guest:guest@" + proxy.Addr() + "/" + testsvc.CeleryVhost, "workers": []any{w.Node, "ghost@nowhere"}}
-		msg, _, _, _ := probe(newTestCheck(t, "celery", "celery", keys, celeryWaitTimeout), celeryWaitTimeout)
-		if want := "unavailable: no reply from ghost@nowhere (1 of 2 workers replied: " + w.Node + ")"; msg != want {
-			t.Fatalf("message = %q, want %q", msg, want)
+		r := checkstest.New(t, "celery", keys, checkstest.Options{Timeout: celeryWaitTimeout}).Run()
+		if want := "unavailable: no reply from ghost@nowhere (1 of 2 workers replied: " + w.Node + ")"; r.Message != want {
+			t.Fatalf("message = %q, want %q", r.Message, want)
 		}
 	})
 	t.Run("min_workers 2 with one worker fails naming the count", func(t *testing.T) {
-		msg, _, _, _ := checkWithin(t, celeryWaitTimeout, map[string]any{"min_workers": 2})
-		if want := "unavailable: 1 worker replied (want at least 2): " + w.Node; msg != want {
-			t.Fatalf("message = %q, want %q", msg, want)
+		r := checkWithin(t, celeryWaitTimeout, map[string]any{"min_workers": 2})
+		if want := "unavailable: 1 worker replied (want at least 2): " + w.Node; r.Message != want {
+			t.Fatalf("message = %q, want %q", r.Message, want)
 		}
 	})
 	t.Run("queue has the worker as consumer", func(t *testing.T) {
-		msg, note, obs, _ := check(t, map[string]any{"min_workers": 0, "queues": []any{map[string]any{"name": w.Queue}}})
-		if msg != "" {
-			t.Fatalf("check failed: %s", msg)
+		r := check(t, map[string]any{"min_workers": 0, "queues": []any{map[string]any{"name": w.Queue}}})
+		if r.Err != nil {
+			t.Fatalf("check failed: %s", r.Message)
 		}
-		if !strings.Contains(note, w.Queue+" (1 consumers, 0 messages)") || !slices.Contains(obs, Observation{w.Queue + ":consumers", 1, "consumers"}) {
-			t.Fatalf("note %q, observations %v", note, obs)
+		consumers := checks.Observation{Measurement: w.Queue + ":consumers", Value: 1, Unit: "consumers"}
+		if !strings.Contains(r.Note, w.Queue+" (1 consumers, 0 messages)") || !slices.Contains(r.Observations, consumers) {
+			t.Fatalf("note %q, observations %v", r.Note, r.Observations)
 		}
 	})
 	t.Run("round trip passes", func(t *testing.T) {
-		msg, note, _, took := check(t, map[string]any{"round_trip": true, "round_trip_queue": w.Queue})
-		if msg != "" {
-			t.Fatalf("check failed: %s\nworker log:\n%s", msg, w.Log())
+		r := check(t, map[string]any{"round_trip": true, "round_trip_queue": w.Queue})
+		if r.Err != nil {
+			t.Fatalf("check failed: %s\nworker log:\n%s", r.Message, w.Log())
 		}
-		if !regexp.MustCompile(`^1 worker replied: \S+; round trip on ` + w.Queue + ` in \d+ms$`).MatchString(note) {
-			t.Fatalf("note = %q", note)
+		if !regexp.MustCompile(`^1 worker replied: \S+; round trip on ` + w.Queue + ` in \d+ms$`).MatchString(r.Note) {
+			t.Fatalf("note = %q", r.Note)
 		}
-		t.Logf("ping + round trip (cold connection): %v", took)
+		t.Logf("ping + round trip (cold connection): %v", r.Took)
 	})
 	t.Run("process check counts the worker's processes", func(t *testing.T) {
-		c := newTestCheck(t, "proc", "process", map[string]any{"pattern": w.Pattern(), "max": 1}, celeryTestTimeout)
-		msg, note, obs, _ := probe(c, celeryTestTimeout)
-		if msg != "" || note != fmt.Sprintf("1 process match %q", w.Pattern()) {
-			t.Fatalf("message %q, note %q", msg, note)
+		r := checkstest.New(t, "process", map[string]any{"pattern": w.Pattern(), "max": 1}, checkstest.Options{}).Run()
+		if r.Message != "" || r.Note != fmt.Sprintf("1 process match %q", w.Pattern()) {
+			t.Fatalf("message %q, note %q", r.Message, r.Note)
 		}
-		if !slices.Contains(obs, Observation{"processes", 1, "processes"}) {
-			t.Fatalf("observations = %v", obs)
+		if !slices.Contains(r.Observations, checks.Observation{Measurement: "processes", Value: 1, Unit: "processes"}) {
+			t.Fatalf("observations = %v", r.Observations)
 		}
 	})
 
@@ -190,30 +168,30 @@ func TestCelery_AgainstARealWorker(t *testing.T) {
 	}
 
 	t.Run("after the worker stops, ping fails: no worker replied", func(t *testing.T) {
-		msg, _, obs, _ := checkWithin(t, celeryWaitTimeout, map[string]any{})
-		if msg != "unavailable: no worker replied" {
-			t.Fatalf("message = %q", msg)
+		r := checkWithin(t, celeryWaitTimeout, map[string]any{})
+		if r.Message != "unavailable: no worker replied" {
+			t.Fatalf("message = %q", r.Message)
 		}
-		if !slices.Contains(obs, Observation{"workers", 0, "workers"}) {
-			t.Fatalf("observations = %v", obs)
+		if !slices.Contains(r.Observations, workers(0)) {
+			t.Fatalf("observations = %v", r.Observations)
 		}
 	})
 	t.Run("after the worker stops, a listed worker is named", func(t *testing.T) {
-		msg, _, _, _ := checkWithin(t, celeryWaitTimeout, map[string]any{"workers": []any{w.Node}})
-		if msg != "unavailable: no worker replied: no reply from "+w.Node {
-			t.Fatalf("message = %q", msg)
+		r := checkWithin(t, celeryWaitTimeout, map[string]any{"workers": []any{w.Node}})
+		if r.Message != "unavailable: no worker replied: no reply from "+w.Node {
+			t.Fatalf("message = %q", r.Message)
 		}
 	})
 	t.Run("after the worker stops, the queue has 0 consumers", func(t *testing.T) {
-		msg, _, _, _ := check(t, map[string]any{"min_workers": 0, "queues": []any{map[string]any{"name": w.Queue}}})
-		if want := "unavailable: queue " + w.Queue + " has 0 consumers (want at least 1)"; msg != want {
-			t.Fatalf("message = %q, want %q", msg, want)
+		r := check(t, map[string]any{"min_workers": 0, "queues": []any{map[string]any{"name": w.Queue}}})
+		if want := "unavailable: queue " + w.Queue + " has 0 consumers (want at least 1)"; r.Message != want {
+			t.Fatalf("message = %q, want %q", r.Message, want)
 		}
 	})
 	t.Run("after the worker stops, the round trip fails within its timeout and leaves no message", func(t *testing.T) {
-		msg, _, _, _ := checkWithin(t, celeryWaitTimeout, map[string]any{"min_workers": 0, "round_trip": true, "round_trip_queue": w.Queue})
-		if want := "unavailable: no reply to the round-trip task on queue " + w.Queue + " within " + celeryWaitTimeout.String(); msg != want {
-			t.Fatalf("message = %q, want %q", msg, want)
+		r := checkWithin(t, celeryWaitTimeout, map[string]any{"min_workers": 0, "round_trip": true, "round_trip_queue": w.Queue})
+		if want := "unavailable: no reply to the round-trip task on queue " + w.Queue + " within " + celeryWaitTimeout.String(); r.Message != want {
+			t.Fatalf("message = %q, want %q", r.Message, want)
 		}
 		// The broker drops the expired message in its own time.
 		deadline := time.Now().Add(testsvc.HangSlack)
@@ -225,20 +203,19 @@ func TestCelery_AgainstARealWorker(t *testing.T) {
 		}
 	})
 	t.Run("after the worker stops, the process check counts 0", func(t *testing.T) {
-		c := newTestCheck(t, "proc", "process", map[string]any{"pattern": w.Pattern()}, celeryTestTimeout)
-		msg, _, _, _ := probe(c, celeryTestTimeout)
-		if want := fmt.Sprintf("unavailable: 0 processes match %q (want at least 1)", w.Pattern()); msg != want {
-			t.Fatalf("message = %q, want %q", msg, want)
+		r := checkstest.New(t, "process", map[string]any{"pattern": w.Pattern()}, checkstest.Options{}).Run()
+		if want := fmt.Sprintf("unavailable: 0 processes match %q (want at least 1)", w.Pattern()); r.Message != want {
+			t.Fatalf("message = %q, want %q", r.Message, want)
 		}
 	})
 	t.Run("round trip to a missing queue is refused at once", func(t *testing.T) {
 		// The timeout is longer than testsvc.HangSlack: a check that waited
 		// for a reply instead of taking the refusal would be caught hanging.
-		msg, _, _, took := check(t, map[string]any{"min_workers": 0, "round_trip": true, "round_trip_queue": "healthd-no-such-queue"})
-		if msg != "unavailable: round-trip task unroutable: queue healthd-no-such-queue does not exist" {
-			t.Fatalf("message = %q after %v", msg, took)
+		r := check(t, map[string]any{"min_workers": 0, "round_trip": true, "round_trip_queue": "healthd-no-such-queue"})
+		if r.Message != "unavailable: round-trip task unroutable: queue healthd-no-such-queue does not exist" {
+			t.Fatalf("message = %q after %v", r.Message, r.Took)
 		}
-		testsvc.NotHung(t, "the refused round trip", took, 0)
+		testsvc.NotHung(t, "the refused round trip", r.Took, 0)
 	})
 }
 
@@ -297,20 +274,17 @@ func TestCelery_RedisBrokerMeasuresBacklog(t *testing.T) {
 		{2, fmt.Sprintf("warning: queue %s has 3 messages ready (more than 2)", key), ""},
 		{3, "", fmt.Sprintf("queues %s (3 messages)", key)},
 	} {
-		c := newTestCheck(t, "celery", "celery", map[string]any{"broker": broker, "queues": []any{map[string]any{"name": key, "max_messages": tc.max}}}, celeryTestTimeout)
-		msg, note, obs, _ := probe(c, celeryTestTimeout)
-		if msg != tc.msg || note != tc.not {
-			t.Fatalf("max %d: message %q note %q, want %q %q", tc.max, msg, note, tc.msg, tc.not)
+		r := checkstest.New(t, "celery", map[string]any{"broker": broker, "queues": []any{map[string]any{"name": key, "max_messages": tc.max}}}, checkstest.Options{}).Run()
+		if r.Message != tc.msg || r.Note != tc.not {
+			t.Fatalf("max %d: message %q note %q, want %q %q", tc.max, r.Message, r.Note, tc.msg, tc.not)
 		}
-		if !slices.Contains(obs, Observation{key + ":messages", 3, "messages"}) {
-			t.Fatalf("observations = %v", obs)
+		if !slices.Contains(r.Observations, checks.Observation{Measurement: key + ":messages", Value: 3, Unit: "messages"}) {
+			t.Fatalf("observations = %v", r.Observations)
 		}
 	}
 	refused := testsvc.RefusedAddr(t)
-	c := newTestCheck(t, "celery", "celery", map[string]any{"broker": "redis://:s3cret@" + refused + "/0"}, celeryTestTimeout)
-	if msg, _, _, _ := probe(c, celeryTestTimeout); msg != "unavailable: connection refused ("+refused+")" {
-		t.Fatalf("refused: message = %q", msg)
-	}
+	c := checkstest.New(t, "celery", map[string]any{"broker": "redis://:" + checkstest.Secret + "@" + refused + "/0"}, checkstest.Options{})
+	c.FailsWith(t, "unavailable: connection refused ("+refused+")")
 }
 
 // A memory alarm blocks publishing connections (connection.blocked). The
@@ -319,13 +293,13 @@ func TestCelery_RedisBrokerMeasuresBacklog(t *testing.T) {
 func TestCelery_ResourceAlarmIsReported(t *testing.T) {
 	testsvc.LockCeleryVhost(t)
 	addr := testsvc.RabbitMQ(t)
-	c := newTestCheck(t, "celery", "celery", map[string]any{"broker": testsvc.CeleryBrokerURL}, celeryShortTimeout)
-	probe(c, celeryShortTimeout) // connect; the result depends on other workers
+	c := checkstest.New(t, "celery", map[string]any{"broker": testsvc.CeleryBrokerURL}, checkstest.Options{Timeout: celeryShortTimeout})
+	c.Run() // connect; the result depends on other workers
 	testsvc.Rabbitmqctl(t, "set_vm_memory_high_watermark", "0.000001")
 	t.Cleanup(func() { testsvc.Rabbitmqctl(t, "set_vm_memory_high_watermark", "0.4") })
 	var msg string
 	for i := 0; i < 5 && !strings.Contains(msg, "blocked"); i++ {
-		msg, _, _, _ = probe(c, celeryShortTimeout)
+		msg = c.Run().Message
 	}
 	if !strings.Contains(msg, "connection blocked by the broker: low on memory ("+addr+")") {
 		t.Fatalf("message = %q, want it to name the block", msg)
@@ -333,7 +307,7 @@ func TestCelery_ResourceAlarmIsReported(t *testing.T) {
 	testsvc.Rabbitmqctl(t, "set_vm_memory_high_watermark", "0.4")
 	for i := 0; i < 10 && strings.Contains(msg, "blocked"); i++ {
 		time.Sleep(50 * time.Millisecond)
-		msg, _, _, _ = probe(c, celeryShortTimeout)
+		msg = c.Run().Message
 	}
 	if strings.Contains(msg, "blocked") {
 		t.Fatalf("still %q after the alarm cleared", msg)

@@ -1,4 +1,4 @@
-package checks
+package checks_test
 
 import (
 	"context"
@@ -7,37 +7,38 @@ import (
 	"testing"
 
 	"github.com/shirou/gopsutil/v4/mem"
+
+	"github.com/healthd/healthd/internal/checks"
+	"github.com/healthd/healthd/internal/checks/checkstest"
 )
 
 func TestMemory_BelowMinimumWarnsLikeTheSeed(t *testing.T) {
-	c := localNew(t, "memory", map[string]any{"min_available_mb": 1e9}, Settings{})
-	r := localRun(c)
-	if KindOf(r.err) != KindWarning {
-		t.Fatalf("kind = %v, want warning (message %q)", KindOf(r.err), r.msg)
+	r := checkstest.New(t, "memory", map[string]any{"min_available_mb": 1e9}, checkstest.Options{}).Run()
+	if checks.KindOf(r.Err) != checks.KindWarning {
+		t.Fatalf("kind = %v, want warning (message %q)", checks.KindOf(r.Err), r.Message)
 	}
-	want := regexp.MustCompile(`^warning: ` + regexp.QuoteMeta(hostname()) + ` \d+ MB available RAM below 1000000000 MB$`)
-	if !want.MatchString(r.msg) {
-		t.Fatalf("message = %q, want like %q", r.msg, "warning: web-1 87 MB available RAM below 1000000000 MB")
+	want := regexp.MustCompile(`^warning: ` + regexp.QuoteMeta(checks.Hostname()) + ` \d+ MB available RAM below 1000000000 MB$`)
+	if !want.MatchString(r.Message) {
+		t.Fatalf("message = %q, want like %q", r.Message, "warning: web-1 87 MB available RAM below 1000000000 MB")
 	}
-	if mb := localObservation(t, r, "available", "MB"); mb <= 0 {
+	if mb := r.Observation(t, "available", "MB"); mb <= 0 {
 		t.Errorf("available = %v MB", mb)
 	}
 }
 
 func TestMemory_NullMinimumPasses(t *testing.T) {
-	c := localNew(t, "memory", map[string]any{"min_available_mb": nil}, Settings{MemoryMin: localPtr(1e9)})
-	r := localPasses(t, c)
-	if !regexp.MustCompile(`^\d+ MB available( \(cgroup limit\))?$`).MatchString(r.note) {
-		t.Errorf("note = %q", r.note)
+	c := checkstest.New(t, "memory", map[string]any{"min_available_mb": nil}, checkstest.Options{Settings: checks.Settings{MemoryMin: ptr(1e9)}})
+	r := c.Passes(t)
+	if !regexp.MustCompile(`^\d+ MB available( \(cgroup limit\))?$`).MatchString(r.Note) {
+		t.Errorf("note = %q", r.Note)
 	}
-	localObservation(t, r, "available", "MB")
+	r.Observation(t, "available", "MB")
 }
 
 func TestMemory_MinimumDefaultsToMemoryMin(t *testing.T) {
-	r := localRun(localNew(t, "memory", map[string]any{}, Settings{MemoryMin: localPtr(1e9)}))
-	localWantPrefix(t, r, "warning: "+hostname()+" ")
-	localPasses(t, localNew(t, "memory", map[string]any{}, Settings{MemoryMin: localPtr(1)}))
-	localPasses(t, localNew(t, "memory", map[string]any{}, Settings{}))
+	checkstest.New(t, "memory", map[string]any{}, checkstest.Options{Settings: checks.Settings{MemoryMin: ptr(1e9)}}).Fails(t, "warning: "+checks.Hostname()+" ")
+	checkstest.New(t, "memory", map[string]any{}, checkstest.Options{Settings: checks.Settings{MemoryMin: ptr(1.0)}}).Passes(t)
+	checkstest.New(t, "memory", map[string]any{}, checkstest.Options{}).Passes(t)
 }
 
 // The cgroup fixtures under testdata/cgroup are real files laid out as the
@@ -47,7 +48,7 @@ func TestMemory_CgroupLimitCountsWhenLowerThanMemAvailable(t *testing.T) {
 	if err != nil {
 		t.Fatalf("reading /proc/meminfo: %v", err)
 	}
-	memAvailMB := int64(vm.Available / mib)
+	memAvailMB := int64(vm.Available / checks.MiB)
 	if memAvailMB < 2048 {
 		t.Fatalf("this test needs MemAvailable above 2048 MB to tell it from the fixtures' limits; it is %d MB", memAvailMB)
 	}
@@ -67,33 +68,32 @@ func TestMemory_CgroupLimitCountsWhenLowerThanMemAvailable(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.fixture, func(t *testing.T) {
-			m := localNew(t, "memory", map[string]any{"min_available_mb": 200}, Settings{}).(*Memory)
-			m.cgroupRoot = "testdata/cgroup/" + tc.fixture + "/sys"
-			m.procCgroup = "testdata/cgroup/" + tc.fixture + "/proc_self_cgroup"
-			r := localRun(m)
-			got := int64(localObservation(t, r, "available", "MB"))
+			c := checkstest.New(t, "memory", map[string]any{"min_available_mb": 200}, checkstest.Options{})
+			checks.SetMemoryCgroup(c.Checker, "testdata/cgroup/"+tc.fixture+"/sys", "testdata/cgroup/"+tc.fixture+"/proc_self_cgroup")
+			r := c.Run()
+			got := int64(r.Observation(t, "available", "MB"))
 			switch {
 			case tc.wantMB < 0:
-				if r.err != nil || got < memAvailMB-512 {
-					t.Fatalf("got %d MB (%q), want about MemAvailable, %d MB, and a pass", got, r.msg, memAvailMB)
+				if r.Err != nil || got < memAvailMB-512 {
+					t.Fatalf("got %d MB (%q), want about MemAvailable, %d MB, and a pass", got, r.Message, memAvailMB)
 				}
-				if r.note != fmt.Sprintf("%d MB available", got) {
-					t.Errorf("note = %q", r.note)
+				if r.Note != fmt.Sprintf("%d MB available", got) {
+					t.Errorf("note = %q", r.Note)
 				}
 			case tc.wantMB < 200:
 				if got != tc.wantMB {
 					t.Fatalf("available = %d MB, want %d", got, tc.wantMB)
 				}
-				want := fmt.Sprintf("warning: %s %d MB available RAM below 200 MB", hostname(), tc.wantMB)
-				if r.msg != want {
-					t.Fatalf("message = %q, want %q", r.msg, want)
+				want := fmt.Sprintf("warning: %s %d MB available RAM below 200 MB", checks.Hostname(), tc.wantMB)
+				if r.Message != want {
+					t.Fatalf("message = %q, want %q", r.Message, want)
 				}
 			default:
-				if got != tc.wantMB || r.err != nil {
-					t.Fatalf("available = %d MB (%q), want %d and a pass", got, r.msg, tc.wantMB)
+				if got != tc.wantMB || r.Err != nil {
+					t.Fatalf("available = %d MB (%q), want %d and a pass", got, r.Message, tc.wantMB)
 				}
-				if want := fmt.Sprintf("%d MB available (cgroup limit)", tc.wantMB); r.note != want {
-					t.Errorf("note = %q, want %q", r.note, want)
+				if want := fmt.Sprintf("%d MB available (cgroup limit)", tc.wantMB); r.Note != want {
+					t.Errorf("note = %q, want %q", r.Note, want)
 				}
 			}
 		})
@@ -101,17 +101,17 @@ func TestMemory_CgroupLimitCountsWhenLowerThanMemAvailable(t *testing.T) {
 }
 
 func TestMemory_ConfigValidation(t *testing.T) {
-	localConfigTable(t, "memory", []localConfigCase{
-		{"defaults", map[string]any{}, ""},
-		{"minimum", map[string]any{"min_available_mb": 256}, ""},
-		{"null disables", map[string]any{"min_available_mb": nil}, ""},
-		{"zero", map[string]any{"min_available_mb": 0}, ""},
-		{"negative", map[string]any{"min_available_mb": -5},
-			`key "min_available_mb": must be 0 or more, or null to disable, not -5`},
-		{"not a number", map[string]any{"min_available_mb": "lots"},
-			`key "min_available_mb": must be a number or null, not "lots"`},
-		{"misspelled key", map[string]any{"min_availabe_mb": 100},
-			`key "min_availabe_mb": unknown key (did you mean "min_available_mb"?)`},
-		{"a key of another type", map[string]any{"path": "/"}, `key "path": unknown key`},
+	checkstest.ConfigTable(t, "memory", []checkstest.ConfigCase{
+		{Name: "defaults", Keys: map[string]any{}},
+		{Name: "minimum", Keys: map[string]any{"min_available_mb": 256}},
+		{Name: "null disables", Keys: map[string]any{"min_available_mb": nil}},
+		{Name: "zero", Keys: map[string]any{"min_available_mb": 0}},
+		{Name: "negative", Keys: map[string]any{"min_available_mb": -5},
+			Want: `key "min_available_mb": must be 0 or more, or null to disable, not -5`},
+		{Name: "not a number", Keys: map[string]any{"min_available_mb": "lots"},
+			Want: `key "min_available_mb": must be a number or null, not "lots"`},
+		{Name: "misspelled key", Keys: map[string]any{"min_availabe_mb": 100},
+			Want: `key "min_availabe_mb": unknown key (did you mean "min_available_mb"?)`},
+		{Name: "a key of another type", Keys: map[string]any{"path": "/"}, Want: `key "path": unknown key`},
 	})
 }

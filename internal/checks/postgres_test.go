@@ -2,44 +2,38 @@ package checks_test
 
 import (
 	"cmp"
-	"context"
 	"fmt"
-	"io"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/healthd/healthd/internal/checks"
+	"github.com/healthd/healthd/internal/checks/checkstest"
 	"github.com/healthd/healthd/internal/testsvc"
 )
 
-// pgTestTimeout is the timeout of the checks the tests build: a
-// deadline that must not fire however busy the machine is. A test that
-// expects a check to time out gives it pgShortTimeout, and waits for it.
-const (
-	pgTestTimeout  = testsvc.AnswerTimeout
-	pgShortTimeout = 400 * time.Millisecond
-)
+// pgShortTimeout is the timeout of a check a test expects to time out (the
+// others have checkstest.Timeout); the test waits for it.
+const pgShortTimeout = 400 * time.Millisecond
 
-// newPostgresCheck builds a postgres check through the registry; it is
+// newPostgresCheck builds a postgres check with checkstest.Timeout; it is
 // closed when the test ends.
-func newPostgresCheck(t *testing.T, params map[string]any) checks.Checker {
+func newPostgresCheck(t *testing.T, keys map[string]any) *checkstest.Check {
 	t.Helper()
-	return svcCheck(t, "postgres", params, pgTestTimeout)
+	return checkstest.New(t, "postgres", keys, checkstest.Options{})
 }
 
 func TestPostgres_ConfigErrors(t *testing.T) {
-	tests := []svcConfigCase{
-		{"dsn is required", map[string]any{}, `key "dsn": is required`},
-		{"malformed dsn", map[string]any{"dsn": "postgres://postgres:s3cr3t-pw-XYZ@127.0.0.1:notaport/db"}, `key "dsn": is not a valid PostgreSQL connection string`},
-		{"malformed key=value dsn", map[string]any{"dsn": "host=127.0.0.1 password='s3cr3t-pw-XYZ"}, `key "dsn": is not a valid PostgreSQL connection string`},
-		{"bad lag", map[string]any{"dsn": testsvc.MachinePostgresDSN, "max_replication_lag": "soon"}, `key "max_replication_lag": must be a duration`},
-		{"bad read_write", map[string]any{"dsn": testsvc.MachinePostgresDSN, "read_write": "maybe"}, `key "read_write": must be true or false`},
-		{"empty query", map[string]any{"dsn": testsvc.MachinePostgresDSN, "query": " "}, `key "query": must not be empty`},
-		{"unknown key", map[string]any{"dsn": testsvc.MachinePostgresDSN, "readwrite": true}, `key "readwrite": unknown key (did you mean "read_write"?)`},
-	}
-	svcConfigErrors(t, "postgres", tests)
+	checkstest.ConfigTable(t, "postgres", []checkstest.ConfigCase{
+		{Name: "dsn is required", Keys: map[string]any{}, Want: `key "dsn": is required`, Contains: true},
+		{Name: "malformed dsn", Keys: map[string]any{"dsn": "postgres://postgres:s3cr3t-pw-XYZ@127.0.0.1:notaport/db"}, Want: `key "dsn": is not a valid PostgreSQL connection string`, Contains: true},
+		{Name: "malformed key=value dsn", Keys: map[string]any{"dsn": "host=127.0.0.1 password='s3cr3t-pw-XYZ"}, Want: `key "dsn": is not a valid PostgreSQL connection string`, Contains: true},
+		{Name: "bad lag", Keys: map[string]any{"dsn": testsvc.MachinePostgresDSN, "max_replication_lag": "soon"}, Want: `key "max_replication_lag": must be a duration`, Contains: true},
+		{Name: "bad read_write", Keys: map[string]any{"dsn": testsvc.MachinePostgresDSN, "read_write": "maybe"}, Want: `key "read_write": must be true or false`, Contains: true},
+		{Name: "empty query", Keys: map[string]any{"dsn": testsvc.MachinePostgresDSN, "query": " "}, Want: `key "query": must not be empty`, Contains: true},
+		{Name: "unknown key", Keys: map[string]any{"dsn": testsvc.MachinePostgresDSN, "readwrite": true}, Want: `key "readwrite": unknown key (did you mean "read_write"?)`, Contains: true},
+	})
 }
 
 // The config names the password pgx will use, wherever it comes from (the
@@ -69,11 +63,7 @@ func TestPostgres_ConfigNamesItsPassword(t *testing.T) {
 func TestPostgres_ConstructorDoesNotConnect(t *testing.T) {
 	server := testsvc.NewDialCounter(t)
 	start := time.Now()
-	c, err := svcNew("postgres", map[string]any{"dsn": "postgres://u:p@" + server.Addr() + "/db"}, 2*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	svcClose(t, c)
+	checkstest.New(t, "postgres", map[string]any{"dsn": "postgres://u:p@" + server.Addr() + "/db"}, checkstest.Options{Timeout: 2 * time.Second})
 	testsvc.NotHung(t, "the constructor", time.Since(start), 0)
 	if n := server.Count(t); n != 0 {
 		t.Errorf("the constructor made %d connections to the server; it must not touch the network", n)
@@ -81,38 +71,25 @@ func TestPostgres_ConstructorDoesNotConnect(t *testing.T) {
 }
 
 func TestPostgres_SelectOnePassesOnRunningServer(t *testing.T) {
-	c := newPostgresCheck(t, map[string]any{"dsn": testsvc.MachinePostgres(t)})
-	if msg, _ := svcRun(c); msg != "" {
-		t.Fatalf("Check: %s", msg)
-	}
+	newPostgresCheck(t, map[string]any{"dsn": testsvc.MachinePostgres(t)}).Passes(t)
 }
 
 func TestPostgres_ReadWrite(t *testing.T) {
 	dsn := testsvc.MachinePostgres(t)
 	t.Run("primary passes", func(t *testing.T) {
-		c := newPostgresCheck(t, map[string]any{"dsn": dsn, "read_write": true})
-		if msg, _ := svcRun(c); msg != "" {
-			t.Fatalf("Check: %s", msg)
-		}
+		newPostgresCheck(t, map[string]any{"dsn": dsn, "read_write": true}).Passes(t)
 	})
 	t.Run("read-only database fails", func(t *testing.T) {
 		c := newPostgresCheck(t, map[string]any{"dsn": dsn + "&options=-c%20default_transaction_read_only%3Don", "read_write": true})
-		svcExpectFailure(t, c, pgTestTimeout, "unavailable: database is read-only: transaction_read_only is on (127.0.0.1:5432)")
+		c.Fails(t, "unavailable: database is read-only: transaction_read_only is on (127.0.0.1:5432)")
 	})
 	t.Run("read-only database passes without read_write", func(t *testing.T) {
-		c := newPostgresCheck(t, map[string]any{"dsn": dsn + "&options=-c%20default_transaction_read_only%3Don"})
-		if msg, _ := svcRun(c); msg != "" {
-			t.Fatalf("Check: %s", msg)
-		}
+		newPostgresCheck(t, map[string]any{"dsn": dsn + "&options=-c%20default_transaction_read_only%3Don"}).Passes(t)
 	})
 	t.Run("max_replication_lag on a primary passes without observing lag", func(t *testing.T) {
-		c := newPostgresCheck(t, map[string]any{"dsn": dsn, "max_replication_lag": "1ms"})
-		var d checks.Details
-		if err := c.Check(checks.WithDetails(context.Background(), &d)); err != nil {
-			t.Fatalf("Check: %v", err)
-		}
-		if _, obs := d.Snapshot(); len(obs) != 0 {
-			t.Errorf("observations on a primary = %v, want none", obs)
+		r := newPostgresCheck(t, map[string]any{"dsn": dsn, "max_replication_lag": "1ms"}).Passes(t)
+		if len(r.Observations) != 0 {
+			t.Errorf("observations on a primary = %v, want none", r.Observations)
 		}
 	})
 }
@@ -121,7 +98,7 @@ func TestPostgres_CustomQuery(t *testing.T) {
 	dsn := testsvc.MachinePostgres(t)
 	tests := []struct {
 		name, query, want string
-		timeout           time.Duration // pgTestTimeout unless set
+		timeout           time.Duration // checkstest.Timeout unless set
 	}{
 		{"a row passes", "SELECT 1 FROM pg_database WHERE datname = 'postgres'", "", 0},
 		{"no rows fails", "SELECT 1 WHERE false", "unexpected result: query returned no rows", 0},
@@ -131,24 +108,20 @@ func TestPostgres_CustomQuery(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			timeout := cmp.Or(tt.timeout, pgTestTimeout)
-			c := svcCheck(t, "postgres", map[string]any{"dsn": dsn, "query": tt.query}, timeout)
+			timeout := cmp.Or(tt.timeout, checkstest.Timeout)
+			c := checkstest.New(t, "postgres", map[string]any{"dsn": dsn, "query": tt.query}, checkstest.Options{Timeout: timeout})
 			if tt.want == "" {
-				if msg, _ := svcRun(c); msg != "" {
-					t.Fatalf("Check: %s", msg)
-				}
+				c.Passes(t)
 				return
 			}
-			if msg := svcExpectFailure(t, c, timeout, tt.want); msg != tt.want {
-				t.Errorf("message = %q, want %q", msg, tt.want)
-			}
+			c.FailsWith(t, tt.want)
 		})
 	}
 }
 
 func TestPostgres_UnreachableServerFailsWithinTheTimeout(t *testing.T) {
-	svcUnreachable(t, pgShortTimeout, 2, func(t *testing.T, addr string) checks.Checker {
-		return svcCheck(t, "postgres", map[string]any{"dsn": "postgres://postgres:" + testsvc.PostgresPassword + "@" + addr + "/postgres"}, pgShortTimeout)
+	checkstest.Unreachable(t, 2, func(t *testing.T, addr string) *checkstest.Check {
+		return checkstest.New(t, "postgres", map[string]any{"dsn": "postgres://postgres:" + testsvc.PostgresPassword + "@" + addr + "/postgres"}, checkstest.Options{Timeout: pgShortTimeout})
 	})
 }
 
@@ -156,39 +129,33 @@ func TestPostgres_RecoversWhenTheConnectionComesBack(t *testing.T) {
 	proxy := testsvc.NewProxy(t, "127.0.0.1:5432")
 	testsvc.MachinePostgres(t)
 	c := newPostgresCheck(t, map[string]any{"dsn": fmt.Sprintf("postgres://postgres@%s/postgres?sslmode=disable", proxy.Addr())})
-	if msg, _ := svcRun(c); msg != "" {
-		t.Fatalf("first Check: %s", msg)
-	}
+	c.Passes(t)
 	proxy.Cut()
-	svcExpectFailure(t, c, pgTestTimeout, "unavailable: ")
+	c.Fails(t, "unavailable: ")
 	proxy.Restore()
-	svcEventually(t, c, 3*time.Second)
+	c.Eventually(t, 3*time.Second)
 	proxy.Hang()
-	svcExpectFailure(t, c, pgTestTimeout, "unavailable: timed out after "+pgTestTimeout.String()+" ("+proxy.Addr()+")")
+	c.Fails(t, "unavailable: timed out after "+checkstest.Timeout.String()+" ("+proxy.Addr()+")")
 	proxy.Restore()
-	svcEventually(t, c, 3*time.Second)
+	c.Eventually(t, 3*time.Second)
 }
 
 func TestPostgres_ManyProbesKeepAtMostTwoConnections(t *testing.T) {
 	app := fmt.Sprintf("healthd-leaktest-%d", time.Now().UnixNano())
 	dsn := testsvc.MachinePostgres(t)
 	c := newPostgresCheck(t, map[string]any{"dsn": dsn + "&application_name=" + app})
-	for i := 0; i < 20; i++ {
-		if msg, _ := svcRun(c); msg != "" {
-			t.Fatalf("Check %d: %s", i, msg)
-		}
+	for range 20 {
+		c.Passes(t)
 	}
 	before := testsvc.PostgresBackends(t, dsn, app)
-	for i := 0; i < 200; i++ {
-		if msg, _ := svcRun(c); msg != "" {
-			t.Fatalf("Check %d: %s", i, msg)
-		}
+	for range 200 {
+		c.Passes(t)
 	}
 	after := testsvc.PostgresBackends(t, dsn, app)
 	if before < 1 || before > 2 || after != before {
 		t.Errorf("backends with application_name %s: %d after 20 probes, %d after 220; want 1 or 2, unchanged", app, before, after)
 	}
-	c.(io.Closer).Close()
+	c.Close()
 	deadline := time.Now().Add(testsvc.HangSlack)
 	for testsvc.PostgresBackends(t, dsn, app) != 0 {
 		if time.Now().After(deadline) {
@@ -200,10 +167,7 @@ func TestPostgres_ManyProbesKeepAtMostTwoConnections(t *testing.T) {
 
 func TestPostgres_DefaultApplicationName(t *testing.T) {
 	dsn := testsvc.MachinePostgres(t)
-	c := newPostgresCheck(t, map[string]any{"dsn": dsn, "query": "SELECT 1 WHERE current_setting('application_name') = 'healthd'"})
-	if msg, _ := svcRun(c); msg != "" {
-		t.Fatalf("Check: %s", msg)
-	}
+	newPostgresCheck(t, map[string]any{"dsn": dsn, "query": "SELECT 1 WHERE current_setting('application_name') = 'healthd'"}).Passes(t)
 }
 
 // TestPostgres_OwnServer shares one password-protected instance (initdb and
@@ -214,55 +178,32 @@ func TestPostgres_OwnServer(t *testing.T) {
 	t.Logf("own PostgreSQL: initdb + start took %v", pg.Startup)
 
 	t.Run("right password passes", func(t *testing.T) {
-		c := newPostgresCheck(t, map[string]any{"dsn": pg.DSN(testsvc.PostgresPassword)})
-		if msg, _ := svcRun(c); msg != "" {
-			t.Fatalf("Check: %s", msg)
-		}
+		newPostgresCheck(t, map[string]any{"dsn": pg.DSN(testsvc.PostgresPassword)}).Passes(t)
 	})
 	t.Run("wrong password is reported without the password", func(t *testing.T) {
 		for _, dsn := range []string{
 			pg.DSN("wrong-" + testsvc.PostgresPassword),
 			fmt.Sprintf("host=127.0.0.1 port=%d user=postgres dbname=postgres sslmode=disable password='wrong-%s'", pg.Port(), testsvc.PostgresPassword),
 		} {
-			c := newPostgresCheck(t, map[string]any{"dsn": dsn})
-			want := "unavailable: password authentication failed"
-			if msg := svcExpectFailure(t, c, pgTestTimeout, want); msg != want {
-				t.Errorf("message = %q, want %q", msg, want)
-			}
+			newPostgresCheck(t, map[string]any{"dsn": dsn}).FailsWith(t, "unavailable: password authentication failed")
 		}
 	})
 	t.Run("unknown database is named", func(t *testing.T) {
 		c := newPostgresCheck(t, map[string]any{"dsn": strings.Replace(pg.DSN(testsvc.PostgresPassword), "/postgres?", "/nosuchdb?", 1)})
-		want := `unavailable: database "nosuchdb" does not exist (` + pg.Addr() + ")"
-		if msg := svcExpectFailure(t, c, pgTestTimeout, want); msg != want {
-			t.Errorf("message = %q, want %q", msg, want)
-		}
+		c.FailsWith(t, `unavailable: database "nosuchdb" does not exist (`+pg.Addr()+")")
 	})
 	t.Run("standby", func(t *testing.T) { postgresStandbyTests(t, pg) })
 	t.Run("a restart between probes is not a failure", func(t *testing.T) {
-		c := newPostgresCheck(t, map[string]any{"dsn": pg.DSN(testsvc.PostgresPassword)})
-		if msg, _ := svcRun(c); msg != "" {
-			t.Fatalf("Check: %s", msg)
-		}
-		pg.Stop()
-		pg.Start()
-		if msg, _ := svcRun(c); msg != "" {
-			t.Fatalf("first Check after the restart: %s", msg)
-		}
+		newPostgresCheck(t, map[string]any{"dsn": pg.DSN(testsvc.PostgresPassword)}).RestartBetweenProbes(t, pg.Stop, pg.Start)
 	})
 	t.Run("recovers after the server restarts", func(t *testing.T) {
 		c := newPostgresCheck(t, map[string]any{"dsn": pg.DSN(testsvc.PostgresPassword)})
-		if msg, _ := svcRun(c); msg != "" {
-			t.Fatalf("Check: %s", msg)
-		}
+		c.Passes(t)
 		pg.Stop()
-		svcExpectFailure(t, c, pgTestTimeout, "unavailable: ")
-		want := "unavailable: connection refused (" + pg.Addr() + ")"
-		if msg := svcExpectFailure(t, c, pgTestTimeout, want); msg != want {
-			t.Errorf("message while stopped = %q, want %q", msg, want)
-		}
+		c.Fails(t, "unavailable: ")
+		c.FailsWith(t, "unavailable: connection refused ("+pg.Addr()+")")
 		pg.Start()
-		svcEventually(t, c, 3*time.Second)
+		c.Eventually(t, 3*time.Second)
 	})
 }
 
@@ -292,25 +233,15 @@ func postgresStandbyTests(t *testing.T, primary *testsvc.Postgres) {
 	waitFor("replay of the first commit", "SELECT pg_last_xact_replay_timestamp() IS NOT NULL AND pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn()")
 
 	t.Run("passes without read_write", func(t *testing.T) {
-		c := newPostgresCheck(t, map[string]any{"dsn": dsn})
-		if msg, _ := svcRun(c); msg != "" {
-			t.Fatalf("Check: %s", msg)
-		}
+		newPostgresCheck(t, map[string]any{"dsn": dsn}).Passes(t)
 	})
 	t.Run("read_write fails on a standby", func(t *testing.T) {
 		c := newPostgresCheck(t, map[string]any{"dsn": dsn, "read_write": true})
-		want := "unavailable: server is a standby in recovery, not writable (" + standby.Addr() + ")"
-		if msg := svcExpectFailure(t, c, pgTestTimeout, want); msg != want {
-			t.Errorf("message = %q, want %q", msg, want)
-		}
+		c.FailsWith(t, "unavailable: server is a standby in recovery, not writable ("+standby.Addr()+")")
 	})
 	t.Run("a caught-up standby has no lag", func(t *testing.T) {
-		c := newPostgresCheck(t, map[string]any{"dsn": dsn, "max_replication_lag": "100ms"})
-		var d checks.Details
-		if err := c.Check(checks.WithDetails(context.Background(), &d)); err != nil {
-			t.Fatalf("Check: %v", err)
-		}
-		if _, obs := d.Snapshot(); len(obs) != 1 || obs[0].Measurement != "lag" || obs[0].Value != 0 || obs[0].Unit != "s" {
+		r := newPostgresCheck(t, map[string]any{"dsn": dsn, "max_replication_lag": "100ms"}).Passes(t)
+		if obs := r.Observations; len(obs) != 1 || obs[0].Measurement != "lag" || obs[0].Value != 0 || obs[0].Unit != "s" {
 			t.Errorf("observations = %+v, want lag 0 s", obs)
 		}
 	})
@@ -320,13 +251,11 @@ func postgresStandbyTests(t *testing.T, primary *testsvc.Postgres) {
 		primary.Exec("INSERT INTO healthd_lag VALUES (1)")
 		waitFor("receipt of WAL it does not replay", "SELECT pg_last_wal_receive_lsn() > pg_last_wal_replay_lsn()")
 		time.Sleep(300 * time.Millisecond)
-		c := newPostgresCheck(t, map[string]any{"dsn": dsn, "max_replication_lag": "100ms"})
-		var d checks.Details
-		err := c.Check(checks.WithDetails(context.Background(), &d))
-		if err == nil || checks.KindOf(err) != checks.KindWarning || !strings.HasSuffix(checks.Message(err), " exceeds 100ms") {
-			t.Fatalf("Check = %v, want warning: replication lag … exceeds 100ms", err)
+		r := newPostgresCheck(t, map[string]any{"dsn": dsn, "max_replication_lag": "100ms"}).Run()
+		if r.Err == nil || checks.KindOf(r.Err) != checks.KindWarning || !strings.HasSuffix(r.Message, " exceeds 100ms") {
+			t.Fatalf("Check = %v, want warning: replication lag … exceeds 100ms", r.Err)
 		}
-		if _, obs := d.Snapshot(); len(obs) != 1 || obs[0].Value < 0.3 {
+		if obs := r.Observations; len(obs) != 1 || obs[0].Value < 0.3 {
 			t.Errorf("observations = %+v, want lag >= 0.3 s", obs)
 		}
 	})

@@ -1,109 +1,55 @@
-package checks
+package checks_test
 
 import (
 	"context"
 	"fmt"
-	"io"
 	"strings"
 	"testing"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/healthd/healthd/internal/checks"
+	"github.com/healthd/healthd/internal/checks/checkstest"
 	"github.com/healthd/healthd/internal/testsvc"
 )
 
-// rabbitTestTimeout is the timeout of the checks the tests build: a
-// deadline that must not fire however busy the machine is. A test that
-// expects a check to time out gives it rabbitShortTimeout, and waits for it.
-const (
-	rabbitTestTimeout  = testsvc.AnswerTimeout
-	rabbitShortTimeout = 400 * time.Millisecond
-)
+// rabbitShortTimeout is the timeout of a check a test expects to time out
+// (the others have checkstest.Timeout); the test waits for it.
+const rabbitShortTimeout = 400 * time.Millisecond
 
-// newTestCheck builds a check of type typ from keys through the built-in
-// registry, failing the test on a config error, and closes it when the test
-// ends.
-func newTestCheck(t *testing.T, name, typ string, keys map[string]any, timeout time.Duration) Checker {
+// newRabbitMQCheck builds a rabbitmq check with checkstest.Timeout; it is
+// closed when the test ends.
+func newRabbitMQCheck(t *testing.T, keys map[string]any) *checkstest.Check {
 	t.Helper()
-	c, err := buildTestCheck(name, typ, keys, timeout)
-	if err != nil {
-		t.Fatalf("config: %v", err)
-	}
-	if cl, ok := c.(io.Closer); ok {
-		t.Cleanup(func() { cl.Close() })
-	}
-	return c
-}
-
-// buildTestCheck builds a check of type typ from keys, as the config loader
-// does (Parse, then Build).
-func buildTestCheck(name, typ string, keys map[string]any, timeout time.Duration) (Checker, error) {
-	ty, ok := Builtin().Lookup(typ)
-	if !ok {
-		return nil, fmt.Errorf("type %q is not registered", typ)
-	}
-	return ty.Build(keys, Env{Name: name, Timeout: timeout})
-}
-
-// probe runs one Check like the runner does and returns its message ("" on
-// pass), the note and how long it took.
-func probe(c Checker, timeout time.Duration) (msg, note string, obs []Observation, took time.Duration) {
-	d := &Details{}
-	ctx, cancel := context.WithTimeout(WithDetails(context.Background(), d), timeout)
-	defer cancel()
-	start := time.Now()
-	err := c.Check(ctx)
-	took = time.Since(start)
-	if err != nil {
-		msg = Message(err)
-	}
-	note, obs = d.Snapshot()
-	return msg, note, obs, took
+	return checkstest.New(t, "rabbitmq", keys, checkstest.Options{})
 }
 
 func rabbitURL(addr string) string { return "amqp://guest:guest@" + addr + "/" }
 
 func TestRabbitMQ_ConfigErrors(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		keys map[string]any
-		want string
-	}{
-		{"url missing", map[string]any{}, `key "url": is required`},
-		{"wrong scheme", map[string]any{"url": "http://h:1/"}, `key "url": must be an amqp:// or amqps:// URL, not http://`},
-		{"queue without name", map[string]any{"url": "amqp://h/", "queues": []any{map[string]any{"min_consumers": 1}}}, `key "queues[0].name": is required`},
-		{"negative bound", map[string]any{"url": "amqp://h/", "queues": []any{map[string]any{"name": "q", "max_messages": -1}}}, `key "queues[0].max_messages": must not be negative`},
-		{"misspelt key", map[string]any{"url": "amqp://h/", "queus": []any{}}, `key "queus": unknown key (did you mean "queues"?)`},
-		{"password not echoed", map[string]any{"url": "amqp://u:s3cret@h:port/"}, `key "url"`},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := buildTestCheck("mq", "rabbitmq", tc.keys, 0)
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("error = %v, want it to contain %q", err, tc.want)
-			}
-			if strings.Contains(err.Error(), "s3cret") {
-				t.Fatalf("error %q shows the password", err)
-			}
-		})
-	}
+	// ConfigTable also fails a case whose error shows checkstest.Secret.
+	checkstest.ConfigTable(t, "rabbitmq", []checkstest.ConfigCase{
+		{Name: "url missing", Keys: map[string]any{}, Want: `key "url": is required`, Contains: true},
+		{Name: "wrong scheme", Keys: map[string]any{"url": "http://h:1/"}, Want: `key "url": must be an amqp:// or amqps:// URL, not http://`, Contains: true},
+		{Name: "queue without name", Keys: map[string]any{"url": "amqp://h/", "queues": []any{map[string]any{"min_consumers": 1}}}, Want: `key "queues[0].name": is required`, Contains: true},
+		{Name: "negative bound", Keys: map[string]any{"url": "amqp://h/", "queues": []any{map[string]any{"name": "q", "max_messages": -1}}}, Want: `key "queues[0].max_messages": must not be negative`, Contains: true},
+		{Name: "misspelt key", Keys: map[string]any{"url": "amqp://h/", "queus": []any{}}, Want: `key "queus": unknown key (did you mean "queues"?)`, Contains: true},
+		{Name: "password not echoed", Keys: map[string]any{"url": "amqp://u:" + checkstest.Secret + "@h:port/"}, Want: `key "url"`, Contains: true},
+	})
 }
 
 func TestRabbitMQ_PassesOnTheMachineBroker(t *testing.T) {
 	addr := testsvc.RabbitMQ(t)
-	c := newTestCheck(t, "mq", "rabbitmq", map[string]any{"url": rabbitURL(addr)}, rabbitTestTimeout)
-	msg, note, _, _ := probe(c, rabbitTestTimeout)
-	if msg != "" {
-		t.Fatalf("check failed: %s", msg)
-	}
-	if !strings.HasPrefix(note, "connected to "+addr+" (RabbitMQ ") {
-		t.Fatalf("note = %q", note)
+	r := newRabbitMQCheck(t, map[string]any{"url": rabbitURL(addr)}).Passes(t)
+	if !strings.HasPrefix(r.Note, "connected to "+addr+" (RabbitMQ ") {
+		t.Fatalf("note = %q", r.Note)
 	}
 }
 
-// testQueue declares a durable queue of the test's own on the healthd_test
+// rabbitQueue declares a durable queue of the test's own on the healthd_test
 // vhost (the check never creates queues) and deletes it afterwards.
-func testQueue(t *testing.T, url string) (*amqp.Channel, string) {
+func rabbitQueue(t *testing.T, url string) (*amqp.Channel, string) {
 	t.Helper()
 	conn, err := amqp.Dial(url)
 	if err != nil {
@@ -149,7 +95,7 @@ func rabbitWaitQueue(t *testing.T, ch *amqp.Channel, q, what string, ok func(amq
 func TestRabbitMQ_QueuesPassiveDeclare(t *testing.T) {
 	addr := testsvc.RabbitMQ(t)
 	url := "amqp://guest:guest@" + addr + "/healthd_test"
-	ch, q := testQueue(t, url)
+	ch, q := rabbitQueue(t, url)
 	for i := 0; i < 2; i++ {
 		if err := ch.PublishWithContext(context.Background(), "", q, false, false, amqp.Publishing{Body: []byte("x")}); err != nil {
 			t.Fatal(err)
@@ -157,35 +103,24 @@ func TestRabbitMQ_QueuesPassiveDeclare(t *testing.T) {
 	}
 	rabbitWaitQueue(t, ch, q, "2 messages ready", func(s amqp.Queue) bool { return s.Messages == 2 })
 
-	check := func(queues []any) (string, string, []Observation) {
-		c := newTestCheck(t, "mq", "rabbitmq", map[string]any{"url": url, "queues": queues}, rabbitTestTimeout)
-		msg, note, obs, _ := probe(c, rabbitTestTimeout)
-		return msg, note, obs
+	check := func(t *testing.T, queues []any) *checkstest.Check {
+		return newRabbitMQCheck(t, map[string]any{"url": url, "queues": queues})
 	}
 	t.Run("backlog over max_messages warns", func(t *testing.T) {
-		msg, _, obs := check([]any{map[string]any{"name": q, "max_messages": 1}})
-		if want := fmt.Sprintf("warning: queue %s has 2 messages ready (more than 1)", q); msg != want {
-			t.Fatalf("message = %q, want %q", msg, want)
-		}
-		want := []Observation{{q + ":consumers", 0, "consumers"}, {q + ":messages", 2, "messages"}}
-		if fmt.Sprint(obs) != fmt.Sprint(want) {
-			t.Fatalf("observations = %v, want %v", obs, want)
+		r := check(t, []any{map[string]any{"name": q, "max_messages": 1}}).FailsWith(t, fmt.Sprintf("warning: queue %s has 2 messages ready (more than 1)", q))
+		want := []checks.Observation{{Measurement: q + ":consumers", Value: 0, Unit: "consumers"}, {Measurement: q + ":messages", Value: 2, Unit: "messages"}}
+		if fmt.Sprint(r.Observations) != fmt.Sprint(want) {
+			t.Fatalf("observations = %v, want %v", r.Observations, want)
 		}
 	})
 	t.Run("too few consumers fails", func(t *testing.T) {
-		msg, _, _ := check([]any{map[string]any{"name": q, "min_consumers": 1}})
-		if want := fmt.Sprintf("unavailable: queue %s has 0 consumers (want at least 1)", q); msg != want {
-			t.Fatalf("message = %q, want %q", msg, want)
-		}
+		check(t, []any{map[string]any{"name": q, "min_consumers": 1}}).FailsWith(t, fmt.Sprintf("unavailable: queue %s has 0 consumers (want at least 1)", q))
 	})
 	t.Run("missing queue fails and the next queue is still checked", func(t *testing.T) {
-		msg, _, obs := check([]any{map[string]any{"name": "healthd-no-such-queue"}, map[string]any{"name": q, "max_messages": 1}})
-		want := fmt.Sprintf("unavailable: queue healthd-no-such-queue does not exist; queue %s has 2 messages ready (more than 1)", q)
-		if msg != want {
-			t.Fatalf("message = %q, want %q", msg, want)
-		}
-		if len(obs) != 2 {
-			t.Fatalf("observations = %v, want the second queue's", obs)
+		c := check(t, []any{map[string]any{"name": "healthd-no-such-queue"}, map[string]any{"name": q, "max_messages": 1}})
+		r := c.FailsWith(t, fmt.Sprintf("unavailable: queue healthd-no-such-queue does not exist; queue %s has 2 messages ready (more than 1)", q))
+		if len(r.Observations) != 2 {
+			t.Fatalf("observations = %v, want the second queue's", r.Observations)
 		}
 	})
 	t.Run("consumer present passes", func(t *testing.T) {
@@ -193,41 +128,22 @@ func TestRabbitMQ_QueuesPassiveDeclare(t *testing.T) {
 			t.Fatal(err)
 		}
 		rabbitWaitQueue(t, ch, q, "1 consumer", func(s amqp.Queue) bool { return s.Consumers == 1 })
-		msg, note, _ := check([]any{map[string]any{"name": q, "min_consumers": 1, "max_messages": 1}})
-		if msg != "" {
-			t.Fatalf("check failed: %s", msg)
-		}
-		if !strings.Contains(note, "queues "+q+" (1 consumers, 0 messages)") {
-			t.Fatalf("note = %q", note)
+		r := check(t, []any{map[string]any{"name": q, "min_consumers": 1, "max_messages": 1}}).Passes(t)
+		if !strings.Contains(r.Note, "queues "+q+" (1 consumers, 0 messages)") {
+			t.Fatalf("note = %q", r.Note)
 		}
 	})
 }
 
 func TestRabbitMQ_FaultsFailWithinTimeout(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		addr func(t *testing.T) string
-		want string
-	}{
-		{"refused", func(t *testing.T) string { return testsvc.RefusedAddr(t) }, "unavailable: connection refused (%s)"},
-		{"hanging server", func(t *testing.T) string { return testsvc.HangingAddr(t) }, "unavailable: timed out after 400ms (%s)"},
-		{"black-holed", func(t *testing.T) string { return testsvc.BlackholeAddr(t) }, "unavailable: timed out after 400ms (%s)"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			addr := tc.addr(t)
-			c := newTestCheck(t, "mq", "rabbitmq", map[string]any{"url": "amqp://guest:pw-s3cret@" + addr + "/"}, rabbitShortTimeout)
-			msg, _, _, took := probe(c, rabbitShortTimeout)
-			if want := fmt.Sprintf(tc.want, addr); msg != want {
-				t.Fatalf("message = %q, want %q", msg, want)
-			}
-			testsvc.NotHung(t, "the check", took, rabbitShortTimeout)
-		})
-	}
+	checkstest.Unreachable(t, 1, func(t *testing.T, addr string) *checkstest.Check {
+		return checkstest.New(t, "rabbitmq", map[string]any{"url": "amqp://guest:pw-" + checkstest.Secret + "@" + addr + "/"}, checkstest.Options{Timeout: rabbitShortTimeout})
+	})
 }
 
 func TestRabbitMQ_WrongPasswordIsNamedWithoutThePassword(t *testing.T) {
 	addr := testsvc.RabbitMQ(t)
-	url := "amqp://guest:wrong-s3cret@" + addr + "/"
+	url := "amqp://guest:wrong-" + checkstest.Secret + "@" + addr + "/"
 	// RabbitMQ answers a wrong password by silence, and drops the socket
 	// after 3 s: a short timeout sees the unanswered login, a long one the
 	// refusal itself.
@@ -236,53 +152,45 @@ func TestRabbitMQ_WrongPasswordIsNamedWithoutThePassword(t *testing.T) {
 		want    string
 	}{
 		{rabbitShortTimeout, "unavailable: no answer to the login within 400ms: username or password likely rejected (" + addr + ")"},
-		{rabbitTestTimeout, "unavailable: access refused (username or password rejected) (" + addr + ")"},
+		{checkstest.Timeout, "unavailable: access refused (username or password rejected) (" + addr + ")"},
 	} {
-		c := newTestCheck(t, "mq", "rabbitmq", map[string]any{"url": url}, tc.timeout)
-		msg, _, _, took := probe(c, tc.timeout)
+		// Fails also asserts that the message does not show the password and
+		// came within the timeout.
+		r := checkstest.New(t, "rabbitmq", map[string]any{"url": url}, checkstest.Options{Timeout: tc.timeout}).Fails(t, "unavailable: ")
 		// RabbitMQ usually stays silent for 3 s, but sometimes refuses at
 		// once: the plain refusal is right for any timeout.
 		refused := "unavailable: access refused (username or password rejected) (" + addr + ")"
-		if msg != tc.want && msg != refused {
-			t.Fatalf("timeout %v: message = %q, want %q", tc.timeout, msg, tc.want)
+		if r.Message != tc.want && r.Message != refused {
+			t.Fatalf("timeout %v: message = %q, want %q", tc.timeout, r.Message, tc.want)
 		}
-		if strings.Contains(msg, "s3cret") {
-			t.Fatalf("message %q shows the password", msg)
-		}
-		testsvc.NotHung(t, "the check", took, tc.timeout)
 	}
 }
 
 func TestRabbitMQ_UnknownVhostIsNamed(t *testing.T) {
 	addr := testsvc.RabbitMQ(t)
-	c := newTestCheck(t, "mq", "rabbitmq", map[string]any{"url": "amqp://guest:guest@" + addr + "/healthd-no-such-vhost"}, rabbitTestTimeout)
-	msg, _, _, _ := probe(c, rabbitTestTimeout)
-	if !strings.HasPrefix(msg, "unavailable: vhost not allowed: ") || !strings.Contains(msg, "healthd-no-such-vhost") {
-		t.Fatalf("message = %q", msg)
+	r := newRabbitMQCheck(t, map[string]any{"url": "amqp://guest:guest@" + addr + "/healthd-no-such-vhost"}).Fails(t, "unavailable: vhost not allowed: ")
+	if !strings.Contains(r.Message, "healthd-no-such-vhost") {
+		t.Fatalf("message = %q", r.Message)
 	}
 }
 
 func TestRabbitMQ_RecoversAfterTheConnectionDrops(t *testing.T) {
 	proxy := testsvc.NewProxy(t, testsvc.RabbitMQ(t))
-	c := newTestCheck(t, "mq", "rabbitmq", map[string]any{"url": rabbitURL(proxy.Addr())}, rabbitTestTimeout)
-	r := c.(*RabbitMQ)
-	if msg, _, _, _ := probe(c, rabbitTestTimeout); msg != "" {
-		t.Fatalf("before the cut: %s", msg)
+	c := newRabbitMQCheck(t, map[string]any{"url": rabbitURL(proxy.Addr())})
+	if r := c.Run(); r.Err != nil {
+		t.Fatalf("before the cut: %s", r.Message)
 	}
-	first := r.conn.current()
+	first := checks.RabbitMQConnection(c.Checker)
 
 	proxy.Cut()
-	msg, _, _, took := probe(c, rabbitTestTimeout)
-	if want := "unavailable: connection refused (" + proxy.Addr() + ")"; msg != want {
-		t.Fatalf("while cut: message = %q, want %q", msg, want)
-	}
-	testsvc.NotHung(t, "the refused check", took, 0)
+	r := c.FailsWith(t, "unavailable: connection refused ("+proxy.Addr()+")")
+	testsvc.NotHung(t, "the refused check", r.Took, 0)
 
 	proxy.Restore()
-	if msg, _, _, _ := probe(c, rabbitTestTimeout); msg != "" {
-		t.Fatalf("after restore: %s", msg)
+	if r := c.Run(); r.Err != nil {
+		t.Fatalf("after restore: %s", r.Message)
 	}
-	if r.conn.current() == first || !first.IsClosed() {
+	if checks.RabbitMQConnection(c.Checker) == first || !first.IsClosed() {
 		t.Fatalf("the connection was not redialled")
 	}
 }
@@ -290,14 +198,14 @@ func TestRabbitMQ_RecoversAfterTheConnectionDrops(t *testing.T) {
 func TestRabbitMQ_HundredProbesUseOneConnectionAndCloseTheirChannels(t *testing.T) {
 	addr := testsvc.RabbitMQ(t)
 	name := fmt.Sprintf("leak-%d", time.Now().UnixNano())
-	c := newTestCheck(t, name, "rabbitmq", map[string]any{
+	c := checkstest.New(t, "rabbitmq", map[string]any{
 		"url": rabbitURL(addr), "queues": []any{map[string]any{"name": "healthd-no-such-queue"}},
-	}, rabbitTestTimeout)
-	probe(c, rabbitTestTimeout)
+	}, checkstest.Options{Name: name})
+	c.Run()
 	before := testsvc.RabbitMQConnections(t, "healthd "+name)
-	for i := 0; i < 100; i++ {
-		if msg, _, _, _ := probe(c, rabbitTestTimeout); msg != "unavailable: queue healthd-no-such-queue does not exist" {
-			t.Fatalf("probe %d: %s", i, msg)
+	for i := range 100 {
+		if r := c.Run(); r.Message != "unavailable: queue healthd-no-such-queue does not exist" {
+			t.Fatalf("probe %d: %s", i, r.Message)
 		}
 	}
 	after := testsvc.RabbitMQConnections(t, "healthd "+name)

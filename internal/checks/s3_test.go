@@ -21,36 +21,19 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/healthd/healthd/internal/checks"
+	"github.com/healthd/healthd/internal/checks/checkstest"
 	"github.com/healthd/healthd/internal/testsvc"
 )
 
-// s3TestTimeout is the timeout of the checks the tests build: a deadline
-// that must not fire however busy the machine is. A test that expects a
-// check to time out gives it s3ShortTimeout, and waits for it.
-const (
-	s3TestTimeout  = testsvc.AnswerTimeout
-	s3ShortTimeout = 400 * time.Millisecond
-)
+// s3ShortTimeout is the timeout of a check a test expects to time out (the
+// others have checkstest.Timeout); the test waits for it.
+const s3ShortTimeout = 400 * time.Millisecond
 
-// newS3Check builds an s3 check through the registry, as the config loader does.
-func newS3Check(t *testing.T, params map[string]any) checks.Checker {
+// newS3Check builds an s3 check with checkstest.Timeout; it is closed when
+// the test ends.
+func newS3Check(t *testing.T, keys map[string]any) *checkstest.Check {
 	t.Helper()
-	return newS3CheckWithin(t, params, s3TestTimeout)
-}
-
-// newS3CheckWithin is newS3Check with the check's timeout.
-func newS3CheckWithin(t *testing.T, params map[string]any, timeout time.Duration) checks.Checker {
-	t.Helper()
-	typ, ok := checks.Builtin().Lookup("s3")
-	if !ok {
-		t.Fatal("type s3 is not registered")
-	}
-	c, err := typ.Build(params, checks.Env{Name: "s3", Timeout: timeout})
-	if err != nil {
-		t.Fatalf("new s3 check: %v", err)
-	}
-	t.Cleanup(func() { c.(io.Closer).Close() })
-	return c
+	return checkstest.New(t, "s3", keys, checkstest.Options{})
 }
 
 // gwParams are the keys of a check against g's bucket.
@@ -68,49 +51,17 @@ func gwParams(g *testsvc.VersityGW, extra map[string]any) map[string]any {
 	return p
 }
 
-// probe runs one Check with the test timeout and fails if it hangs past it.
-func probe(t *testing.T, c checks.Checker) error {
-	t.Helper()
-	return probeWithin(t, c, s3TestTimeout)
-}
-
-// probeWithin is probe for a check built with timeout.
-func probeWithin(t *testing.T, c checks.Checker, timeout time.Duration) error {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	start := time.Now()
-	err := c.Check(ctx)
-	testsvc.NotHung(t, "Check", time.Since(start), timeout)
-	return err
-}
-
-func wantMessage(t *testing.T, err error, want string) {
-	t.Helper()
-	if err == nil {
-		t.Fatalf("Check passed, want %q", want)
-	}
-	if got := checks.Message(err); got != want {
-		t.Fatalf("message = %q, want %q", got, want)
-	}
-}
-
 func TestS3_HeadBucketPasses(t *testing.T) {
 	g := testsvc.StartVersityGW(t)
 	t.Logf("versitygw started in %v", g.StartedIn)
-	c := newS3Check(t, gwParams(g, nil))
-	if err := probe(t, c); err != nil {
-		t.Fatalf("Check: %v", err)
-	}
+	newS3Check(t, gwParams(g, nil)).Passes(t).NotHung(t)
 }
 
 func TestS3_WriteTestPassesAndLeavesNoObject(t *testing.T) {
 	g := testsvc.StartVersityGW(t)
 	c := newS3Check(t, gwParams(g, map[string]any{"write_test": true, "prefix": "probes/healthd/"}))
-	for i := 0; i < 3; i++ {
-		if err := probe(t, c); err != nil {
-			t.Fatalf("Check %d: %v", i, err)
-		}
+	for range 3 {
+		c.Passes(t).NotHung(t)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -125,47 +76,43 @@ func TestS3_WriteTestPassesAndLeavesNoObject(t *testing.T) {
 
 func TestS3_MissingBucketFails(t *testing.T) {
 	g := testsvc.StartVersityGW(t)
-	c := newS3Check(t, gwParams(g, map[string]any{"bucket": "no-such-bucket"}))
-	wantMessage(t, probe(t, c), "unavailable: bucket no-such-bucket not found")
+	newS3Check(t, gwParams(g, map[string]any{"bucket": "no-such-bucket"})).FailsWith(t, "unavailable: bucket no-such-bucket not found")
 }
 
 func TestS3_WriteTestOnMissingBucketFails(t *testing.T) {
 	g := testsvc.StartVersityGW(t)
-	c := newS3Check(t, gwParams(g, map[string]any{"bucket": "gone", "write_test": true}))
-	wantMessage(t, probe(t, c), "unavailable: bucket gone not found")
+	newS3Check(t, gwParams(g, map[string]any{"bucket": "gone", "write_test": true})).FailsWith(t, "unavailable: bucket gone not found")
 }
 
 func TestS3_WrongSecretFails(t *testing.T) {
 	g := testsvc.StartVersityGW(t)
 	const secret = "healthd-known-S3CR3T-wrong"
-	c := newS3Check(t, gwParams(g, map[string]any{"secret_access_key": secret}))
-	err := probe(t, c)
-	wantMessage(t, err, "unavailable: access denied (check the credentials and s3:ListBucket)")
-	assertNoSecret(t, err, secret)
+	r := newS3Check(t, gwParams(g, map[string]any{"secret_access_key": secret})).FailsWith(t, "unavailable: access denied (check the credentials and s3:ListBucket)")
+	assertNoSecret(t, r.Err, secret)
 
-	c = newS3Check(t, gwParams(g, map[string]any{"secret_access_key": secret, "write_test": true}))
-	assertNoSecret(t, probe(t, c), secret)
+	r = newS3Check(t, gwParams(g, map[string]any{"secret_access_key": secret, "write_test": true})).Fails(t, "")
+	assertNoSecret(t, r.Err, secret)
 }
 
 func TestS3_RefusedConnectionFails(t *testing.T) {
 	addr := testsvc.RefusedAddr(t)
 	c := newS3Check(t, map[string]any{"bucket": "b", "endpoint": "http://" + addr, "path_style": true,
 		"access_key_id": "id", "secret_access_key": "secret-not-used"})
-	wantMessage(t, probe(t, c), fmt.Sprintf("unavailable: connection refused (%s)", addr))
+	c.FailsWith(t, fmt.Sprintf("unavailable: connection refused (%s)", addr))
 }
 
 func TestS3_HangingServerTimesOut(t *testing.T) {
 	addr := testsvc.HangingAddr(t)
-	c := newS3CheckWithin(t, map[string]any{"bucket": "b", "endpoint": "http://" + addr, "path_style": true,
-		"access_key_id": "id", "secret_access_key": "s"}, s3ShortTimeout)
-	wantMessage(t, probeWithin(t, c, s3ShortTimeout), fmt.Sprintf("unavailable: timed out after 400ms (%s)", addr))
+	c := checkstest.New(t, "s3", map[string]any{"bucket": "b", "endpoint": "http://" + addr, "path_style": true,
+		"access_key_id": "id", "secret_access_key": "s"}, checkstest.Options{Timeout: s3ShortTimeout})
+	c.FailsWith(t, fmt.Sprintf("unavailable: timed out after 400ms (%s)", addr))
 }
 
 func TestS3_BlackholedServerTimesOut(t *testing.T) {
 	addr := testsvc.BlackholeAddr(t)
-	c := newS3CheckWithin(t, map[string]any{"bucket": "b", "endpoint": "http://" + addr, "path_style": true,
-		"access_key_id": "id", "secret_access_key": "s", "write_test": true}, s3ShortTimeout)
-	wantMessage(t, probeWithin(t, c, s3ShortTimeout), fmt.Sprintf("unavailable: timed out after 400ms (%s)", addr))
+	c := checkstest.New(t, "s3", map[string]any{"bucket": "b", "endpoint": "http://" + addr, "path_style": true,
+		"access_key_id": "id", "secret_access_key": "s", "write_test": true}, checkstest.Options{Timeout: s3ShortTimeout})
+	c.FailsWith(t, fmt.Sprintf("unavailable: timed out after 400ms (%s)", addr))
 }
 
 func TestS3_HangingServerDuringWriteTestTimesOut(t *testing.T) {
@@ -173,11 +120,9 @@ func TestS3_HangingServerDuringWriteTestTimesOut(t *testing.T) {
 	p := testsvc.NewProxy(t, g.Addr)
 	params := gwParams(g, map[string]any{"endpoint": "http://" + p.Addr(), "write_test": true})
 	c := newS3Check(t, params)
-	if err := probe(t, c); err != nil {
-		t.Fatalf("Check through proxy: %v", err)
-	}
+	c.Passes(t).NotHung(t)
 	p.Hang()
-	wantMessage(t, probe(t, c), fmt.Sprintf("unavailable: timed out after %s (%s)", s3TestTimeout, p.Addr()))
+	c.FailsWith(t, fmt.Sprintf("unavailable: timed out after %s (%s)", checkstest.Timeout, p.Addr()))
 }
 
 func assertNoSecret(t *testing.T, err error, secret string) {
@@ -200,9 +145,9 @@ func TestS3_NoSecretInMessages(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			for _, write := range []bool{false, true} {
-				c := newS3CheckWithin(t, map[string]any{"bucket": "b", "endpoint": endpoint, "path_style": true,
-					"access_key_id": "AKIDHEALTHD", "secret_access_key": secret, "write_test": write}, s3ShortTimeout)
-				assertNoSecret(t, probeWithin(t, c, s3ShortTimeout), secret)
+				c := checkstest.New(t, "s3", map[string]any{"bucket": "b", "endpoint": endpoint, "path_style": true,
+					"access_key_id": "AKIDHEALTHD", "secret_access_key": secret, "write_test": write}, checkstest.Options{Timeout: s3ShortTimeout})
+				assertNoSecret(t, c.Fails(t, "").Err, secret)
 			}
 		})
 	}
@@ -212,44 +157,34 @@ func TestS3_RecoversAfterProxyRestore(t *testing.T) {
 	g := testsvc.StartVersityGW(t)
 	p := testsvc.NewProxy(t, g.Addr)
 	c := newS3Check(t, gwParams(g, map[string]any{"endpoint": "http://" + p.Addr(), "write_test": true}))
-	if err := probe(t, c); err != nil {
-		t.Fatalf("Check before cut: %v", err)
-	}
+	c.Passes(t).NotHung(t)
 	p.Cut()
-	wantMessage(t, probe(t, c), fmt.Sprintf("unavailable: connection refused (%s)", p.Addr()))
+	c.FailsWith(t, fmt.Sprintf("unavailable: connection refused (%s)", p.Addr()))
 	p.Restore()
-	if err := probe(t, c); err != nil {
-		t.Fatalf("Check after restore: %v", err)
-	}
+	c.Passes(t).NotHung(t)
 }
 
 func TestS3_RecoversAfterServerRestart(t *testing.T) {
 	g := testsvc.StartVersityGW(t)
 	c := newS3Check(t, gwParams(g, map[string]any{"write_test": true}))
-	if err := probe(t, c); err != nil {
-		t.Fatalf("Check before kill: %v", err)
-	}
+	c.Passes(t).NotHung(t)
 	g.Stop()
-	wantMessage(t, probe(t, c), fmt.Sprintf("unavailable: connection refused (%s)", g.Addr))
+	c.FailsWith(t, fmt.Sprintf("unavailable: connection refused (%s)", g.Addr))
 	g.Restart()
-	if err := probe(t, c); err != nil {
-		t.Fatalf("Check after restart: %v", err)
-	}
+	c.Passes(t).NotHung(t)
 }
 
 func TestS3_ReusesConnections(t *testing.T) {
 	g := testsvc.StartVersityGW(t)
 	before := establishedTo(t, g.Port())
 	c := newS3Check(t, gwParams(g, map[string]any{"write_test": true}))
-	for i := 0; i < 30; i++ {
-		if err := probe(t, c); err != nil {
-			t.Fatalf("Check %d: %v", i, err)
-		}
+	for range 30 {
+		c.Passes(t).NotHung(t)
 	}
 	if n := establishedTo(t, g.Port()) - before; n > 2 {
 		t.Fatalf("%d more connections open to the server after 30 probes, want at most 2", n)
 	}
-	c.(io.Closer).Close()
+	c.Close()
 	time.Sleep(50 * time.Millisecond)
 	if n := establishedTo(t, g.Port()) - before; n > 0 {
 		t.Fatalf("%d more connections open to the server after Close, want none", n)
@@ -294,46 +229,29 @@ func establishedTo(t *testing.T, port int) int {
 }
 
 func TestS3_ConstructorValidation(t *testing.T) {
-	typ, _ := checks.Builtin().Lookup("s3")
-	for _, tc := range []struct {
-		name   string
-		params map[string]any
-		want   string
-	}{
-		{"bucket missing", map[string]any{}, `key "bucket": is required`},
-		{"bucket empty", map[string]any{"bucket": ""}, `key "bucket": must not be empty`},
-		{"bucket with slash", map[string]any{"bucket": "b/x"}, `key "bucket": must be a bucket name without "/" (object paths go in prefix)`},
-		{"region empty", map[string]any{"bucket": "b", "region": ""}, `key "region": must not be empty`},
-		{"endpoint not a URL", map[string]any{"bucket": "b", "endpoint": "127.0.0.1:7070"}, `key "endpoint": must be a URL such as http://127.0.0.1:7070`},
-		{"endpoint without host", map[string]any{"bucket": "b", "endpoint": "http://"}, `key "endpoint": must be a URL such as http://127.0.0.1:7070`},
-		{"endpoint bad scheme", map[string]any{"bucket": "b", "endpoint": "ftp://h:21"}, `key "endpoint": must be an http or https URL, not "ftp"`},
-		{"endpoint with credentials", map[string]any{"bucket": "b", "endpoint": "http://id:hunter2@h:9000"}, `key "endpoint": must not contain credentials; use access_key_id and secret_access_key`},
-		{"access key without secret", map[string]any{"bucket": "b", "access_key_id": "id"}, `key "secret_access_key": is required when access_key_id is set`},
-		{"secret without access key", map[string]any{"bucket": "b", "secret_access_key": "s"}, `key "access_key_id": is required when secret_access_key is set`},
-		{"path_style not bool", map[string]any{"bucket": "b", "path_style": "maybe"}, `key "path_style": must be true or false, not "maybe"`},
-		{"write_test not bool", map[string]any{"bucket": "b", "write_test": 3}, `key "write_test": must be true or false, not a number`},
-		{"prefix absolute", map[string]any{"bucket": "b", "prefix": "/x/"}, `key "prefix": must not start with "/"`},
-		{"unknown key", map[string]any{"bucket": "b", "regoin": "eu-west-1"}, `key "regoin": unknown key (did you mean "region"?)`},
-		{"several problems", map[string]any{"access_key_id": "id", "endpoint": "gopher://x"},
-			"key \"bucket\": is required\nkey \"endpoint\": must be an http or https URL, not \"gopher\"\nkey \"secret_access_key\": is required when access_key_id is set"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := typ.Build(tc.params, checks.Env{Name: "s3", Timeout: time.Second})
-			if err == nil {
-				t.Fatalf("want error %q, got none", tc.want)
-			}
-			if err.Error() != tc.want {
-				t.Fatalf("error = %q, want %q", err.Error(), tc.want)
-			}
-			if strings.Contains(err.Error(), "hunter2") {
-				t.Fatalf("error echoes the password: %q", err.Error())
-			}
-		})
-	}
+	// Exact errors; ConfigTable also fails one that shows checkstest.Secret
+	// (the endpoint's password).
+	checkstest.ConfigTable(t, "s3", []checkstest.ConfigCase{
+		{Name: "bucket missing", Keys: map[string]any{}, Want: `key "bucket": is required`},
+		{Name: "bucket empty", Keys: map[string]any{"bucket": ""}, Want: `key "bucket": must not be empty`},
+		{Name: "bucket with slash", Keys: map[string]any{"bucket": "b/x"}, Want: `key "bucket": must be a bucket name without "/" (object paths go in prefix)`},
+		{Name: "region empty", Keys: map[string]any{"bucket": "b", "region": ""}, Want: `key "region": must not be empty`},
+		{Name: "endpoint not a URL", Keys: map[string]any{"bucket": "b", "endpoint": "127.0.0.1:7070"}, Want: `key "endpoint": must be a URL such as http://127.0.0.1:7070`},
+		{Name: "endpoint without host", Keys: map[string]any{"bucket": "b", "endpoint": "http://"}, Want: `key "endpoint": must be a URL such as http://127.0.0.1:7070`},
+		{Name: "endpoint bad scheme", Keys: map[string]any{"bucket": "b", "endpoint": "ftp://h:21"}, Want: `key "endpoint": must be an http or https URL, not "ftp"`},
+		{Name: "endpoint with credentials", Keys: map[string]any{"bucket": "b", "endpoint": "http://id:" + checkstest.Secret + "@h:9000"}, Want: `key "endpoint": must not contain credentials; use access_key_id and secret_access_key`},
+		{Name: "access key without secret", Keys: map[string]any{"bucket": "b", "access_key_id": "id"}, Want: `key "secret_access_key": is required when access_key_id is set`},
+		{Name: "secret without access key", Keys: map[string]any{"bucket": "b", "secret_access_key": "s"}, Want: `key "access_key_id": is required when secret_access_key is set`},
+		{Name: "path_style not bool", Keys: map[string]any{"bucket": "b", "path_style": "maybe"}, Want: `key "path_style": must be true or false, not "maybe"`},
+		{Name: "write_test not bool", Keys: map[string]any{"bucket": "b", "write_test": 3}, Want: `key "write_test": must be true or false, not a number`},
+		{Name: "prefix absolute", Keys: map[string]any{"bucket": "b", "prefix": "/x/"}, Want: `key "prefix": must not start with "/"`},
+		{Name: "unknown key", Keys: map[string]any{"bucket": "b", "regoin": "eu-west-1"}, Want: `key "regoin": unknown key (did you mean "region"?)`},
+		{Name: "several problems", Keys: map[string]any{"access_key_id": "id", "endpoint": "gopher://x"},
+			Want: "key \"bucket\": is required\nkey \"endpoint\": must be an http or https URL, not \"gopher\"\nkey \"secret_access_key\": is required when access_key_id is set"},
+	})
 }
 
 func TestS3_ValidConfigsBuildWithoutNetwork(t *testing.T) {
-	typ, _ := checks.Builtin().Lookup("s3")
 	t.Setenv("AWS_DEFAULTS_MODE", "auto") // would query instance metadata if honoured
 	metadata := testsvc.NewDialCounter(t)
 	t.Setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://"+metadata.Addr())
@@ -343,7 +261,7 @@ func TestS3_ValidConfigsBuildWithoutNetwork(t *testing.T) {
 		{"bucket": "b", "endpoint": "https://minio.internal", "path_style": true, "access_key_id": "id", "secret_access_key": "s"},
 	} {
 		start := time.Now()
-		c, err := typ.Build(params, checks.Env{Name: "s3", Timeout: time.Second})
+		c, err := checkstest.Build("s3", params, checkstest.Options{Timeout: time.Second})
 		if err != nil {
 			t.Fatalf("%v: %v", params, err)
 		}
@@ -351,7 +269,7 @@ func TestS3_ValidConfigsBuildWithoutNetwork(t *testing.T) {
 		if n := metadata.Count(t); n != 0 {
 			t.Errorf("%v: the constructor made %d connections to the instance metadata service; it must not touch the network", params, n)
 		}
-		c.(io.Closer).Close()
+		c.Close()
 	}
 }
 
@@ -374,17 +292,14 @@ func TestS3_DefaultCredentialChainFromEnvironment(t *testing.T) {
 	isolateAWSEnv(t)
 	t.Setenv("AWS_ACCESS_KEY_ID", g.AccessKey)
 	t.Setenv("AWS_SECRET_ACCESS_KEY", g.SecretKey)
-	c := newS3Check(t, map[string]any{"bucket": g.Bucket, "endpoint": g.Endpoint, "path_style": true})
-	if err := probe(t, c); err != nil {
-		t.Fatalf("Check with credentials from the environment: %v", err)
-	}
+	newS3Check(t, map[string]any{"bucket": g.Bucket, "endpoint": g.Endpoint, "path_style": true}).Passes(t).NotHung(t)
 }
 
 func TestS3_NoCredentialsFails(t *testing.T) {
 	g := testsvc.StartVersityGW(t)
 	isolateAWSEnv(t)
 	c := newS3Check(t, map[string]any{"bucket": g.Bucket, "endpoint": g.Endpoint, "path_style": true})
-	wantMessage(t, probe(t, c), "unavailable: no usable AWS credentials (set access_key_id and secret_access_key, or the AWS environment)")
+	c.FailsWith(t, "unavailable: no usable AWS credentials (set access_key_id and secret_access_key, or the AWS environment)")
 }
 
 // probeReadFault puts a reverse proxy in front of g that interferes with
@@ -435,13 +350,10 @@ func assertNoProbeObjects(t *testing.T, g *testsvc.VersityGW) {
 func TestS3_WriteTestContentMismatchFailsAndDeletes(t *testing.T) {
 	g := testsvc.StartVersityGW(t)
 	c := newS3Check(t, gwParams(g, map[string]any{"endpoint": probeReadFault(t, g, "corrupt"), "write_test": true}))
-	err := probe(t, c)
-	if err == nil {
-		t.Fatal("Check passed, want a content mismatch")
-	}
+	r := c.Fails(t, "unexpected result: ") // a content mismatch
 	want := regexp.MustCompile(`^unexpected result: object healthd/probe-[0-9a-f]{16} read back does not match what was written \((\d+) bytes written, (\d+) read\)$`)
-	if !want.MatchString(checks.Message(err)) {
-		t.Fatalf("message = %q, want %s", checks.Message(err), want)
+	if !want.MatchString(r.Message) {
+		t.Fatalf("message = %q, want %s", r.Message, want)
 	}
 	assertNoProbeObjects(t, g)
 }
@@ -450,15 +362,12 @@ func TestS3_WriteTestHangingReadTimesOutAndStillDeletes(t *testing.T) {
 	g := testsvc.StartVersityGW(t)
 	endpoint := probeReadFault(t, g, "hang")
 	c := newS3Check(t, gwParams(g, map[string]any{"endpoint": endpoint, "write_test": true}))
-	err := probe(t, c)
-	if err == nil {
-		t.Fatal("Check passed, want a time-out")
-	}
+	r := c.Fails(t, "unavailable: ") // a time-out
 	host := strings.TrimPrefix(endpoint, "http://")
-	want := regexp.MustCompile(`^unavailable: reading healthd/probe-[0-9a-f]{16}: timed out after ` + s3TestTimeout.String() + ` \(` + regexp.QuoteMeta(host) + `\)$`)
-	if !want.MatchString(checks.Message(err)) {
-		t.Fatalf("message = %q, want %s", checks.Message(err), want)
+	want := regexp.MustCompile(`^unavailable: reading healthd/probe-[0-9a-f]{16}: timed out after ` + checkstest.Timeout.String() + ` \(` + regexp.QuoteMeta(host) + `\)$`)
+	if !want.MatchString(r.Message) {
+		t.Fatalf("message = %q, want %s", r.Message, want)
 	}
-	c.(io.Closer).Close() // waits for the background delete
+	c.Close() // waits for the background delete
 	assertNoProbeObjects(t, g)
 }

@@ -1,4 +1,4 @@
-package checks
+package checks_test
 
 import (
 	"io"
@@ -8,12 +8,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/healthd/healthd/internal/checks/checkstest"
 	"github.com/healthd/healthd/internal/testsvc"
 )
 
-// localListener accepts connections on a loopback port and counts the ones
+// countingListener accepts connections on a loopback port and counts the ones
 // still open on the server side.
-func localListener(t *testing.T) (addr string, open *atomic.Int32, accepted *atomic.Int32) {
+func countingListener(t *testing.T) (addr string, open *atomic.Int32, accepted *atomic.Int32) {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -40,55 +41,47 @@ func localListener(t *testing.T) (addr string, open *atomic.Int32, accepted *ato
 }
 
 func TestTCP_ListeningPortPasses(t *testing.T) {
-	addr, _, _ := localListener(t)
-	r := localPasses(t, localNew(t, "tcp", map[string]any{"address": addr}, Settings{}))
-	if !regexp.MustCompile(`^connected to ` + regexp.QuoteMeta(addr) + ` in \d+\.\d ms$`).MatchString(r.note) {
-		t.Errorf("note = %q", r.note)
+	addr, _, _ := countingListener(t)
+	r := checkstest.New(t, "tcp", map[string]any{"address": addr}, checkstest.Options{}).Passes(t)
+	if !regexp.MustCompile(`^connected to ` + regexp.QuoteMeta(addr) + ` in \d+\.\d ms$`).MatchString(r.Note) {
+		t.Errorf("note = %q", r.Note)
 	}
-	localObservation(t, r, "responseTime", "ms")
+	r.Observation(t, "responseTime", "ms")
 }
 
 func TestTCP_RefusedPortFails(t *testing.T) {
 	addr := testsvc.RefusedAddr(t)
-	r := localRun(localNew(t, "tcp", map[string]any{"address": addr}, Settings{}))
-	if want := "unavailable: connection refused (" + addr + ")"; r.msg != want {
-		t.Fatalf("message = %q, want %q", r.msg, want)
-	}
+	checkstest.New(t, "tcp", map[string]any{"address": addr}, checkstest.Options{}).FailsWith(t, "unavailable: connection refused ("+addr+")")
 }
 
 func TestTCP_BlackholedPortTimesOut(t *testing.T) {
 	addr := testsvc.BlackholeAddr(t)
-	r := localRunWithin(localNewWithin(t, "tcp", map[string]any{"address": addr}, Settings{}, localShortTimeout), localShortTimeout)
-	localWithinDeadline(t, r)
-	if want := "unavailable: timed out after 300ms (" + addr + ")"; r.msg != want {
-		t.Fatalf("message = %q, want %q", r.msg, want)
-	}
+	c := checkstest.New(t, "tcp", map[string]any{"address": addr}, checkstest.Options{Timeout: 300 * time.Millisecond})
+	c.FailsWith(t, "unavailable: timed out after 300ms ("+addr+")") // within the deadline
 }
 
 // The tcp type only proves the port accepts connections: a server that
 // accepts and never answers passes. Use a protocol check to catch that.
 func TestTCP_AcceptingButSilentServerPasses(t *testing.T) {
-	localPasses(t, localNew(t, "tcp", map[string]any{"address": testsvc.HangingAddr(t)}, Settings{}))
+	checkstest.New(t, "tcp", map[string]any{"address": testsvc.HangingAddr(t)}, checkstest.Options{}).Passes(t)
 }
 
 func TestTCP_RecoversWhenTheServerReturns(t *testing.T) {
-	addr, _, _ := localListener(t)
+	addr, _, _ := countingListener(t)
 	p := testsvc.NewProxy(t, addr)
-	c := localNew(t, "tcp", map[string]any{"address": p.Addr()}, Settings{})
-	localPasses(t, c)
+	c := checkstest.New(t, "tcp", map[string]any{"address": p.Addr()}, checkstest.Options{})
+	c.Passes(t)
 	p.Cut()
-	if r := localRun(c); r.msg != "unavailable: connection refused ("+p.Addr()+")" {
-		t.Fatalf("after cut: %q", r.msg)
-	}
+	c.FailsWith(t, "unavailable: connection refused ("+p.Addr()+")")
 	p.Restore()
-	localPasses(t, c)
+	c.Passes(t)
 }
 
 func TestTCP_ClosesEveryConnection(t *testing.T) {
-	addr, open, accepted := localListener(t)
-	c := localNew(t, "tcp", map[string]any{"address": addr}, Settings{})
-	for i := 0; i < 50; i++ {
-		localPasses(t, c)
+	addr, open, accepted := countingListener(t)
+	c := checkstest.New(t, "tcp", map[string]any{"address": addr}, checkstest.Options{})
+	for range 50 {
+		c.Passes(t)
 	}
 	deadline := time.Now().Add(testsvc.HangSlack)
 	for (open.Load() != 0 || accepted.Load() < 50) && time.Now().Before(deadline) {
@@ -104,18 +97,17 @@ func TestTCP_ClosesEveryConnection(t *testing.T) {
 
 func TestTCP_ConfigValidation(t *testing.T) {
 	const hostPort = `key "address": must be host:port, such as 127.0.0.1:5432 or db.internal:5432`
-	localConfigTable(t, "tcp", []localConfigCase{
-		{"ipv4", map[string]any{"address": "127.0.0.1:5432"}, ""},
-		{"name", map[string]any{"address": "db.internal:5432"}, ""},
-		{"ipv6", map[string]any{"address": "[::1]:6379"}, ""},
-		{"missing", map[string]any{}, `key "address": is required`},
-		{"no port", map[string]any{"address": "localhost"}, hostPort},
-		{"url instead of address", map[string]any{"address": "tcp://localhost:80"}, hostPort},
-		{"no host", map[string]any{"address": ":80"}, `key "address": must name a host, such as 127.0.0.1:80`},
-		{"port zero", map[string]any{"address": "localhost:0"}, `key "address": must end with a port number from 1 to 65535`},
-		{"named port", map[string]any{"address": "localhost:http"}, `key "address": must end with a port number from 1 to 65535`},
-		{"port too big", map[string]any{"address": "localhost:70000"}, `key "address": must end with a port number from 1 to 65535`},
-		{"misspelled key", map[string]any{"adress": "localhost:80"},
-			"key \"address\": is required\nkey \"adress\": unknown key (did you mean \"address\"?)"},
+	checkstest.ConfigTable(t, "tcp", []checkstest.ConfigCase{
+		{Name: "ipv4", Keys: map[string]any{"address": "127.0.0.1:5432"}},
+		{Name: "name", Keys: map[string]any{"address": "db.internal:5432"}},
+		{Name: "ipv6", Keys: map[string]any{"address": "[::1]:6379"}},
+		{Name: "missing", Keys: map[string]any{}, Want: `key "address": is required`},
+		{Name: "no port", Keys: map[string]any{"address": "localhost"}, Want: hostPort},
+		{Name: "url instead of address", Keys: map[string]any{"address": "tcp://localhost:80"}, Want: hostPort},
+		{Name: "no host", Keys: map[string]any{"address": ":80"}, Want: `key "address": must name a host, such as 127.0.0.1:80`},
+		{Name: "port zero", Keys: map[string]any{"address": "localhost:0"}, Want: `key "address": must end with a port number from 1 to 65535`},
+		{Name: "named port", Keys: map[string]any{"address": "localhost:http"}, Want: `key "address": must end with a port number from 1 to 65535`},
+		{Name: "port too big", Keys: map[string]any{"address": "localhost:70000"}, Want: `key "address": must end with a port number from 1 to 65535`},
+		{Name: "misspelled key", Keys: map[string]any{"adress": "localhost:80"}, Want: "key \"address\": is required\nkey \"adress\": unknown key (did you mean \"address\"?)"},
 	})
 }

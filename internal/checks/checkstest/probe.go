@@ -43,6 +43,10 @@ type Options struct {
 	Timeout  time.Duration
 	Settings checks.Settings
 	Logger   *slog.Logger
+	// Name is the check's name (typ + "-test" unless set): a test that
+	// finds its check's connections on the server by name gives it one of
+	// its own.
+	Name string
 }
 
 // Build parses keys as a check of type typ and builds it, as the config
@@ -58,7 +62,10 @@ func Build(typ string, keys map[string]any, o Options) (*Check, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	c, err := ty.Build(keys, checks.Env{Name: typ + "-test", Timeout: o.Timeout, Settings: o.Settings, Logger: o.Logger})
+	if o.Name == "" {
+		o.Name = typ + "-test"
+	}
+	c, err := ty.Build(keys, checks.Env{Name: o.Name, Timeout: o.Timeout, Settings: o.Settings, Logger: o.Logger})
 	if err != nil {
 		return nil, err
 	}
@@ -138,6 +145,16 @@ func (c *Check) Fails(t testing.TB, prefix string) Result {
 	NoSecret(t, "message", r.Message)
 	NoSecret(t, "note", r.Note)
 	r.NotHung(t)
+	return r
+}
+
+// FailsWith is Fails for a message that must be exactly want.
+func (c *Check) FailsWith(t testing.TB, want string) Result {
+	t.Helper()
+	r := c.Fails(t, want)
+	if strings.HasPrefix(r.Message, want) && r.Message != want { // else Fails said so
+		t.Errorf("%s: message = %q, want %q", c.Type, r.Message, want)
+	}
 	return r
 }
 
