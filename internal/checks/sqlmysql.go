@@ -66,8 +66,15 @@ func parseSQLMyDSN(raw string) (*sqlMyDSN, error) {
 	// ':', and a password may hold either.
 	cfg, err := mysql.ParseDSN(where + "/" + url.PathEscape(strings.TrimPrefix(u.Path, "/")) + "?" + q.Encode())
 	if err != nil {
-		pw, _ := u.User.Password()
-		return nil, fmt.Errorf("is not a valid MySQL URL: %s", Redact(err.Error(), []string{pw}))
+		// The driver's message may quote a value: name the parameter instead.
+		for k, vs := range q {
+			for _, v := range vs {
+				if _, perr := mysql.ParseDSN("/?" + url.Values{k: {v}}.Encode()); perr != nil {
+					return nil, fmt.Errorf("is not a valid MySQL URL: parameter %q has a value go-sql-driver/mysql does not accept", k)
+				}
+			}
+		}
+		return nil, fmt.Errorf("is not a valid MySQL URL (%s)", sqlMyURLForm)
 	}
 	cfg.User = u.User.Username()
 	cfg.Passwd, _ = u.User.Password()
