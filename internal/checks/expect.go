@@ -11,13 +11,13 @@ import (
 // Its keys are the same wherever it is embedded, so sql and expect_json
 // read alike.
 type valueExpectation struct {
-	Equals      *string  `key:"equals" doc:"the value's text form must be exactly this (a number or boolean in YAML is compared as its text: 0, true)"`
-	WarnAbove   *float64 `key:"warn_above" default:"off" doc:"warn when the value, as a number, is above this"`
-	FailAbove   *float64 `key:"fail_above" default:"off" doc:"fail when the value, as a number, is above this"`
-	WarnBelow   *float64 `key:"warn_below" default:"off" doc:"warn when the value, as a number, is below this"`
-	FailBelow   *float64 `key:"fail_below" default:"off" doc:"fail when the value, as a number, is below this"`
-	Measurement string   `key:"measurement" doc:"the name of the value's observation, health+json's <check>:<measurement> (when not set: value for sql, the path for expect_json)"`
-	Unit        string   `key:"unit" doc:"the observation's unit (health+json's observedUnit): s, ms, rows, messages…"`
+	Equals      textValue `key:"equals" doc:"the value's text form must be exactly this (a number or boolean in YAML is compared as its text: 0, true)"`
+	WarnAbove   *float64  `key:"warn_above" default:"off" doc:"warn when the value, as a number, is above this"`
+	FailAbove   *float64  `key:"fail_above" default:"off" doc:"fail when the value, as a number, is above this"`
+	WarnBelow   *float64  `key:"warn_below" default:"off" doc:"warn when the value, as a number, is below this"`
+	FailBelow   *float64  `key:"fail_below" default:"off" doc:"fail when the value, as a number, is below this"`
+	Measurement string    `key:"measurement" doc:"the name of the value's observation, health+json's <check>:<measurement> (when not set: value for sql, the path for expect_json)"`
+	Unit        string    `key:"unit" doc:"the observation's unit (health+json's observedUnit): s, ms, rows, messages…"`
 }
 
 // validate adds the expectation's problems to p; prefix is "" or the
@@ -29,7 +29,7 @@ func (e *valueExpectation) validate(p *Problems, prefix string) {
 	if e.WarnBelow != nil && e.FailBelow != nil && *e.WarnBelow < *e.FailBelow {
 		p.Add(prefix+"warn_below", "must not be below fail_below (%s)", fmtNum(*e.FailBelow))
 	}
-	if e.Equals != nil && e.numeric() {
+	if e.Equals.set && e.numeric() {
 		p.Add(prefix+"equals", "cannot be combined with warn_above, fail_above, warn_below or fail_below: compare text or numbers, not both")
 	}
 }
@@ -62,9 +62,9 @@ func (e *valueExpectation) judge(ctx context.Context, name, where string, v judg
 	if v.isNumber {
 		Observe(ctx, firstNonEmpty(e.Measurement, name), v.num, e.Unit)
 	}
-	if e.Equals != nil {
-		if v.text != *e.Equals {
-			return Unexpected("%s is %s, expected %s%s", name, quoteValue(v.text), quoteValue(*e.Equals), where)
+	if e.Equals.set {
+		if v.text != e.Equals.text {
+			return Unexpected("%s is %s, expected %s%s", name, quoteValue(v.text), quoteValue(e.Equals.text), where)
 		}
 		return nil
 	}
@@ -121,4 +121,35 @@ func firstNonEmpty(a, b string) string {
 		return a
 	}
 	return b
+}
+
+// textValue is equals: a string, or a number or boolean that YAML wrote
+// unquoted, compared as its text (0, 1.5, true).
+type textValue struct {
+	set  bool
+	text string
+}
+
+// DecodeParam implements ParamDecoder.
+func (v *textValue) DecodeParam(raw any, errorf func(suffix, format string, args ...any)) {
+	switch t := raw.(type) {
+	case string:
+		*v = textValue{true, t}
+	case bool:
+		*v = textValue{true, strconv.FormatBool(t)}
+	case int:
+		*v = textValue{true, strconv.Itoa(t)}
+	case float64:
+		*v = textValue{true, strconv.FormatFloat(t, 'f', -1, 64)}
+	default:
+		errorf("", "must be a string, a number or a boolean, not %s", describe(raw))
+	}
+}
+
+// ParamKind names equals's values in the docs' key tables.
+func (*textValue) ParamKind() string { return "string, number or boolean" }
+
+// ParamSchema implements ParamDecoder.
+func (*textValue) ParamSchema() map[string]any {
+	return map[string]any{"type": []any{"string", "number", "boolean"}}
 }

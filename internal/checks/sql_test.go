@@ -149,6 +149,7 @@ func TestSQL_ConfigErrors(t *testing.T) {
 		{"warn below fail", map[string]any{"dsn": pgDSN, "query": "SELECT 1", "warn_below": 1, "fail_below": 5}, `key "warn_below": must not be below fail_below (5)`, false},
 		{"equals and a threshold", map[string]any{"dsn": pgDSN, "query": "SELECT 1", "equals": "1", "fail_above": 5}, `key "equals": cannot be combined with warn_above, fail_above, warn_below or fail_below: compare text or numbers, not both`, false},
 		{"threshold not a number", map[string]any{"dsn": pgDSN, "query": "SELECT 1", "fail_above": "lots"}, `key "fail_above": must be a number or null, not "lots"`, false},
+		{"equals a list", map[string]any{"dsn": pgDSN, "query": "SELECT 1", "equals": []any{1}}, `key "equals": must be a string, a number or a boolean, not a list`, false},
 		{"misspelled key", map[string]any{"dsn": pgDSN, "query": "SELECT 1", "fail_abve": 5}, `key "fail_abve": unknown key (did you mean "fail_above"?)`, false},
 	}
 	var cases []checkstest.ConfigCase
