@@ -82,7 +82,7 @@ func (c *sqlConfig) Secrets() []string {
 	switch {
 	case c.pg != nil:
 		return c.pg.Secrets()
-	case c.my != nil:
+	case c.my != nil && c.my.cfg.Passwd != "":
 		return append(SecretsIn("dsn", c.DSN), c.my.cfg.Passwd)
 	}
 	return SecretsIn("dsn", c.DSN)

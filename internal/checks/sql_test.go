@@ -363,6 +363,7 @@ func TestSQL_Results(t *testing.T) {
 			{"equals text", "SELECT 'ok'", map[string]any{"equals": "ok"}, "", ""},
 			{"equals text fails", "SELECT 'degraded'", map[string]any{"equals": "ok"}, `unexpected result: value is "degraded", expected "ok"`, ""},
 			{"equals a number from YAML", "SELECT 0", map[string]any{"equals": 0}, "", ""},
+			{"a trailing semicolon", "SELECT 1;", map[string]any{"equals": 1}, "", ""},
 			{"other columns are ignored", "SELECT 1, 'x'", map[string]any{"equals": 1}, "", ""},
 			{"decimal text is kept", "SELECT CAST(1.50 AS DECIMAL(4,2))", map[string]any{"equals": "1.50"}, "", ""},
 			{"a number within thresholds", "SELECT 5", map[string]any{"warn_below": 3, "fail_below": 1, "warn_above": 10}, "", "value \"5\""},
