@@ -166,6 +166,7 @@ func runBench(args []string) error {
 		return err
 	}
 	celery := timeCelery(d)
+	sqlCost := timeSQL()
 
 	// Report.
 	var b strings.Builder
@@ -204,6 +205,7 @@ func runBench(args []string) error {
 	}
 	fmt.Fprintf(&b, "- The file-backed part of VmRSS is each binary's own clean pages (healthd %s on disk, the ceiling %s), shared with every process that maps the file and dropped by the kernel under pressure; the targets compare the anonymous parts\n", binSize(*bin), binSize(ceilBin))
 	fmt.Fprintf(&b, "- Celery ping with a live worker (%s): %s\n", d.celeryNote, celery.text)
+	fmt.Fprintf(&b, "- Cost of a sql check run: %s\n", sqlCost.text)
 	fmt.Fprintf(&b, "- Hanging dependency: %s pointed at a listener that accepts and never answers (timeout %s); max age of the other checks' results, sampled every 250ms from health+json: %s\n\n",
 		hang.check, hang.timeout, hang.freshText)
 

@@ -13,6 +13,7 @@ func builtinTypes() []Type {
 		{Name: "rabbitmq", ComponentType: "component", NewConfig: newRabbitMQConfig},
 		{Name: "redis", ComponentType: "datastore", NewConfig: newRedisConfig},
 		{Name: "s3", ComponentType: "datastore", NewConfig: newS3Config},
+		{Name: "sql", ComponentType: "datastore", NewConfig: newSQLConfig},
 		{Name: "storage", ComponentType: "system", NewConfig: newStorageConfig},
 		{Name: "tcp", ComponentType: "component", NewConfig: newTCPConfig},
 	}

@@ -10,17 +10,21 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tidwall/gjson"
 )
 
 // HTTP passes when a GET (or HEAD) of a URL answers with an expected status
-// and, optionally, a body containing a given string. One client, and so one
-// pool of keep-alive connections, serves every probe.
+// and, optionally, a body containing a given string and a JSON body whose
+// fields meet expectations. One client, and so one pool of keep-alive
+// connections, serves every probe.
 type HTTP struct {
 	url       string
 	shown     string // scheme://host/path: no userinfo, no query
 	method    string
 	statuses  []statusRange
 	body      string
+	json      []jsonExpectation
 	timeout   time.Duration
 	client    *http.Client
 	transport *http.Transport
@@ -30,14 +34,15 @@ type statusRange struct{ lo, hi int }
 
 const (
 	httpMaxRedirects = 5
-	httpMaxBody      = 1 << 20 // read at most this much when looking for expect_body
+	httpMaxBody      = 1 << 20 // read at most this much for expect_body and expect_json
 )
 
 type httpConfig struct {
-	URL          string     `key:"url" required:"true" doc:"http:// or https:// URL; user:password@ in it is sent as basic auth"`
-	ExpectStatus statusList `key:"expect_status" default:"200-399" doc:"a status code (200), a range (\"200-299\"), or a list of them"`
-	ExpectBody   string     `key:"expect_body" doc:"a substring the body must contain (in its first 1 MiB); not with HEAD"`
-	Method       string     `key:"method" doc:"GET or HEAD (in any case); HEAD cannot check expect_body"`
+	URL          string            `key:"url" required:"true" doc:"http:// or https:// URL; user:password@ in it is sent as basic auth"`
+	ExpectStatus statusList        `key:"expect_status" default:"200-399" doc:"a status code (200), a range (\"200-299\"), or a list of them"`
+	ExpectBody   string            `key:"expect_body" doc:"a substring the body must contain (in its first 1 MiB); not with HEAD"`
+	Method       string            `key:"method" doc:"GET or HEAD (in any case); HEAD cannot check expect_body"`
+	ExpectJSON   []jsonExpectation `key:"expect_json" doc:"expectations on fields of a JSON body (at most 1 MiB), each a path with equals or thresholds; numbers are observations"`
 
 	method string // Method in capitals, set by Validate
 	shown  string // scheme://host/path: no userinfo, no query
@@ -70,6 +75,12 @@ func (c *httpConfig) Validate() error {
 	if c.ExpectBody != "" && c.method == http.MethodHead {
 		p.Add("expect_body", "cannot be checked with method HEAD, which has no body")
 	}
+	if len(c.ExpectJSON) > 0 && c.method == http.MethodHead {
+		p.Add("expect_json", "cannot be checked with method HEAD, which has no body")
+	}
+	for i := range c.ExpectJSON {
+		c.ExpectJSON[i].validate(&p, fmt.Sprintf("expect_json[%d].", i))
+	}
 	return p.Err()
 }
 
@@ -80,6 +91,7 @@ func (c *httpConfig) Build(env Env) (Checker, error) {
 		method:   c.method,
 		statuses: c.ExpectStatus,
 		body:     c.ExpectBody,
+		json:     c.ExpectJSON,
 		timeout:  env.Timeout,
 	}
 	h.transport = &http.Transport{
@@ -209,13 +221,23 @@ func (h *HTTP) Check(ctx context.Context) error {
 		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // lets the connection be reused
 		return Unexpected("status %d, expected %s (%s)", resp.StatusCode, h.expected(), h.shown)
 	}
-	if h.body != "" {
-		b, err := io.ReadAll(io.LimitReader(resp.Body, httpMaxBody))
+	if h.body != "" || len(h.json) > 0 {
+		b, err := io.ReadAll(io.LimitReader(resp.Body, httpMaxBody+1))
 		if err != nil {
 			return h.failure(ctx, err)
 		}
-		if !strings.Contains(string(b), h.body) {
+		whole := len(b) <= httpMaxBody
+		b = b[:min(len(b), httpMaxBody)]
+		if h.body != "" && !strings.Contains(string(b), h.body) {
 			return Unexpected("response body does not contain %q (%s)", h.body, h.shown)
+		}
+		if len(h.json) > 0 {
+			if !whole {
+				return Unexpected("response body is over 1 MiB, more than expect_json reads (%s)", h.shown)
+			}
+			if err := h.judgeJSON(ctx, b); err != nil {
+				return err
+			}
 		}
 	} else {
 		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
@@ -224,6 +246,42 @@ func (h *HTTP) Check(ctx context.Context) error {
 	Observe(ctx, "responseTime", ms, "ms")
 	Note(ctx, "status %d in %.1f ms", resp.StatusCode, ms)
 	return nil
+}
+
+// jsonExpectation is one item of expect_json: a path into the body and
+// what the value there must be.
+type jsonExpectation struct {
+	Path             string `key:"path" required:"true" doc:"where the value is, in GJSON path syntax: status, checks.db.latency_ms, services.#(name==\"db\").status"`
+	valueExpectation        // equals, warn_above… measurement, unit
+}
+
+// judgeJSON applies every expect_json item to body; the worst failure (a
+// failure beats a warning) is the run's. Every number found is observed,
+// whatever the other items say.
+func (h *HTTP) judgeJSON(ctx context.Context, body []byte) error {
+	if !gjson.ValidBytes(body) {
+		return Unexpected("response body is not JSON (%s)", h.shown)
+	}
+	where := " (" + h.shown + ")"
+	var worst error
+	for _, e := range h.json {
+		r := gjson.GetBytes(body, e.Path)
+		var err error
+		switch {
+		case !r.Exists():
+			err = Unexpected("no %s in the JSON body%s", e.Path, where)
+		case r.Type == gjson.Null:
+			err = Unexpected("%s is null%s", e.Path, where)
+		case r.Type == gjson.Number:
+			err = e.judge(ctx, e.Path, where, judgedValue{text: r.String(), num: r.Num, isNumber: true})
+		case r.Type == gjson.String:
+			err = e.judge(ctx, e.Path, where, numberValue(r.Str))
+		default: // true, false, an object or an array: its JSON text
+			err = e.judge(ctx, e.Path, where, judgedValue{text: r.String()})
+		}
+		worst = worse(worst, err)
+	}
+	return worst
 }
 
 // failure words a failed request: a network failure in the shared

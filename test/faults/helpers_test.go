@@ -54,6 +54,10 @@ func dependencies() []dependency {
 			return g.Addr, fmt.Sprintf(`bucket: %s, region: %s, path_style: true, access_key_id: %s, secret_access_key: %s, endpoint: "http://%%s"`,
 				g.Bucket, g.Region, g.AccessKey, g.SecretKey)
 		}},
+		{typ: "sql", upstream: fixed(`dsn: "postgres://postgres@%s/postgres?sslmode=disable", query: "SELECT count(*) FROM pg_database", fail_below: 1`, func(t *testing.T) string {
+			testsvc.MachinePostgres(t)
+			return "127.0.0.1:5432"
+		})},
 		{typ: "http", upstream: fixed(`url: "http://%s/healthz"`, httpUpstream)},
 		{typ: "tcp", upstream: fixed(`address: "%s"`, httpUpstream), connectOnly: true},
 	}

@@ -87,13 +87,16 @@ checks:
   - {name: workers, type: celery, groups: [deps], broker: "amqp://guest:%[2]s@%[9]s/", min_workers: 0}
   - {name: workers-redis, type: celery, groups: [deps], broker: "redis://:%[2]s@%[8]s/0", queues: [{name: celery, max_messages: 10}]}
   - {name: bucket, type: s3, groups: [deps], bucket: %[10]s, endpoint: "http://%[11]s", path_style: true, access_key_id: %[12]s, secret_access_key: %[2]s}
+  - {name: sql-pg, type: sql, groups: [deps], dsn: "postgres://postgres:%[2]s@%[5]s/postgres?sslmode=disable", query: "SELECT 1"}
+  - {name: sql-mysql, type: sql, groups: [deps], dsn: "mysql://root:%[2]s@127.0.0.1:3306/test", query: "SELECT 1"}
+  - {name: sql-refused, type: sql, groups: [deps], dsn: "mysql://root:%[2]s@%[7]s/test", query: "SELECT 1"}
   - {name: bucket-refused, type: s3, groups: [deps], bucket: %[10]s, endpoint: "http://%[7]s", path_style: true, access_key_id: %[12]s, secret_access_key: %[2]s}
 `, logFormat, pw, echo, hook, pg.Addr(), pg.Port(), testsvc.RefusedAddr(t), rd.Addr(), testsvc.RabbitMQ(t), gw.Bucket, gw.Addr, gw.AccessKey)
 }
 
 // checkNames are the checks of secretConfig.
 var checkNames = []string{"pg-url", "pg-kv", "pg-refused", "redis-pass", "redis-user", "redis-refused", "web", "web-refused",
-	"mq", "mq-refused", "workers", "workers-redis", "bucket", "bucket-refused"}
+	"mq", "mq-refused", "workers", "workers-redis", "bucket", "bucket-refused", "sql-pg", "sql-mysql", "sql-refused"}
 
 // badConfigs are reloads that fail, each error near a password.
 func badConfigs(good string) map[string]string {
@@ -111,6 +114,9 @@ func badConfigs(good string) map[string]string {
   - {name: mq, type: rabbitmq, url: "amqp://guest:%[1]s@127.0.0.1:notaport/"}
   - {name: cel, type: celery, broker: "amqps://guest:%[1]s@[::1/"}
   - {name: s3, type: s3, bucket: "a/b", endpoint: "http://k:%[1]s@127.0.0.1/", secret_access_key: %[1]s}
+  - {name: sql-pg, type: sql, dsn: "postgres://postgres:%[1]s@127.0.0.1:notaport/postgres", query: "SELECT 1"}
+  - {name: sql-my, type: sql, dsn: "mysql://root:%[1]s@[::1/test", query: "SELECT 1"}
+  - {name: sql-my2, type: sql, dsn: "mysql://root:%[1]s@127.0.0.1/test?parseTime=%[1]s", query: "SELECT 1"}
   - {name: extra, type: redis, url: "redis://:%[1]s@127.0.0.1:6379/0", password_typo: "%[1]s"}
 `, pw),
 		"not YAML": head + fmt.Sprintf("checks:\n  - {name: pg, type: postgres, dsn: \"postgres://postgres:%[1]s@h/db\"\n  - [%[1]s: {\n", pw),

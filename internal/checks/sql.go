@@ -1,0 +1,227 @@
+package checks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// SQL runs a query that returns one row, in a read-only transaction, and
+// judges the first column: equal to a text, or within numeric thresholds.
+// The value is an observation. The dsn's scheme picks the database:
+// PostgreSQL (pgx, on the postgres check's pool rules) or MySQL/MariaDB
+// (go-sql-driver/mysql through database/sql).
+type SQL struct {
+	db     sqlDB
+	query  string
+	name   string // the value's name in messages and its measurement
+	expect valueExpectation
+}
+
+// sqlDB is one database's way of running the check's query.
+type sqlDB interface {
+	// firstValue runs query in a read-only transaction bounded by ctx and
+	// returns the text form of the first column of its only row. Its
+	// errors are check errors, worded.
+	firstValue(ctx context.Context, query string) (text string, null bool, err error)
+	Close() error
+}
+
+type sqlConfig struct {
+	DSN              string `key:"dsn" required:"true" doc:"postgres:// (or postgresql://) or mysql:// URL; the scheme picks the database"`
+	Query            string `key:"query" required:"true" doc:"one statement returning one row; the first column is the value (other columns are ignored); runs in a read-only transaction"`
+	valueExpectation        // equals, warn_above… measurement, unit
+
+	pg *postgresConfig // a postgres:// DSN, parsed by Validate
+	my *sqlMyDSN       // a mysql:// DSN, parsed by Validate
+}
+
+func newSQLConfig(Settings) Config { return &sqlConfig{} }
+
+func (c *sqlConfig) Validate() error {
+	var p Problems
+	c.pg, c.my = nil, nil
+	if c.DSN != "" {
+		scheme, _, _ := strings.Cut(c.DSN, "://")
+		switch strings.ToLower(scheme) {
+		case "postgres", "postgresql":
+			pg := &postgresConfig{DSN: c.DSN}
+			if err := pg.Validate(); err != nil {
+				p.Add("dsn", "is not a valid PostgreSQL URL (postgres://user:password@host:5432/dbname)")
+			} else {
+				c.pg = pg
+			}
+		case "mysql":
+			my, err := parseSQLMyDSN(c.DSN)
+			if err != nil {
+				p.Add("dsn", "%v", err)
+			} else {
+				c.my = my
+			}
+		default:
+			p.Add("dsn", "must start with postgres://, postgresql:// or mysql://")
+		}
+	}
+	if c.Query != "" && strings.TrimSpace(c.Query) == "" {
+		p.Add("query", "must not be empty")
+	}
+	c.valueExpectation.validate(&p, "")
+	return p.Err()
+}
+
+// Secrets names the password the driver will use: pgx's (which may come
+// from PGPASSWORD or .pgpass) or the mysql:// URL's, besides the generic
+// scan of the DSN.
+func (c *sqlConfig) Secrets() []string {
+	switch {
+	case c.pg != nil:
+		return c.pg.Secrets()
+	case c.my != nil && c.my.cfg.Passwd != "":
+		return append(SecretsIn("dsn", c.DSN), c.my.cfg.Passwd)
+	}
+	return SecretsIn("dsn", c.DSN)
+}
+
+// Build makes the check's pool, which connects lazily.
+func (c *sqlConfig) Build(env Env) (Checker, error) {
+	s := &SQL{
+		query:  strings.TrimSpace(c.Query),
+		name:   firstNonEmpty(c.Measurement, "value"),
+		expect: c.valueExpectation,
+	}
+	switch {
+	case c.pg != nil:
+		ck, err := c.pg.Build(env)
+		if err != nil {
+			return nil, fmt.Errorf("sql: %w", err)
+		}
+		s.db = &sqlPostgres{pg: ck.(*Postgres)}
+	case c.my != nil:
+		db, err := newSQLMy(c.my, env)
+		if err != nil {
+			return nil, err
+		}
+		s.db = db
+	default:
+		return nil, errors.New("sql: the config was not validated")
+	}
+	return s, nil
+}
+
+// Close closes the check's pool.
+func (s *SQL) Close() error { return s.db.Close() }
+
+// Check runs the query once and judges its value.
+func (s *SQL) Check(ctx context.Context) error {
+	text, null, err := s.db.firstValue(ctx, s.query)
+	if err != nil {
+		return err
+	}
+	if null {
+		return Unexpected("query returned NULL (wrap the expression in COALESCE(…, 0) where no row means 0)")
+	}
+	if err := s.expect.judge(ctx, s.name, "", numberValue(text)); err != nil {
+		return err
+	}
+	Note(ctx, "%s %s", s.name, quoteValue(text))
+	return nil
+}
+
+// sqlStatementTimeout is how long the server may run the statement: nine
+// tenths of the time left before ctx's deadline (the check's timeout when
+// ctx has none), so the server cancels it, and the connection survives,
+// before the client gives up on it. Never 0, which would mean no limit.
+func sqlStatementTimeout(ctx context.Context, timeout time.Duration) time.Duration {
+	left := timeout
+	if d, ok := ctx.Deadline(); ok {
+		left = time.Until(d)
+	}
+	return max(left-left/10, time.Millisecond)
+}
+
+// errMoreThanOneRow is the failure of a query that returns several rows:
+// the check does not guess which one was meant.
+var errMoreThanOneRow = Unexpected("query returned more than one row; it must return exactly one (add LIMIT 1 or an aggregate such as count(*) or max(…))")
+
+// sqlPostgres runs the query on a postgres check's pool: the same pool
+// rules (at most 2 connections, pinged before use, statement_timeout and
+// connect_timeout from the check's timeout), the same error words.
+type sqlPostgres struct{ pg *Postgres }
+
+func (p *sqlPostgres) Close() error { return p.pg.Close() }
+
+func (p *sqlPostgres) firstValue(ctx context.Context, query string) (string, bool, error) {
+	pg := p.pg
+	conn, err := pg.pool.Acquire(ctx)
+	if err != nil {
+		return "", false, pg.fail(ctx, err, false)
+	}
+	defer conn.Release()
+	// One round trip: the read-only transaction and its own statement
+	// timeout, which a session setting cannot make shorter than the check's.
+	begin := fmt.Sprintf("BEGIN READ ONLY; SET LOCAL statement_timeout = %d", sqlStatementTimeout(ctx, pg.timeout).Milliseconds())
+	if _, err := conn.Exec(ctx, begin); err != nil {
+		return "", false, pg.fail(ctx, err, false)
+	}
+	// A connection returned inside a transaction (a failed ROLLBACK) is
+	// closed by the pool rather than reused.
+	defer conn.Exec(ctx, "ROLLBACK") //nolint:errcheck
+	text, null, err := postgresFirstValue(ctx, conn, query)
+	if err != nil {
+		var ce *Error
+		if errors.As(err, &ce) {
+			return "", false, err
+		}
+		return "", false, pg.fail(ctx, err, true)
+	}
+	return text, null, nil
+}
+
+// postgresFirstValue runs query with the extended protocol, which takes
+// exactly one statement: "ROLLBACK; DELETE …" cannot leave the read-only
+// transaction. Results come back in text form, as psql shows them, but
+// booleans, which read true and false as in YAML.
+func postgresFirstValue(ctx context.Context, conn *pgxpool.Conn, query string) (string, bool, error) {
+	rows, err := conn.Query(ctx, query, pgx.QueryExecModeExec)
+	if err != nil {
+		return "", false, err
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return "", false, err
+		}
+		return "", false, Unexpected("query returned no rows")
+	}
+	raw, fields := rows.RawValues(), rows.FieldDescriptions()
+	if len(raw) == 0 || len(fields) == 0 {
+		return "", false, Unexpected("query returned a row without columns")
+	}
+	null := raw[0] == nil
+	text := string(raw[0])
+	if fields[0].Format != pgx.TextFormatCode {
+		vals, err := rows.Values()
+		if err != nil {
+			return "", false, err
+		}
+		text = fmt.Sprint(vals[0])
+	} else if fields[0].DataTypeOID == pgtype.BoolOID {
+		text = map[string]string{"t": "true", "f": "false"}[text]
+	}
+	more := rows.Next()
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return "", false, err
+	}
+	if more {
+		return "", false, errMoreThanOneRow
+	}
+	return text, null, nil
+}

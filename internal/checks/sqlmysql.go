@@ -1,0 +1,250 @@
+package checks
+
+// The sql check's MySQL and MariaDB side: a mysql:// URL turned into the
+// driver's configuration, and the query run through database/sql.
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+)
+
+// sqlMyDSN is a mysql:// URL, parsed into the driver's configuration.
+type sqlMyDSN struct {
+	cfg  *mysql.Config
+	addr string // host:port or socket path, for messages
+}
+
+const sqlMyURLForm = "mysql://user:password@host:3306/dbname"
+
+// parseSQLMyDSN converts mysql://user:password@host:port/dbname?params to
+// the driver's configuration. Parameters are the driver's (tls,
+// charset, collation, loc, …; unknown ones are session variables set on
+// connect); socket=/path connects to a unix socket instead of host:port.
+// multiStatements is refused: one statement cannot leave the read-only
+// transaction. Errors never quote the URL.
+func parseSQLMyDSN(raw string) (*sqlMyDSN, error) {
+	u, err := url.Parse(raw)
+	if err != nil || !strings.EqualFold(u.Scheme, "mysql") {
+		return nil, fmt.Errorf("is not a valid MySQL URL (%s)", sqlMyURLForm)
+	}
+	q := u.Query()
+	socket := q.Get("socket")
+	q.Del("socket")
+	for k := range q {
+		if strings.EqualFold(k, "multiStatements") {
+			return nil, errors.New("must not set multiStatements: the query is one statement, so that it cannot leave the read-only transaction")
+		}
+	}
+	d := &sqlMyDSN{}
+	var where string
+	switch {
+	case socket != "":
+		where, d.addr = "unix("+socket+")", socket
+	case u.Hostname() == "":
+		return nil, fmt.Errorf("must name a host (%s) or a socket (mysql://user@/dbname?socket=/run/mysqld/mysqld.sock)", sqlMyURLForm)
+	default:
+		port := u.Port()
+		if port == "" {
+			port = "3306"
+		}
+		d.addr = net.JoinHostPort(u.Hostname(), port)
+		where = "tcp(" + d.addr + ")"
+	}
+	// The driver's own DSN without the credentials, which are set as
+	// fields: its parser splits user info at the last '@' and the first
+	// ':', and a password may hold either.
+	cfg, err := mysql.ParseDSN(where + "/" + url.PathEscape(strings.TrimPrefix(u.Path, "/")) + "?" + q.Encode())
+	if err != nil {
+		// The driver's message may quote a value: name the parameter instead.
+		for k, vs := range q {
+			for _, v := range vs {
+				if _, perr := mysql.ParseDSN("/?" + url.Values{k: {v}}.Encode()); perr != nil {
+					return nil, fmt.Errorf("is not a valid MySQL URL: parameter %q has a value go-sql-driver/mysql does not accept", k)
+				}
+			}
+		}
+		return nil, fmt.Errorf("is not a valid MySQL URL (%s)", sqlMyURLForm)
+	}
+	cfg.User = u.User.Username()
+	cfg.Passwd, _ = u.User.Password()
+	cfg.MultiStatements = false
+	if cfg.ConnectionAttributes == "" {
+		cfg.ConnectionAttributes = "program_name:healthd" // as postgres's application_name
+	}
+	d.cfg = cfg
+	return d, nil
+}
+
+// sqlMyMaxConns bounds the check's pool as the postgres check's is.
+const sqlMyMaxConns = 2
+
+// sqlMy runs the query on a database/sql pool of the check's own.
+type sqlMy struct {
+	db      *sql.DB
+	addr    string
+	secrets []string
+	timeout time.Duration
+	flavour atomic.Int32 // sqlMyUnknown until the first probe has asked the server
+}
+
+const (
+	sqlMyUnknown int32 = iota
+	sqlMyMariaDB
+	sqlMyMySQL
+)
+
+func newSQLMy(d *sqlMyDSN, env Env) (*sqlMy, error) {
+	cfg := d.cfg.Clone()
+	if cfg.Timeout <= 0 || cfg.Timeout > env.Timeout {
+		cfg.Timeout = env.Timeout // dial; ctx bounds the rest
+	}
+	secrets := []string{cfg.Passwd}
+	cfg.Logger = sqlMyLogger{env.Logger, secrets}
+	conn, err := mysql.NewConnector(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("sql: mysql: %s", Redact(err.Error(), secrets))
+	}
+	db := sql.OpenDB(conn) // connects lazily
+	db.SetMaxOpenConns(sqlMyMaxConns)
+	db.SetMaxIdleConns(sqlMyMaxConns)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	db.SetConnMaxLifetime(time.Hour)
+	return &sqlMy{db: db, addr: d.addr, secrets: secrets, timeout: env.Timeout}, nil
+}
+
+// sqlMyLogger sends the driver's complaints (a connection found dead) to
+// the daemon's log at debug level instead of the process's stderr.
+type sqlMyLogger struct {
+	l       *slog.Logger
+	secrets []string
+}
+
+func (s sqlMyLogger) Print(v ...any) {
+	if s.l != nil {
+		s.l.Debug("mysql driver", "msg", Redact(strings.TrimSpace(fmt.Sprint(v...)), s.secrets))
+	}
+}
+
+// Close closes the pool, waiting at most the check's timeout.
+func (m *sqlMy) Close() error {
+	done := make(chan struct{})
+	go func() {
+		m.db.Close()
+		close(done)
+	}()
+	t := time.NewTimer(m.timeout)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+	}
+	return nil
+}
+
+func (m *sqlMy) firstValue(ctx context.Context, query string) (string, bool, error) {
+	tx, err := m.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true}) // START TRANSACTION READ ONLY
+	if err != nil {
+		return "", false, m.fail(ctx, err, false)
+	}
+	defer tx.Rollback() //nolint:errcheck // nothing was written; a failed rollback closes the connection
+	if m.flavour.Load() == sqlMyUnknown {
+		var version string
+		if err := tx.QueryRowContext(ctx, "SELECT VERSION()").Scan(&version); err != nil {
+			return "", false, m.fail(ctx, err, false)
+		}
+		if strings.Contains(strings.ToLower(version), "mariadb") {
+			m.flavour.Store(sqlMyMariaDB)
+		} else {
+			m.flavour.Store(sqlMyMySQL)
+		}
+	}
+	// The server's own statement timeout, so a slow query is stopped on the
+	// server too: MariaDB's max_statement_time for this statement only, or
+	// MySQL's max_execution_time (SELECT only) for the session.
+	limit := sqlStatementTimeout(ctx, m.timeout)
+	if m.flavour.Load() == sqlMyMariaDB {
+		query = fmt.Sprintf("SET STATEMENT max_statement_time=%.3f FOR %s", max(limit.Seconds(), 0.001), query)
+	} else if _, err := tx.ExecContext(ctx, fmt.Sprintf("SET SESSION max_execution_time=%d", max(limit.Milliseconds(), 1))); err != nil {
+		return "", false, m.fail(ctx, err, false)
+	}
+	rows, err := tx.QueryContext(ctx, query)
+	if err != nil {
+		return "", false, m.fail(ctx, err, true)
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return "", false, m.fail(ctx, err, true)
+	}
+	if len(cols) == 0 {
+		return "", false, Unexpected("query returned no columns")
+	}
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return "", false, m.fail(ctx, err, true)
+		}
+		return "", false, Unexpected("query returned no rows")
+	}
+	var first sql.NullString // the text form: database/sql formats numbers and times
+	dest := []any{&first}
+	for range cols[1:] {
+		dest = append(dest, new(sql.RawBytes))
+	}
+	if err := rows.Scan(dest...); err != nil {
+		return "", false, m.fail(ctx, err, true)
+	}
+	more := rows.Next()
+	if err := rows.Err(); err != nil {
+		return "", false, m.fail(ctx, err, true)
+	}
+	if more {
+		return "", false, errMoreThanOneRow
+	}
+	return first.String, !first.Valid, nil
+}
+
+// fail words a driver error as the postgres check does: network failures
+// in the shared words naming host:port, the server's own message
+// otherwise, never the password.
+func (m *sqlMy) fail(ctx context.Context, err error, query bool) error {
+	if ctx.Err() != nil {
+		return timeoutFailure(ctx, err, m.timeout, m.addr)
+	}
+	var me *mysql.MySQLError
+	if errors.As(err, &me) {
+		msg := Redact(me.Message, m.secrets)
+		switch me.Number {
+		case 1045: // ER_ACCESS_DENIED_ERROR: wrong password or unknown user
+			return &Error{Kind: KindUnavailable, Msg: "authentication failed: " + msg, Err: err}
+		case 1969, 3024, 1317: // MariaDB's max_statement_time, MySQL's max_execution_time, interrupted
+			return &Error{Kind: KindUnavailable, Msg: fmt.Sprintf("timed out after %s (%s)", m.timeout, m.addr), Err: err}
+		case 1040, 1044, 1049, 1053, 1129, 1130, 1927: // too many connections, no access to or no such database, shutdown, host blocked or not allowed, connection killed
+		default:
+			if query {
+				return &Error{Kind: KindUnexpected, Msg: fmt.Sprintf("query failed: %s (error %d)", msg, me.Number), Err: err}
+			}
+		}
+		return &Error{Kind: KindUnavailable, Msg: fmt.Sprintf("%s (%s)", msg, m.addr), Err: err}
+	}
+	if nf := netFailure(ctx, err, m.timeout, m.addr); nf != nil {
+		return nf
+	}
+	if errors.Is(err, mysql.ErrInvalidConn) || errors.Is(err, driver.ErrBadConn) {
+		return &Error{Kind: KindUnavailable, Msg: fmt.Sprintf("connection closed (%s)", m.addr), Err: err}
+	}
+	if query {
+		return &Error{Kind: KindUnexpected, Msg: "query failed: " + Redact(err.Error(), m.secrets), Err: err}
+	}
+	return &Error{Kind: KindUnavailable, Msg: fmt.Sprintf("%s (%s)", Redact(err.Error(), m.secrets), m.addr), Err: err}
+}
