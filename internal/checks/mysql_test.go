@@ -46,9 +46,9 @@ func TestMySQL_Config(t *testing.T) {
 func TestMySQL_ConfigNamesItsPassword(t *testing.T) {
 	typ, _ := checks.Builtin().Lookup("mysql")
 	for dsn, want := range map[string]string{
-		"u:drv-pw-Q1@tcp(127.0.0.1:3306)/db":     "drv-pw-Q1",
-		"u:p@ss/w:rd-Q2@tcp(127.0.0.1:3306)/db":  "p@ss/w:rd-Q2",
-		"mysql://u:url-pw-Q3@127.0.0.1:3306/db":  "url-pw-Q3",
+		"u:drv-pw-Q1@tcp(127.0.0.1:3306)/db":      "drv-pw-Q1",
+		"u:p@ss/w:rd-Q2@tcp(127.0.0.1:3306)/db":   "p@ss/w:rd-Q2",
+		"mysql://u:url-pw-Q3@127.0.0.1:3306/db":   "url-pw-Q3",
 		"mysql://u:pct%2Fpw-Q4@127.0.0.1:3306/db": "pct/pw-Q4",
 	} {
 		cfg, err := typ.Parse(map[string]any{"dsn": dsn}, checks.Settings{})
