@@ -184,6 +184,52 @@ func TestMySQL_OwnServer(t *testing.T) {
 			}
 		}
 	})
+	t.Run("tls", func(t *testing.T) {
+		// A row only when the session is encrypted.
+		const onTLS = "SELECT 1 FROM information_schema.SESSION_STATUS WHERE VARIABLE_NAME = 'SSL_CIPHER' AND VARIABLE_VALUE <> ''"
+		for _, tt := range []struct {
+			name string
+			dsn  string
+			tls  map[string]any
+			want string // "" passes
+		}{
+			{"preferred", "", map[string]any{"mode": "preferred"}, ""},
+			{"required", "", map[string]any{"mode": "required"}, ""},
+			{"verify-ca with ca_file", "", map[string]any{"mode": "verify-ca", "ca_file": my.CAFile()}, ""},
+			{"verify-full by IP address", "", map[string]any{"mode": "verify-full", "ca_file": my.CAFile()}, ""},
+			{"verify-full with server_name", "", map[string]any{"mode": "verify-full", "ca_file": my.CAFile(), "server_name": testsvc.MariaDBServerName}, ""},
+			{"URL with ssl-mode and ssl-ca", my.URL(testsvc.MariaDBPassword) + "?ssl-mode=VERIFY_IDENTITY&ssl-ca=" + my.CAFile(), nil, ""},
+			{"disable", "", map[string]any{"mode": "disable"}, "unexpected result: query returned no rows"},
+			{"verify-ca with the system's CAs", "", map[string]any{"mode": "verify-ca"},
+				"unavailable: TLS certificate not accepted: x509: certificate signed by unknown authority (" + my.Addr() + ")"},
+			{"verify-full with another name", "", map[string]any{"mode": "verify-full", "ca_file": my.CAFile(), "server_name": "other.healthd.test"},
+				"unavailable: TLS certificate not accepted: x509: certificate is valid for " + testsvc.MariaDBServerName + ", not other.healthd.test (" + my.Addr() + ")"},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				k := keys("query", onTLS)
+				if tt.dsn != "" {
+					k["dsn"] = tt.dsn
+				}
+				if tt.tls != nil {
+					k["tls"] = tt.tls
+				}
+				c := checkstest.New(t, "mysql", k, checkstest.Options{})
+				if tt.want == "" {
+					c.Passes(t)
+					return
+				}
+				if r := c.Fails(t, tt.want); r.Message != tt.want {
+					t.Errorf("message = %q, want %q", r.Message, tt.want)
+				}
+			})
+		}
+		t.Run("a missing ca_file fails the build", func(t *testing.T) {
+			_, err := checkstest.Build("mysql", keys("tls", map[string]any{"mode": "verify-full", "ca_file": "/nonexistent/ca.pem"}), checkstest.Options{})
+			if err == nil || !strings.Contains(err.Error(), "ca_file") {
+				t.Errorf("Build = %v, want an error naming ca_file", err)
+			}
+		})
+	})
 	t.Run("many probes keep at most two connections", func(t *testing.T) {
 		my.Exec("CREATE DATABASE IF NOT EXISTS healthd_pool")
 		dsn := strings.Replace(my.DSN(testsvc.MariaDBPassword), "/healthd", "/healthd_pool", 1)

@@ -2,8 +2,15 @@ package testsvc
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"database/sql"
+	"encoding/pem"
 	"fmt"
+	"math/big"
 	"net"
 	"os"
 	"os/exec"
@@ -39,8 +46,9 @@ func MachineMySQL(t testing.TB) string {
 const MariaDBPassword = "s3cr3t-my-XYZ"
 
 // MariaDB is a MariaDB instance of the test's own, on a free loopback port,
-// with root's password MariaDBPassword and the binary log on (so that it can
-// have replicas). The test may stop, pause, kill and start it; Cleanup stops
+// with root's password MariaDBPassword, the binary log on (so that it can
+// have replicas) and TLS offered with a certificate for 127.0.0.1 and
+// MariaDBServerName, signed by the CA in CAFile. The test may stop, pause, kill and start it; Cleanup stops
 // it and removes its directory.
 type MariaDB struct {
 	t        testing.TB
@@ -71,6 +79,7 @@ func StartMariaDB(t testing.TB) *MariaDB {
 		t.Fatalf("testsvc: mariadb-install-db (run scripts/test-setup.sh): %v\n%s", err, out)
 	}
 	m.copyPristine(m.pristine)
+	m.writeCerts()
 	m.start(false)
 	// root@localhost (the socket), root@127.0.0.1 and root@::1 exist with
 	// no password; the binary log carries this to replicas.
@@ -113,6 +122,7 @@ func (m *MariaDB) StartReplica(t testing.TB) *MariaDB {
 	r := newMariaDB(t, "healthd-my-replica-", m.serverID+1)
 	r.replica = true
 	r.copyPristine(m.pristine)
+	r.writeCerts()
 	r.start(false)
 	var file string
 	m.withDB("query", "SHOW BINARY LOGS", func(ctx context.Context, db *sql.DB) error {
@@ -144,6 +154,60 @@ func (m *MariaDB) URL(password string) string {
 
 func (m *MariaDB) socket() string { return filepath.Join(m.dir, "sock") }
 
+// MariaDBServerName is a DNS name in the certificate of StartMariaDB's
+// instances, besides the IP address 127.0.0.1.
+const MariaDBServerName = "db.healthd.test"
+
+// CAFile is the PEM file of the CA that signed the server's certificate.
+func (m *MariaDB) CAFile() string { return filepath.Join(m.dir, "ca.pem") }
+
+// writeCerts writes a CA, and a server certificate and key it signed, to
+// the instance's directory.
+func (m *MariaDB) writeCerts() {
+	m.t.Helper()
+	fail := func(err error) { m.t.Fatalf("testsvc: mariadb certificates: %v", err) }
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		fail(err)
+	}
+	ca := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "healthd test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		KeyUsage: x509.KeyUsageCertSign, IsCA: true, BasicConstraintsValid: true,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
+	if err != nil {
+		fail(err)
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		fail(err)
+	}
+	srv := &x509.Certificate{
+		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: MariaDBServerName},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		DNSNames: []string{MariaDBServerName}, IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
+	}
+	srvDER, err := x509.CreateCertificate(rand.Reader, srv, ca, &key.PublicKey, caKey)
+	if err != nil {
+		fail(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		fail(err)
+	}
+	for name, block := range map[string]*pem.Block{
+		"ca.pem":         {Type: "CERTIFICATE", Bytes: caDER},
+		"server.pem":     {Type: "CERTIFICATE", Bytes: srvDER},
+		"server-key.pem": {Type: "PRIVATE KEY", Bytes: keyDER},
+	} {
+		if err := os.WriteFile(filepath.Join(m.dir, name), pem.EncodeToMemory(block), 0o600); err != nil {
+			fail(err)
+		}
+	}
+}
+
 // Start starts the server (again) and waits until it accepts the password.
 func (m *MariaDB) Start() {
 	m.t.Helper()
@@ -160,7 +224,8 @@ func (m *MariaDB) start(wait bool) {
 		"--pid-file=" + filepath.Join(m.dir, "mariadbd.pid"), "--log-error=" + filepath.Join(m.dir, "error.log"),
 		"--skip-name-resolve", "--server-id=" + strconv.Itoa(m.serverID),
 		"--innodb-flush-log-at-trx-commit=0", "--innodb-doublewrite=0", "--innodb-log-file-size=4M",
-		"--innodb-buffer-pool-size=16M", "--performance-schema=0", "--max-connections=60"}
+		"--innodb-buffer-pool-size=16M", "--performance-schema=0", "--max-connections=60",
+		"--ssl-ca=" + m.CAFile(), "--ssl-cert=" + filepath.Join(m.dir, "server.pem"), "--ssl-key=" + filepath.Join(m.dir, "server-key.pem")}
 	if m.replica {
 		args = append(args, "--read-only=1", "--relay-log="+filepath.Join(m.dir, "data", "relay"))
 	} else {
