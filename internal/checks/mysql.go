@@ -45,7 +45,7 @@ const mysqlMaxConns = 2
 type mysqlConfig struct {
 	DSN     string        `key:"dsn" required:"true" doc:"the driver's DSN (user:password@tcp(host:3306)/dbname?param=value) or a mysql:// URL as DATABASE_URL holds it (mysql://user:password@host:3306/dbname)"`
 	TLS     mysqlTLS      `key:"tls" doc:"TLS to the server; without it, what the DSN says (tls=… parameter; none by default)"`
-	Expect  string        `key:"expect" enum:"primary,replica" default:"either" doc:"primary: fail unless the server is writable (@@read_only off); replica: fail unless it is read-only and its replication threads run"`
+	Expect  string        `key:"expect" enum:"any,primary,replica" doc:"primary: fail unless the server is writable (@@read_only off); replica: fail unless it is read-only and its replication threads run; any: either"`
 	LagWarn time.Duration `key:"lag_warn" default:"off" doc:"on a replica, warn when Seconds_Behind_Master exceeds this (observation lag, in seconds); no effect on a server that replicates from none"`
 	LagFail time.Duration `key:"lag_fail" default:"off" doc:"on a replica, fail when Seconds_Behind_Master exceeds this"`
 	Query   *string       `key:"query" default:"SELECT 1" doc:"a custom query that must return at least one row; it runs in a read-only transaction that is rolled back"`
@@ -60,7 +60,7 @@ type mysqlTLS struct {
 	ServerName string `key:"server_name" doc:"the name verify-full expects in the certificate (and sends as SNI); the DSN's host by default"`
 }
 
-func newMySQLConfig(Settings) Config { return &mysqlConfig{} }
+func newMySQLConfig(Settings) Config { return &mysqlConfig{Expect: "any"} }
 
 func (c *mysqlConfig) Validate() error {
 	var p Problems
@@ -265,6 +265,10 @@ func (c *mysqlConfig) Build(env Env) (Checker, error) {
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	db.SetConnMaxLifetime(time.Hour)
 
+	expect := c.Expect
+	if expect == "any" {
+		expect = ""
+	}
 	query := ""
 	if c.Query != nil {
 		query = strings.TrimSpace(*c.Query)
@@ -274,7 +278,7 @@ func (c *mysqlConfig) Build(env Env) (Checker, error) {
 		addr:    cfg.Addr,
 		secrets: secrets,
 		timeout: timeout,
-		expect:  c.Expect,
+		expect:  expect,
 		lagWarn: c.LagWarn,
 		lagFail: c.LagFail,
 		query:   query,

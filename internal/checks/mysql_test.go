@@ -30,7 +30,7 @@ func TestMySQL_Config(t *testing.T) {
 		{Name: "other URL scheme", Keys: map[string]any{"dsn": "postgres://root:s3cr3t@127.0.0.1/test"}, Want: `the URL scheme must be mysql:// or mariadb://`, Contains: true},
 		{Name: "bad URL port", Keys: map[string]any{"dsn": "mysql://root:s3cr3t@127.0.0.1:99999/test"}, Want: `the port is not a number from 1 to 65535`, Contains: true},
 		{Name: "bad ssl-mode", Keys: map[string]any{"dsn": "mysql://root:s3cr3t@127.0.0.1/test?ssl-mode=sometimes"}, Want: `ssl-mode must be`, Contains: true},
-		{Name: "bad expect", Keys: map[string]any{"dsn": dsn, "expect": "standby"}, Want: `key "expect": must be primary or replica, not "standby"`},
+		{Name: "bad expect", Keys: map[string]any{"dsn": dsn, "expect": "standby"}, Want: `key "expect": must be any, primary or replica, not "standby"`},
 		{Name: "bad tls mode", Keys: map[string]any{"dsn": dsn, "tls": map[string]any{"mode": "on"}}, Want: `key "tls.mode": must be disable, preferred, required, verify-ca or verify-full, not "on"`},
 		{Name: "ca_file without verification", Keys: map[string]any{"dsn": dsn, "tls": map[string]any{"mode": "disable", "ca_file": "/ca.pem"}}, Want: `key "tls.ca_file": needs tls.mode required, verify-ca or verify-full`},
 		{Name: "server_name without verify-full", Keys: map[string]any{"dsn": dsn, "tls": map[string]any{"mode": "required", "server_name": "db"}}, Want: `key "tls.server_name": needs tls.mode verify-full`},
@@ -80,6 +80,7 @@ func TestMySQL_ConstructorDoesNotConnect(t *testing.T) {
 }
 
 func TestMySQL_UnreachableServerFailsWithinTheTimeout(t *testing.T) {
+	t.Parallel()
 	checkstest.Unreachable(t, 2, func(t *testing.T, addr string) *checkstest.Check {
 		return checkstest.New(t, "mysql", map[string]any{"dsn": "root:" + testsvc.MariaDBPassword + "@tcp(" + addr + ")/test"}, checkstest.Options{Timeout: myShortTimeout})
 	})
@@ -87,6 +88,7 @@ func TestMySQL_UnreachableServerFailsWithinTheTimeout(t *testing.T) {
 
 // The machine's MariaDB: a writable primary with no replication.
 func TestMySQL_MachineServer(t *testing.T) {
+	t.Parallel()
 	dsn := testsvc.MachineMySQL(t)
 	t.Run("driver DSN passes", func(t *testing.T) {
 		checkstest.New(t, "mysql", map[string]any{"dsn": dsn}, checkstest.Options{}).Passes(t)
@@ -161,6 +163,7 @@ func TestMySQL_MachineServer(t *testing.T) {
 // start take a few seconds) between the subtests that need one; the
 // replica subtests add a replica of it.
 func TestMySQL_OwnServer(t *testing.T) {
+	t.Parallel()
 	my := testsvc.StartMariaDB(t)
 	t.Logf("own MariaDB: install + start took %v", my.Startup)
 	keys := func(extra ...any) map[string]any {
