@@ -246,8 +246,8 @@ func (m *MariaDB) start(wait bool) {
 		var err error
 		if wait {
 			err = mysqlPing(m.DSN(MariaDBPassword), time.Second)
-		} else {
-			_, err = os.Stat(m.socket())
+		} else { // a fresh install: root on the socket, no password
+			err = mysqlPing("root@unix("+m.socket()+")/", time.Second)
 		}
 		if err == nil {
 			return
