@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -311,11 +312,44 @@ func (m *MariaDB) Kill() {
 	m.cmd = nil
 }
 
-// Pause stops the server's process with SIGSTOP: its sockets stay open and
-// the kernel still accepts connections, but nothing answers. Resume
-// continues it.
-func (m *MariaDB) Pause()  { m.signal(syscall.SIGSTOP) }
+// Pause stops the server's process with SIGSTOP, and returns once every
+// thread has stopped (a thread busy in the kernel stops only when its call
+// returns): its sockets stay open and the kernel still accepts
+// connections, but nothing answers. Resume continues it.
+func (m *MariaDB) Pause() {
+	m.t.Helper()
+	m.signal(syscall.SIGSTOP)
+	deadline := time.Now().Add(10 * time.Second)
+	for !m.allThreadsStopped() {
+		if time.Now().After(deadline) {
+			m.t.Fatalf("testsvc: mariadbd did not stop within 10s of SIGSTOP")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 func (m *MariaDB) Resume() { m.signal(syscall.SIGCONT) }
+
+// allThreadsStopped reports whether every thread of the server is in state
+// T (stopped), from /proc/<pid>/task/*/stat.
+func (m *MariaDB) allThreadsStopped() bool {
+	stats, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", m.cmd.Process.Pid))
+	if len(stats) == 0 {
+		return false
+	}
+	for _, f := range stats {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return false
+		}
+		// pid (comm) state …: comm may hold spaces and parentheses.
+		i := strings.LastIndexByte(string(b), ')')
+		if i < 0 || i+2 >= len(b) || b[i+2] != 'T' {
+			return false
+		}
+	}
+	return true
+}
 
 func (m *MariaDB) signal(sig syscall.Signal) {
 	m.t.Helper()
