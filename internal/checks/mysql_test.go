@@ -351,6 +351,28 @@ func mysqlReplicaTests(t *testing.T, primary *testsvc.MariaDB) {
 		// Without expect or lag options, the replica is just a server.
 		checkstest.New(t, "mysql", map[string]any{"dsn": dsn}, checkstest.Options{}).Passes(t)
 	})
+	t.Run("a stopped IO thread fails", func(t *testing.T) {
+		replica.Exec("STOP SLAVE IO_THREAD")
+		defer replica.Exec("START SLAVE IO_THREAD")
+		c := checkstest.New(t, "mysql", map[string]any{"dsn": dsn, "lag_fail": "1m"}, checkstest.Options{})
+		want := "unavailable: replication stopped: the IO thread is not running (" + replica.Addr() + ", replicating from " + primary.Addr() + ")"
+		if r := c.Fails(t, want); r.Message != want {
+			t.Errorf("message = %q, want %q", r.Message, want)
+		}
+	})
+	t.Run("a user without the privilege to see replication is told so", func(t *testing.T) {
+		primary.Exec("CREATE USER IF NOT EXISTS 'monitor'@'127.0.0.1' IDENTIFIED BY '" + testsvc.MariaDBPassword + "'")
+		waitFor("replication of the user", func() bool {
+			var n int
+			replica.QueryRow("SELECT COUNT(*) FROM mysql.user WHERE User = 'monitor'", &n)
+			return n == 1
+		})
+		c := checkstest.New(t, "mysql", map[string]any{"dsn": "monitor:" + testsvc.MariaDBPassword + "@tcp(" + replica.Addr() + ")/", "expect": "replica"}, checkstest.Options{})
+		want := "unavailable: SHOW REPLICA STATUS denied: the user needs the REPLICATION CLIENT privilege (SLAVE MONITOR on MariaDB 10.5 and later) (" + replica.Addr() + ")"
+		if r := c.Fails(t, want); r.Message != want {
+			t.Errorf("message = %q, want %q", r.Message, want)
+		}
+	})
 	t.Run("lag beyond lag_warn warns, beyond lag_fail fails", func(t *testing.T) {
 		// Delayed replication: the SQL thread holds each event for an hour,
 		// and Seconds_Behind_Master counts from the event's time.
