@@ -130,6 +130,9 @@ func TestMySQL_MachineServer(t *testing.T) {
 			t.Errorf("message = %q, want %q", r.Message, want)
 		}
 	})
+	t.Run("TLS preferred of a server without it passes", func(t *testing.T) {
+		checkstest.New(t, "mysql", map[string]any{"dsn": dsn, "tls": map[string]any{"mode": "preferred"}}, checkstest.Options{}).Passes(t)
+	})
 	t.Run("custom query", func(t *testing.T) {
 		for _, tt := range []struct{ name, query, want string }{
 			{"a row passes", "SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'test'", ""},
