@@ -42,6 +42,7 @@ func (d *deps) benchChecks(redisAddr string) []checkLine {
 		{"tcp", `{name: tcp, type: tcp, address: "127.0.0.1:6379"}`},
 		{"http", fmt.Sprintf(`{name: http, type: http, url: "%s"}`, d.httpURL)},
 		{"process", `{name: process, type: process, pattern: redis-server}`},
+		d.myCounter.checkLine(),
 	}
 }
 
@@ -100,6 +101,7 @@ func runBench(args []string) error {
 		return err
 	}
 	amqp0 := d.amqpProxy.opened.Load()
+	my0 := d.myCounter.statements.Load()
 	h, addr, err := startHealthd(*bin, cfgPath, healthdEnv...)
 	if err != nil {
 		return err
@@ -160,6 +162,7 @@ func runBench(args []string) error {
 		return err
 	}
 	amqpOpened := d.amqpProxy.opened.Load() - amqp0
+	myLine, myRow := mysqlReport(d.myCounter.statements.Load()-my0, probes)
 
 	hang, err := benchHanging(*bin, d, *dur, healthdEnv)
 	if err != nil {
@@ -198,6 +201,7 @@ func runBench(args []string) error {
 	pgPer := float64(xact1-xact0) / float64(probes)
 	fmt.Fprintf(&b, "- PostgreSQL: %d transactions (`pg_stat_database.xact_commit` of %s, healthd's whole life) for %d probes: %.5f per probe, %.2f per 1,000\n",
 		xact1-xact0, pgDB, probes, pgPer, pgPer*1000)
+	b.WriteString(myLine)
 	fmt.Fprintf(&b, "- RabbitMQ: %d connections opened (counted by a TCP proxy in front of 5672, healthd's whole life) for %d probes: %.3f per 1,000\n",
 		amqpOpened, probes, float64(amqpOpened)*1000/float64(probes))
 	for _, m := range runs {
@@ -227,6 +231,7 @@ func runBench(args []string) error {
 			mb(h.mem.anon), mb(c.mem.anon), float64(h.mem.anon)/float64(c.mem.anon), passFail(float64(h.mem.anon) <= 1.25*float64(c.mem.anon)))
 	}
 	fmt.Fprintf(&b, "| <= 0.01 PostgreSQL transactions per probe (over >= 10,000 probes) | %.5f over %d | %s |\n", pgPer, probes, passFail(pgPer <= 0.01 && probes >= 10000))
+	b.WriteString(myRow)
 	fmt.Fprintf(&b, "| one dependency hanging: p99 at 256 conns <= its timeout + 50 ms | %s (bound %s) | %s |\n", ms(hang.res.Pct(.99)), ms(hang.timeout+50*time.Millisecond),
 		passFail(hang.res.Pct(.99) <= hang.timeout+50*time.Millisecond))
 	fmt.Fprintf(&b, "| one dependency hanging: the other checks stay fresh (age <= cache_ttl + their run time + 50 ms) | %s | %s |\n", hang.freshShort, passFail(hang.fresh))

@@ -19,7 +19,8 @@ import (
 )
 
 // deps are the dependencies the harness starts for one run, on top of the
-// machine's PostgreSQL (5432), Redis (6379) and RabbitMQ (5672).
+// machine's PostgreSQL (5432), Redis (6379), RabbitMQ (5672) and MariaDB
+// (3306).
 type deps struct {
 	dir        string
 	memcached  *proc
@@ -35,6 +36,7 @@ type deps struct {
 	pgProxy    *proxy
 	amqpProxy  *proxy
 	redisProxy *proxy
+	myCounter  *mysqlCounter
 }
 
 const (
@@ -66,6 +68,10 @@ func startDeps() (*deps, error) {
 		if *p.dst, err = newProxy(p.target); err != nil {
 			return fail(err)
 		}
+	}
+
+	if d.myCounter, err = newMySQLCounter(); err != nil {
+		return fail(err)
 	}
 
 	port, err := freePort()
@@ -184,6 +190,9 @@ func (d *deps) stop() {
 		if p != nil {
 			p.Close()
 		}
+	}
+	if d.myCounter != nil {
+		d.myCounter.Close()
 	}
 	if d.httpSrv != nil {
 		d.httpSrv.Close()

@@ -8,6 +8,7 @@ func builtinTypes() []Type {
 		{Name: "http", ComponentType: "component", NewConfig: newHTTPConfig},
 		{Name: "memcached", ComponentType: "datastore", NewConfig: newMemcachedConfig},
 		{Name: "memory", ComponentType: "system", NewConfig: newMemoryConfig},
+		{Name: "mysql", ComponentType: "datastore", NewConfig: newMySQLConfig},
 		{Name: "postgres", ComponentType: "datastore", NewConfig: newPostgresConfig},
 		{Name: "process", ComponentType: "system", NewConfig: newProcessConfig},
 		{Name: "rabbitmq", ComponentType: "component", NewConfig: newRabbitMQConfig},

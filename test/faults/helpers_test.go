@@ -43,6 +43,10 @@ func dependencies() []dependency {
 			testsvc.MachinePostgres(t)
 			return "127.0.0.1:5432"
 		})},
+		{typ: "mysql", upstream: fixed(`dsn: "root@tcp(%s)/test"`, func(t *testing.T) string {
+			testsvc.MachineMySQL(t)
+			return testsvc.MachineMySQLAddr
+		})},
 		{typ: "redis", upstream: fixed(`url: "redis://%s/0"`, func(t *testing.T) string { return testsvc.MachineRedis(t) })},
 		{typ: "memcached", upstream: fixed(`servers: ["%s"]`, func(t *testing.T) string { return testsvc.StartMemcached(t).Addr() })},
 		{typ: "rabbitmq", upstream: fixed(`url: "amqp://guest:guest@%s/"`, func(t *testing.T) string { return testsvc.RabbitMQ(t) })},

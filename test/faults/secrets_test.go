@@ -55,8 +55,13 @@ func echoServer(t *testing.T, status int) string {
 // secretConfig has the password in every DSN, URL and credential field, and
 // every connection fails: wrong password where a server checks it, refused
 // or an error status elsewhere.
+//
+// The mysql checks use the machine's MariaDB, whose root has no password:
+// any password is the wrong one.
 func secretConfig(t *testing.T, logFormat string, pg *testsvc.Postgres, rd *testsvc.Redis, gw *testsvc.VersityGW, echo, hook string) string {
 	pw := knownPassword
+	testsvc.MachineMySQL(t)
+	mysqlAddr := testsvc.MachineMySQLAddr
 	return fmt.Sprintf(`server:
   listen: 127.0.0.1:0
   log_format: %[1]s
@@ -91,12 +96,16 @@ checks:
   - {name: sql-mysql, type: sql, groups: [deps], dsn: "mysql://root:%[2]s@127.0.0.1:3306/test", query: "SELECT 1"}
   - {name: sql-refused, type: sql, groups: [deps], dsn: "mysql://root:%[2]s@%[7]s/test", query: "SELECT 1"}
   - {name: bucket-refused, type: s3, groups: [deps], bucket: %[10]s, endpoint: "http://%[7]s", path_style: true, access_key_id: %[12]s, secret_access_key: %[2]s}
-`, logFormat, pw, echo, hook, pg.Addr(), pg.Port(), testsvc.RefusedAddr(t), rd.Addr(), testsvc.RabbitMQ(t), gw.Bucket, gw.Addr, gw.AccessKey)
+  - {name: my-dsn, type: mysql, groups: [deps], dsn: "root:%[2]s@tcp(%[13]s)/test"}
+  - {name: my-url, type: mysql, groups: [deps], dsn: "mysql://root:%[2]s@%[13]s/test"}
+  - {name: my-refused, type: mysql, groups: [deps], dsn: "root:%[2]s@tcp(%[7]s)/test"}
+`, logFormat, pw, echo, hook, pg.Addr(), pg.Port(), testsvc.RefusedAddr(t), rd.Addr(), testsvc.RabbitMQ(t), gw.Bucket, gw.Addr, gw.AccessKey, mysqlAddr)
 }
 
 // checkNames are the checks of secretConfig.
 var checkNames = []string{"pg-url", "pg-kv", "pg-refused", "redis-pass", "redis-user", "redis-refused", "web", "web-refused",
-	"mq", "mq-refused", "workers", "workers-redis", "bucket", "bucket-refused", "sql-pg", "sql-mysql", "sql-refused"}
+	"mq", "mq-refused", "workers", "workers-redis", "bucket", "bucket-refused", "sql-pg", "sql-mysql", "sql-refused",
+	"my-dsn", "my-url", "my-refused"}
 
 // badConfigs are reloads that fail, each error near a password.
 func badConfigs(good string) map[string]string {
@@ -117,6 +126,8 @@ func badConfigs(good string) map[string]string {
   - {name: sql-pg, type: sql, dsn: "postgres://postgres:%[1]s@127.0.0.1:notaport/postgres", query: "SELECT 1"}
   - {name: sql-my, type: sql, dsn: "mysql://root:%[1]s@[::1/test", query: "SELECT 1"}
   - {name: sql-my2, type: sql, dsn: "mysql://root:%[1]s@127.0.0.1/test?parseTime=%[1]s", query: "SELECT 1"}
+  - {name: my, type: mysql, dsn: "root:%[1]s@tcp(127.0.0.1:3306/test"}
+  - {name: my-url, type: mysql, dsn: "mysql://root:%[1]s@127.0.0.1:notaport/test"}
   - {name: extra, type: redis, url: "redis://:%[1]s@127.0.0.1:6379/0", password_typo: "%[1]s"}
 `, pw),
 		"not YAML": head + fmt.Sprintf("checks:\n  - {name: pg, type: postgres, dsn: \"postgres://postgres:%[1]s@h/db\"\n  - [%[1]s: {\n", pw),
