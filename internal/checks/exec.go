@@ -287,32 +287,22 @@ func (e *Exec) judge(ctx context.Context, out *execOutput) error {
 		if code == 0 {
 			msg = fmt.Sprintf("%s exited with status 0", e.name)
 		}
-	}
-	if e.protocol == "exit_status" {
-		if code == 0 {
-			Note(ctx, "%s", msg)
-			return nil
-		}
-		if !strings.Contains(msg, "status") {
-			msg = fmt.Sprintf("exit status %d: %s", code, msg)
-		}
-		return &Error{Kind: KindUnavailable, Msg: msg}
-	}
-	switch code {
-	case 0:
-		Note(ctx, "%s", msg)
-		return nil
-	case 1:
-		return &Error{Kind: KindWarning, Msg: msg}
-	case 2:
-		return &Error{Kind: KindUnavailable, Msg: msg}
-	case 3:
-		return &Error{Kind: KindUnknown, Msg: msg}
-	}
-	if !strings.Contains(msg, "status") {
+	} else if code > 3 || (code != 0 && e.protocol == "exit_status") {
 		msg = fmt.Sprintf("exit status %d: %s", code, msg)
 	}
-	return &Error{Kind: KindUnknown, Msg: msg}
+	kind := KindUnknown
+	switch {
+	case code == 0:
+		Note(ctx, "%s", msg)
+		return nil
+	case e.protocol == "exit_status":
+		kind = KindUnavailable
+	case code == 1:
+		kind = KindWarning
+	case code == 2:
+		kind = KindUnavailable
+	}
+	return &Error{Kind: kind, Msg: msg}
 }
 
 // lookProgram finds name as the program's own PATH would (exec.LookPath
