@@ -30,6 +30,7 @@ import (
 type Exec struct {
 	argv     []string
 	name     string // argv[0]'s base name, for messages
+	cmdline  string // the command as shown in messages: name and arguments, shortened
 	env      []string
 	path     string // the PATH the program gets, to find argv[0] in
 	dir      string
@@ -112,7 +113,21 @@ func (c *execConfig) Validate() error {
 
 // Secrets returns the values of env: a program's environment is where its
 // credentials go (PGPASSWORD, an API token), whatever the variable is called.
-func (c *execConfig) Secrets() []string { return SecretValues(c) }
+// Values shorter than execSecretMin (1, on, C) are left out: no credential
+// is that short, and redacting them would garble every message ("exit
+// status ****").
+func (c *execConfig) Secrets() []string {
+	var out []string
+	for _, v := range SecretValues(c) {
+		if len(v) >= execSecretMin {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// execSecretMin is the length from which an env value is a secret.
+const execSecretMin = 4
 
 func (c *execConfig) Build(env Env) (Checker, error) {
 	argv := slices.Clone(c.Command)
@@ -130,6 +145,7 @@ func (c *execConfig) Build(env Env) (Checker, error) {
 	if c.Shell {
 		e.name = "sh"
 	}
+	e.cmdline = truncate(strings.Join(append([]string{e.name}, argv[1:]...), " "), 120)
 	vars := map[string]string{"PATH": execDefaultPath}
 	if c.InheritEnv {
 		for _, kv := range os.Environ() {
@@ -283,9 +299,10 @@ func (e *Exec) judge(ctx context.Context, out *execOutput) error {
 	}
 	code := st.ExitStatus()
 	if msg == "" {
-		msg = fmt.Sprintf("%s exited with status %d and no output", e.name, code)
+		cmdline := Redact(e.cmdline, e.secrets)
+		msg = fmt.Sprintf("%s exited with status %d and no output", cmdline, code)
 		if code == 0 {
-			msg = fmt.Sprintf("%s exited with status 0", e.name)
+			msg = fmt.Sprintf("%s exited with status 0", cmdline)
 		}
 	} else if code > 3 || (code != 0 && e.protocol == "exit_status") {
 		msg = fmt.Sprintf("exit status %d: %s", code, msg)

@@ -178,6 +178,8 @@ func TestExec_ExitStatusProtocolFailsOnAnyNonZero(t *testing.T) {
 	c.Fails(t, "unavailable: exit status 1: STATUS 1 - queue has 42 jobs")
 	c = checkstest.New(t, "exec", map[string]any{"command": "/bin/false", "protocol": "exit_status"}, checkstest.Options{})
 	c.Fails(t, "unavailable: false exited with status 1 and no output")
+	c = checkstest.New(t, "exec", map[string]any{"command": []any{"/bin/sh", "-c", "exit 2"}, "env": map[string]any{"SHORT": "2"}}, checkstest.Options{})
+	c.Fails(t, "unavailable: sh -c exit 2 exited with status 2 and no output") // a short env value is no secret
 }
 
 func TestExec_HangingProgramIsKilledWithItsGroupAtTheDeadline(t *testing.T) {
