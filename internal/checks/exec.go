@@ -106,7 +106,7 @@ func (c *execConfig) Validate() error {
 		}
 	}
 	if c.Dir != "" && !filepath.IsAbs(c.Dir) {
-		p.Add("dir", "must be an absolute path, not %q", c.Dir)
+		p.Add("dir", "must be an absolute path") // not quoted: a value may hold a secret
 	}
 	return p.Err()
 }

@@ -126,7 +126,7 @@ func TestExec_Config(t *testing.T) {
 			Want: `key "command": with shell: true, must be one string (the shell command line), not a list of 2`},
 		{Name: "bad env name", Keys: map[string]any{"command": "/bin/true", "env": map[string]any{"1X": "v"}},
 			Want: `key "env.1X": is not a valid variable name: letters, digits and _, not starting with a digit`},
-		{Name: "relative dir", Keys: map[string]any{"command": "/bin/true", "dir": "app"}, Want: `key "dir": must be an absolute path, not "app"`},
+		{Name: "relative dir", Keys: map[string]any{"command": "/bin/true", "dir": "app"}, Want: `key "dir": must be an absolute path`},
 		{Name: "protocol", Keys: map[string]any{"command": "/bin/true", "protocol": "icinga"}, Want: "protocol", Contains: true},
 		// Validate does not look for the program: the config may be
 		// validated elsewhere, and the plugin installed later.

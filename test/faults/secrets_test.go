@@ -88,12 +88,14 @@ checks:
   - {name: workers-redis, type: celery, groups: [deps], broker: "redis://:%[2]s@%[8]s/0", queues: [{name: celery, max_messages: 10}]}
   - {name: bucket, type: s3, groups: [deps], bucket: %[10]s, endpoint: "http://%[11]s", path_style: true, access_key_id: %[12]s, secret_access_key: %[2]s}
   - {name: bucket-refused, type: s3, groups: [deps], bucket: %[10]s, endpoint: "http://%[7]s", path_style: true, access_key_id: %[12]s, secret_access_key: %[2]s}
+  - {name: plugin, type: exec, groups: [deps], command: 'echo "CRITICAL - login failed with $API_CREDENTIAL and $DB_PASS"; echo "$DB_PASS" >&2; exit 2', shell: true, env: {API_CREDENTIAL: "%[2]s", DB_PASS: "%[2]s"}}
+  - {name: plugin-argv, type: exec, groups: [deps], command: [/bin/sh, -c, 'echo "CRITICAL - refused, connected as monitor:$MONITOR_LOGIN"; exit 2'], env: {MONITOR_LOGIN: "%[2]s"}}
 `, logFormat, pw, echo, hook, pg.Addr(), pg.Port(), testsvc.RefusedAddr(t), rd.Addr(), testsvc.RabbitMQ(t), gw.Bucket, gw.Addr, gw.AccessKey)
 }
 
 // checkNames are the checks of secretConfig.
 var checkNames = []string{"pg-url", "pg-kv", "pg-refused", "redis-pass", "redis-user", "redis-refused", "web", "web-refused",
-	"mq", "mq-refused", "workers", "workers-redis", "bucket", "bucket-refused"}
+	"mq", "mq-refused", "workers", "workers-redis", "bucket", "bucket-refused", "plugin", "plugin-argv"}
 
 // badConfigs are reloads that fail, each error near a password.
 func badConfigs(good string) map[string]string {
@@ -112,6 +114,7 @@ func badConfigs(good string) map[string]string {
   - {name: cel, type: celery, broker: "amqps://guest:%[1]s@[::1/"}
   - {name: s3, type: s3, bucket: "a/b", endpoint: "http://k:%[1]s@127.0.0.1/", secret_access_key: %[1]s}
   - {name: extra, type: redis, url: "redis://:%[1]s@127.0.0.1:6379/0", password_typo: "%[1]s"}
+  - {name: ex, type: exec, command: [], shell: yes, dir: "rel/%[1]s", env: {DB_PASS: "%[1]s", "1X": "%[1]s"}}
 `, pw),
 		"not YAML": head + fmt.Sprintf("checks:\n  - {name: pg, type: postgres, dsn: \"postgres://postgres:%[1]s@h/db\"\n  - [%[1]s: {\n", pw),
 	}
