@@ -65,7 +65,7 @@ const (
 type execConfig struct {
 	Command    []string          `key:"command" required:"true" doc:"the program and its arguments, as a list (no shell); with shell: true, one string for /bin/sh -c"`
 	Shell      bool              `key:"shell" doc:"run command, a single string, with /bin/sh -c (pipes, redirections, ||)"`
-	Env        map[string]string `key:"env" secret:"true" doc:"environment variables for the program (${VAR} expanded); every value is a secret, redacted from messages"`
+	Env        map[string]string `key:"env" secret:"true" doc:"environment variables for the program (${VAR} expanded); every value of 4 characters or more is a secret, redacted from messages"`
 	InheritEnv bool              `key:"inherit_env" doc:"also pass healthd's own environment (otherwise the program gets env and a default PATH only)"`
 	Dir        string            `key:"dir" doc:"absolute working directory of the program (default: healthd's)"`
 	Protocol   string            `key:"protocol" enum:"nagios,exit_status" doc:"nagios: exit 0 passes, 1 warns, 2 fails, 3 or other is an unknown error; exit_status: 0 passes, any other status fails"`
