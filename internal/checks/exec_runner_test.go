@@ -132,3 +132,15 @@ checks:
 		}
 	}
 }
+
+// BenchmarkExec_TrueRun is the cost of one exec check run: fork, exec of
+// /bin/true, the pipes read to their end, wait, the group killed. make bench
+// reports the same in docs/benchmarks.md.
+func BenchmarkExec_TrueRun(b *testing.B) {
+	c := checkstest.New(b, "exec", map[string]any{"command": "/bin/true"}, checkstest.Options{})
+	for b.Loop() {
+		if r := c.Run(); r.Err != nil {
+			b.Fatal(r.Message)
+		}
+	}
+}
