@@ -79,6 +79,14 @@ func TestExec_DjangoReadinessGates(t *testing.T) {
 		t.Errorf("note = %q", r.Note)
 	}
 
+	// The custom check of docs/custom-checks.md: a management command
+	// speaking the Nagios protocol, with perfdata.
+	jobs := checkstest.New(t, "exec", manage("check_jobs", "--warn", "0", "--crit", "5"), checkstest.Options{})
+	r = jobs.Passes(t)
+	if r.Note != "OK - 0 jobs queued" || r.Observation(t, "queued", "") != 0 {
+		t.Errorf("note = %q, observations %+v", r.Note, r.Observations)
+	}
+
 	// check --deploy exits 1 on warnings with --fail-level WARNING, a
 	// Nagios warning as it is; its summary is stderr's last line. (Without
 	// --fail-level, warnings exit 0 and errors 1.)
