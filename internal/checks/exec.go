@@ -13,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Exec runs a program as a check and reads its answer by the Nagios plugin
@@ -225,25 +227,41 @@ func (e *Exec) run(ctx context.Context) (*execOutput, error) {
 	readers := make(chan struct{}, 2)
 	go func() { out.stdout = readHead(outR, execOutputCap); readers <- struct{}{} }()
 	go func() { out.stderr = readTail(errR, execStderrCap); readers <- struct{}{} }()
-	waited := make(chan error, 1)
-	go func() { waited <- cmd.Wait() }()
+	// The program is waited for in two steps: exited reports its exit
+	// without reaping it, so that its pid, and with it the group's id,
+	// cannot be reused by an unrelated process while the group is killed;
+	// cmd.Wait reaps it after the last kill.
+	pid := cmd.Process.Pid
+	exited := make(chan struct{}, 1)
+	go func() {
+		var info unix.Siginfo
+		for unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil) == unix.EINTR {
+		}
+		exited <- struct{}{}
+	}()
 
 	var timedOut error
+	reaped := true
 	select {
-	case <-waited:
+	case <-exited:
 	case <-ctx.Done():
 		timedOut = ctxFailure(ctx, e.timeout, e.name+", process group killed")
 		killGroup()
 		select {
-		case <-waited:
+		case <-exited:
 		case <-time.After(execReapWait):
-			// Blocked in the kernel; the Wait goroutine reaps it
-			// when it dies. The group was sent SIGKILL all the same.
+			// Blocked in the kernel (a hung NFS read): it dies when the
+			// call returns, and is reaped then.
+			reaped = false
+			go func() { <-exited; killGroup(); cmd.Wait() }()
 		}
 	}
-	// What the program left in its group (a grandchild sleeping on its
-	// stdout) goes with it; then the pipes reach EOF.
-	killGroup()
+	if reaped {
+		// What the program left in its group (a grandchild sleeping on
+		// its stdout) goes with it; then the pipes reach EOF.
+		killGroup()
+		cmd.Wait()
+	}
 	grace := time.NewTimer(execOutputWait)
 	defer grace.Stop()
 	finished := 0
