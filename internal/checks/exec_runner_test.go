@@ -72,6 +72,9 @@ func openFDs(t testing.TB) int {
 // runner, and counts goroutines, open descriptors and unreaped children.
 // Not parallel: the counts are this test's alone.
 func TestExec_AThousandFailingRunsLeaveNoZombieFDOrGoroutine(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a 10 s measurement: run without -short")
+	}
 	const rounds, hangEvery, tolerance = 334, 34, 2
 	cfg := checkstest.Load(t, fmt.Sprintf(`defaults: {timeout: 10s, cache_ttl: 0s, max_stale: 0s}
 checks:
