@@ -144,6 +144,9 @@ func (c *execConfig) Build(env Env) (Checker, error) {
 		secrets:  c.Secrets(),
 		timeout:  env.Timeout,
 	}
+	for _, a := range c.Command { // a password in a URL or DSN argument
+		e.secrets = append(e.secrets, SecretsIn("command", a)...)
+	}
 	if c.Shell {
 		e.name = "sh"
 	}

@@ -392,3 +392,11 @@ func TestExec_MonitoringPlugins(t *testing.T) {
 		}
 	})
 }
+
+// A password in a URL argument is hidden from the message too (the no-output
+// message names the command).
+func TestExec_URLPasswordInTheCommandIsHidden(t *testing.T) {
+	t.Parallel()
+	c := checkstest.New(t, "exec", map[string]any{"command": []any{"/bin/sh", "-c", "exit 2", "postgres://monitor:" + checkstest.Secret + "@db/app"}}, checkstest.Options{})
+	c.Fails(t, "unavailable: sh -c exit 2 postgres://monitor:****@db/app exited with status 2 and no output")
+}
