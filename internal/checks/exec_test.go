@@ -229,6 +229,9 @@ func TestExec_Exit3IsAnUnknownError(t *testing.T) {
 	t.Parallel()
 	c := checkstest.New(t, "exec", map[string]any{"command": execScript(t, "unknown.sh")}, checkstest.Options{})
 	c.Fails(t, "unknown error: UNKNOWN - cannot read /var/lib/thing: permission denied")
+	// A relative path is relative to dir.
+	c = checkstest.New(t, "exec", map[string]any{"command": "./unknown.sh", "dir": filepath.Dir(execScript(t, "unknown.sh"))}, checkstest.Options{})
+	c.Fails(t, "unknown error: UNKNOWN - cannot read /var/lib/thing: permission denied")
 }
 
 func TestExec_NoStdoutTakesTheLastLineOfStderr(t *testing.T) {
