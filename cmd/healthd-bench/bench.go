@@ -170,6 +170,7 @@ func runBench(args []string) error {
 	}
 	celery := timeCelery(d)
 	sqlCost := timeSQL()
+	execRun := timeExec()
 
 	// Report.
 	var b strings.Builder
@@ -210,6 +211,7 @@ func runBench(args []string) error {
 	fmt.Fprintf(&b, "- The file-backed part of VmRSS is each binary's own clean pages (healthd %s on disk, the ceiling %s), shared with every process that maps the file and dropped by the kernel under pressure; the targets compare the anonymous parts\n", binSize(*bin), binSize(ceilBin))
 	fmt.Fprintf(&b, "- Celery ping with a live worker (%s): %s\n", d.celeryNote, celery.text)
 	fmt.Fprintf(&b, "- Cost of a sql check run: %s\n", sqlCost.text)
+	fmt.Fprintf(&b, "- exec check run (fork, exec and wait of `/bin/true`, output read, process group killed): %s\n", execRun)
 	fmt.Fprintf(&b, "- Hanging dependency: %s pointed at a listener that accepts and never answers (timeout %s); max age of the other checks' results, sampled every 250ms from health+json: %s\n\n",
 		hang.check, hang.timeout, hang.freshText)
 
@@ -435,6 +437,36 @@ func timeCelery(d *deps) celeryTiming {
 		text += "; a run failed: " + lastErr.Error()
 	}
 	return celeryTiming{text, fmt.Sprintf("median %s, max %s", ms(med), ms(worst)), passFail(lastErr == nil && worst < 50*time.Millisecond)}
+}
+
+// timeExec times the exec check in-process: execRuns runs of /bin/true,
+// one after another, each a fork, an exec, reading the output pipes to
+// their end, a wait and the kill of the process group.
+func timeExec() string {
+	const execRuns = 200
+	cfg, err := config.Parse("exec.yaml", []byte("checks:\n  - {name: exec-true, type: exec, command: [/bin/true], timeout: 5s}\n"), config.Options{})
+	if err != nil {
+		return "not measured: config: " + err.Error()
+	}
+	r, err := runner.New(cfg, runner.Options{})
+	if err != nil {
+		return "not measured: build: " + err.Error()
+	}
+	defer r.Close()
+	c := r.Checks()[0]
+	took := make([]time.Duration, 0, execRuns)
+	for i := range execRuns + 1 {
+		start := time.Now()
+		err := withTimeout(c.Timeout, func(ctx context.Context) error { return c.Checker().Check(ctx) })
+		if err != nil {
+			return "a run failed: " + err.Error()
+		}
+		if i > 0 { // the first run pages in /bin/true
+			took = append(took, time.Since(start))
+		}
+	}
+	slices.Sort(took)
+	return fmt.Sprintf("median %s, p99 %s, max %s over %d runs; timed in-process", ms(took[len(took)/2]), ms(took[len(took)*99/100]), ms(took[len(took)-1]), execRuns)
 }
 
 func binSize(path string) string {

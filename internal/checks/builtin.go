@@ -5,6 +5,7 @@ func builtinTypes() []Type {
 	return []Type{
 		{Name: "celery", ComponentType: "component", NewConfig: newCeleryConfig},
 		{Name: "disk", ComponentType: "system", NewConfig: newDiskConfig},
+		{Name: "exec", ComponentType: "component", NewConfig: newExecConfig},
 		{Name: "http", ComponentType: "component", NewConfig: newHTTPConfig},
 		{Name: "memcached", ComponentType: "datastore", NewConfig: newMemcachedConfig},
 		{Name: "memory", ComponentType: "system", NewConfig: newMemoryConfig},

@@ -99,13 +99,15 @@ checks:
   - {name: my-dsn, type: mysql, groups: [deps], dsn: "root:%[2]s@tcp(%[13]s)/test"}
   - {name: my-url, type: mysql, groups: [deps], dsn: "mysql://root:%[2]s@%[13]s/test"}
   - {name: my-refused, type: mysql, groups: [deps], dsn: "root:%[2]s@tcp(%[7]s)/test"}
+  - {name: plugin, type: exec, groups: [deps], command: 'echo "CRITICAL - login failed with $API_CREDENTIAL and $DB_PASS"; echo "$DB_PASS" >&2; exit 2', shell: true, env: {API_CREDENTIAL: "%[2]s", DB_PASS: "%[2]s"}}
+  - {name: plugin-argv, type: exec, groups: [deps], command: [/bin/sh, -c, 'echo "CRITICAL - refused, connected as monitor:$MONITOR_LOGIN"; exit 2'], env: {MONITOR_LOGIN: "%[2]s"}}
 `, logFormat, pw, echo, hook, pg.Addr(), pg.Port(), testsvc.RefusedAddr(t), rd.Addr(), testsvc.RabbitMQ(t), gw.Bucket, gw.Addr, gw.AccessKey, mysqlAddr)
 }
 
 // checkNames are the checks of secretConfig.
 var checkNames = []string{"pg-url", "pg-kv", "pg-refused", "redis-pass", "redis-user", "redis-refused", "web", "web-refused",
 	"mq", "mq-refused", "workers", "workers-redis", "bucket", "bucket-refused", "sql-pg", "sql-mysql", "sql-refused",
-	"my-dsn", "my-url", "my-refused"}
+	"my-dsn", "my-url", "my-refused", "plugin", "plugin-argv"}
 
 // badConfigs are reloads that fail, each error near a password.
 func badConfigs(good string) map[string]string {
@@ -129,6 +131,7 @@ func badConfigs(good string) map[string]string {
   - {name: my, type: mysql, dsn: "root:%[1]s@tcp(127.0.0.1:3306/test"}
   - {name: my-url, type: mysql, dsn: "mysql://root:%[1]s@127.0.0.1:notaport/test"}
   - {name: extra, type: redis, url: "redis://:%[1]s@127.0.0.1:6379/0", password_typo: "%[1]s"}
+  - {name: ex, type: exec, command: [], shell: yes, dir: "rel/%[1]s", env: {DB_PASS: "%[1]s", "1X": "%[1]s"}}
 `, pw),
 		"not YAML": head + fmt.Sprintf("checks:\n  - {name: pg, type: postgres, dsn: \"postgres://postgres:%[1]s@h/db\"\n  - [%[1]s: {\n", pw),
 	}
