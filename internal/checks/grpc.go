@@ -27,15 +27,17 @@ type GRPC struct {
 	service string
 	timeout time.Duration
 	opts    []grpc.DialOption
+	creds   credentials.TransportCredentials
 
 	mu      sync.Mutex
 	current *grpcChannel
+	stale   bool // the last probe ran out of time before current was ready
 	closed  bool
 }
 
-// grpcChannel is a channel and the last error its dialer met, which grpc
-// hides inside a status text ("connection error: desc = …"): the check
-// words that error itself, in the shared vocabulary.
+// grpcChannel is a channel and the last error its dialer (or TLS
+// handshake) met, which grpc hides inside a status text ("connection error:
+// desc = …"): the check words that error itself, in the shared vocabulary.
 type grpcChannel struct {
 	conn    *grpc.ClientConn
 	dialErr atomic.Pointer[error]
@@ -84,14 +86,8 @@ func (c *grpcConfig) Build(env Env) (Checker, error) {
 			InsecureSkipVerify: c.InsecureSkipVerify, MinVersion: tls.VersionTLS12, //nolint:gosec // the user's choice
 		})
 	}
-	g := &GRPC{addr: c.Address, service: c.Service, timeout: env.Timeout}
-	g.opts = []grpc.DialOption{
-		grpc.WithTransportCredentials(creds),
-		// The probe's ctx bounds the call; this bounds a connection
-		// attempt that outlives it.
-		grpc.WithConnectParams(grpc.ConnectParams{MinConnectTimeout: env.Timeout}),
-		grpc.WithUserAgent("healthd"),
-	}
+	g := &GRPC{addr: c.Address, service: c.Service, timeout: env.Timeout, creds: creds}
+	g.opts = []grpc.DialOption{grpc.WithUserAgent("healthd")}
 	ch, err := g.newChannel()
 	if err != nil {
 		return nil, err
@@ -114,7 +110,8 @@ func (g *GRPC) newChannel() (*grpcChannel, error) {
 	})
 	// passthrough: the address is dialled as written, resolved by the
 	// dialer at each connection, as every other type does.
-	conn, err := grpc.NewClient("passthrough:///"+g.addr, append(g.opts, dial)...)
+	creds := grpc.WithTransportCredentials(&recordingCreds{g.creds, ch})
+	conn, err := grpc.NewClient("passthrough:///"+g.addr, append(g.opts, dial, creds)...)
 	if err != nil {
 		return nil, fmt.Errorf("grpc: %w", err)
 	}
@@ -125,14 +122,19 @@ func (g *GRPC) newChannel() (*grpcChannel, error) {
 // channel returns the channel for the next probe. One whose connection
 // attempts failed is replaced: grpc would wait out its reconnect backoff
 // (up to two minutes) and answer every call with the old error meanwhile,
-// so the first probe after the server is back would still fail.
+// so the first probe after the server is back would still fail. So is one
+// still connecting when the last probe's time ran out (a server that
+// accepts and never speaks HTTP/2, a dropped SYN): each probe makes its own
+// attempt, as every other type's dial does, rather than inherit the end of
+// an old one, and closing the channel ends the old attempt.
 func (g *GRPC) channel() (*grpcChannel, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.closed {
 		return nil, errors.New("check is closed")
 	}
-	if g.current.conn.GetState() == connectivity.TransientFailure {
+	if st := g.current.conn.GetState(); st == connectivity.TransientFailure || (g.stale && st != connectivity.Ready) {
+		g.stale = false
 		g.current.conn.Close()
 		ch, err := g.newChannel()
 		if err != nil {
@@ -158,8 +160,21 @@ func (g *GRPC) Check(ctx context.Context) error {
 		return Unavailable("%s (%s)", err, g.addr)
 	}
 	start := time.Now()
-	resp, err := healthpb.NewHealthClient(ch.conn).Check(ctx, &healthpb.HealthCheckRequest{Service: g.service})
+	client := healthpb.NewHealthClient(ch.conn)
+	req := &healthpb.HealthCheckRequest{Service: g.service}
+	wasReady := ch.conn.GetState() == connectivity.Ready
+	resp, err := client.Check(ctx, req)
+	if err != nil && wasReady && ctx.Err() == nil && status.Code(err) == codes.Unavailable && ch.dialErr.Load() == nil {
+		// The server closed the connection the channel held (a restart
+		// between probes) before grpc noticed: once more, on a new one.
+		resp, err = client.Check(ctx, req)
+	}
 	if err != nil {
+		if ctx.Err() != nil {
+			g.mu.Lock()
+			g.stale = true
+			g.mu.Unlock()
+		}
 		return g.fail(ctx, ch, err)
 	}
 	ms := float64(time.Since(start).Microseconds()) / 1000
@@ -229,4 +244,23 @@ func containsAny(s string, subs ...string) bool {
 		}
 	}
 	return false
+}
+
+// recordingCreds keeps the TLS handshake's error on the channel, as the
+// dialer keeps the dial's.
+type recordingCreds struct {
+	credentials.TransportCredentials
+	ch *grpcChannel
+}
+
+func (r *recordingCreds) ClientHandshake(ctx context.Context, authority string, conn net.Conn) (net.Conn, credentials.AuthInfo, error) {
+	c, info, err := r.TransportCredentials.ClientHandshake(ctx, authority, conn)
+	if err != nil {
+		r.ch.dialErr.Store(&err)
+	}
+	return c, info, err
+}
+
+func (r *recordingCreds) Clone() credentials.TransportCredentials {
+	return &recordingCreds{r.TransportCredentials.Clone(), r.ch}
 }
