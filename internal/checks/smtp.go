@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
@@ -131,15 +132,7 @@ func (s *SMTP) Check(ctx context.Context) error {
 		}
 	}
 	if s.username != "" {
-		_, offered := c.Extension("AUTH")
-		a := &smtpAuth{user: s.username, pass: s.password, insecure: s.insecureAuth}
-		if err := c.Auth(a); err != nil {
-			if a.refused != nil {
-				return &Error{Kind: KindUnexpected, Msg: a.refused.Error() + " (" + s.addr + ")", Err: err}
-			}
-			if _, ok := err.(*textproto.Error); ok && offered == "" {
-				return Unexpected("server does not offer AUTH (%s)", s.addr)
-			}
+		if err := s.auth(c); err != nil {
 			return smtpFailure(ctx, err, s.timeout, s.addr, "AUTH", s.secrets)
 		}
 	}
@@ -180,6 +173,10 @@ func smtpFailure(ctx context.Context, err error, timeout time.Duration, where, s
 		}
 		return &Error{Kind: KindUnavailable, Msg: fmt.Sprintf("%s refused: %d %s (%s)", step, perr.Code, text, where), Err: err}
 	}
+	var aerr *smtpAuthError
+	if errors.As(err, &aerr) {
+		return &Error{Kind: KindUnexpected, Msg: aerr.msg + " (" + where + ")", Err: err}
+	}
 	var perr2 textproto.ProtocolError
 	if errors.As(err, &perr2) {
 		return &Error{Kind: KindUnexpected, Msg: fmt.Sprintf("%s: not an SMTP answer (%s)", step, where), Err: err}
@@ -191,44 +188,55 @@ func smtpFailure(ctx context.Context, err error, timeout time.Duration, where, s
 	return &Error{Kind: KindUnavailable, Msg: step + ": " + Redact(innermost(err).Error(), secrets) + " (" + where + ")", Err: err}
 }
 
-// smtpAuth is AUTH PLAIN, or LOGIN where the server offers only that.
-// net/smtp's PlainAuth refuses a connection without TLS to any host but
-// localhost; this one refuses it unless allow_insecure_auth is set.
-type smtpAuth struct {
-	user, pass string
-	insecure   bool
-	refused    error // why Start refused, worded for the user
-}
-
-func (a *smtpAuth) Start(server *smtp.ServerInfo) (string, []byte, error) {
-	if !server.TLS && !a.insecure {
-		a.refused = errors.New("AUTH not sent: the connection is not encrypted (set starttls or tls, or allow_insecure_auth)")
-		return "", nil, a.refused
+// auth sends AUTH PLAIN, or LOGIN where the server offers only that.
+// net/smtp's Auth is not used: after a refusal it sends "*" to abort and
+// waits for a 501 that servers not in an AUTH exchange (aiosmtpd) never
+// send, and its PlainAuth decides on its own which hosts may get a
+// password in clear text.
+func (s *SMTP) auth(c *smtp.Client) error {
+	if _, encrypted := c.TLSConnectionState(); !encrypted && !s.insecureAuth {
+		return errSMTPClearAuth
 	}
+	ok, offered := c.Extension("AUTH")
+	if !ok {
+		return errSMTPNoAuth
+	}
+	mechs := strings.Fields(strings.ToUpper(offered))
+	b64 := base64.StdEncoding.EncodeToString
 	switch {
-	case slices.Contains(server.Auth, "PLAIN"):
-		return "PLAIN", []byte("\x00" + a.user + "\x00" + a.pass), nil
-	case slices.Contains(server.Auth, "LOGIN"):
-		return "LOGIN", nil, nil
+	case slices.Contains(mechs, "PLAIN"):
+		return smtpExchange(c, 235, "AUTH PLAIN "+b64([]byte("\x00"+s.username+"\x00"+s.password)))
+	case slices.Contains(mechs, "LOGIN"):
+		if err := smtpExchange(c, 334, "AUTH LOGIN"); err != nil {
+			return err
+		}
+		if err := smtpExchange(c, 334, b64([]byte(s.username))); err != nil {
+			return err
+		}
+		return smtpExchange(c, 235, b64([]byte(s.password)))
 	}
-	offered := strings.Join(server.Auth, " ")
-	if offered == "" {
-		a.refused = errors.New("server does not offer AUTH")
-	} else {
-		a.refused = errors.New("server offers neither AUTH PLAIN nor LOGIN (it offers " + offered + ")")
-	}
-	return "", nil, a.refused
+	return &smtpAuthError{"server offers neither AUTH PLAIN nor LOGIN (it offers " + offered + ")"}
 }
 
-func (a *smtpAuth) Next(fromServer []byte, more bool) ([]byte, error) {
-	if !more {
-		return nil, nil
+// smtpExchange sends one line and expects code.
+func smtpExchange(c *smtp.Client, code int, line string) error {
+	id, err := c.Text.Cmd("%s", line)
+	if err != nil {
+		return err
 	}
-	switch prompt := strings.ToLower(strings.TrimSpace(string(fromServer))); {
-	case strings.HasPrefix(prompt, "user"):
-		return []byte(a.user), nil
-	case strings.HasPrefix(prompt, "pass"):
-		return []byte(a.pass), nil
-	}
-	return nil, errors.New("unexpected AUTH LOGIN prompt")
+	c.Text.StartResponse(id)
+	defer c.Text.EndResponse(id)
+	_, _, err = c.Text.ReadResponse(code)
+	return err
 }
+
+// smtpAuthError is a reason the check did not log in, found before
+// sending anything.
+type smtpAuthError struct{ msg string }
+
+func (e *smtpAuthError) Error() string { return e.msg }
+
+var (
+	errSMTPClearAuth = &smtpAuthError{"AUTH not sent: the connection is not encrypted (set starttls or tls, or allow_insecure_auth)"}
+	errSMTPNoAuth    = &smtpAuthError{"server does not offer AUTH"}
+)
