@@ -30,7 +30,7 @@ type DNS struct {
 }
 
 type dnsConfig struct {
-	Name   string   `key:"name" required:"true" doc:"the name to resolve, such as db.internal or _sip._tcp.example.com"`
+	Domain string   `key:"domain" required:"true" doc:"the name to resolve, such as db.internal or _sip._tcp.example.com"`
 	Record string   `key:"record" enum:"A,AAAA,CNAME,MX,SRV,TXT" doc:"the record type to ask for"`
 	Server string   `key:"server" default:"the system resolver" doc:"host:port of the DNS server to ask (UDP, then TCP when the answer is truncated)"`
 	Expect []string `key:"expect" doc:"answers that must all be present: addresses (A, AAAA), names (CNAME, MX, SRV), host:port (SRV) or texts (TXT); without it, any answer passes"`
@@ -42,9 +42,9 @@ func newDNSConfig(Settings) Config { return &dnsConfig{Record: "A"} }
 
 func (c *dnsConfig) Validate() error {
 	var p Problems
-	if c.Name != "" {
-		if _, ok := dns.IsDomainName(c.Name); !ok {
-			p.Add("name", "is not a valid domain name")
+	if c.Domain != "" {
+		if _, ok := dns.IsDomainName(c.Domain); !ok {
+			p.Add("domain", "is not a valid domain name")
 		}
 	}
 	if c.Server != "" {
@@ -71,7 +71,7 @@ func (c *dnsConfig) Validate() error {
 
 func (c *dnsConfig) Build(env Env) (Checker, error) {
 	d := &DNS{
-		name: c.Name, record: c.Record, qtype: dnsTypes[c.Record], server: c.Server,
+		name: c.Domain, record: c.Record, qtype: dnsTypes[c.Record], server: c.Server,
 		expect: c.Expect, timeout: env.Timeout,
 	}
 	if c.Server != "" {

@@ -38,19 +38,19 @@ func TestDNS_Answers(t *testing.T) {
 		want string // "" passes; else the message, with ADDR for the server
 		note string // a regexp of the note, when it passes
 	}{
-		{name: "A, any answer", keys: map[string]any{"name": "web.test"}, note: `^web\.test A 10\.1\.2\.[34] and 1 more in \d+\.\d ms \(ADDR\)$`},
-		{name: "A expected", keys: map[string]any{"name": "web.test", "expect": []any{"10.1.2.3", "10.1.2.4"}}},
-		{name: "A missing one", keys: map[string]any{"name": "web.test", "expect": []any{"10.1.2.3", "10.1.2.9"}},
+		{name: "A, any answer", keys: map[string]any{"domain": "web.test"}, note: `^web\.test A 10\.1\.2\.[34] and 1 more in \d+\.\d ms \(ADDR\)$`},
+		{name: "A expected", keys: map[string]any{"domain": "web.test", "expect": []any{"10.1.2.3", "10.1.2.4"}}},
+		{name: "A missing one", keys: map[string]any{"domain": "web.test", "expect": []any{"10.1.2.3", "10.1.2.9"}},
 			want: `unexpected result: web.test A: expected 10.1.2.9, got 10.1.2.[34], 10.1.2.[34] \(ADDR\)`},
-		{name: "AAAA", keys: map[string]any{"name": "v6.test", "record": "AAAA", "expect": []any{"fd00::5"}}},
-		{name: "TXT", keys: map[string]any{"name": "txt.test", "record": "TXT", "expect": "v=spf1 -all"}},
-		{name: "MX by host", keys: map[string]any{"name": "mail.test", "record": "MX", "expect": "MX1.test."}},
-		{name: "MX with preference", keys: map[string]any{"name": "mail.test", "record": "MX", "expect": "10 mx1.test"}},
-		{name: "SRV", keys: map[string]any{"name": "_api._tcp.svc.test", "record": "SRV", "expect": []any{"web.test:8080"}}, note: `^_api\._tcp\.svc\.test SRV web\.test:8080 in`},
-		{name: "CNAME", keys: map[string]any{"name": "alias.test", "record": "CNAME", "expect": "web.test"}},
-		{name: "no answer of that type", keys: map[string]any{"name": "web.test", "record": "MX"},
+		{name: "AAAA", keys: map[string]any{"domain": "v6.test", "record": "AAAA", "expect": []any{"fd00::5"}}},
+		{name: "TXT", keys: map[string]any{"domain": "txt.test", "record": "TXT", "expect": "v=spf1 -all"}},
+		{name: "MX by host", keys: map[string]any{"domain": "mail.test", "record": "MX", "expect": "MX1.test."}},
+		{name: "MX with preference", keys: map[string]any{"domain": "mail.test", "record": "MX", "expect": "10 mx1.test"}},
+		{name: "SRV", keys: map[string]any{"domain": "_api._tcp.svc.test", "record": "SRV", "expect": []any{"web.test:8080"}}, note: `^_api\._tcp\.svc\.test SRV web\.test:8080 in`},
+		{name: "CNAME", keys: map[string]any{"domain": "alias.test", "record": "CNAME", "expect": "web.test"}},
+		{name: "no answer of that type", keys: map[string]any{"domain": "web.test", "record": "MX"},
 			want: `unexpected result: no MX record for web\.test \(ADDR\)`},
-		{name: "NXDOMAIN", keys: map[string]any{"name": "nope.test"},
+		{name: "NXDOMAIN", keys: map[string]any{"domain": "nope.test"},
 			want: `unexpected result: no such name nope\.test \(NXDOMAIN\) \(ADDR\)`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -86,7 +86,7 @@ func TestDNS_ServerFailure(t *testing.T) {
 	validator := testsvc.StartDnsmasq(t, nil, "--dnssec",
 		"--trust-anchor=.,20326,8,2,E06D44B80B8F1D39A95C0B0D7C65D08458E880409BBC683457104237C7F8EC8D", // the root's KSK-2017
 		"--server="+strings.Replace(upstream, ":", "#", 1))
-	c := dnsCheck(t, map[string]any{"name": "web.test", "server": validator.Addr})
+	c := dnsCheck(t, map[string]any{"domain": "web.test", "server": validator.Addr})
 	c.Fails(t, "unavailable: server failed to answer for web.test (SERVFAIL) ("+validator.Addr+")")
 }
 
@@ -98,18 +98,18 @@ func TestDNS_ServerFaults(t *testing.T) {
 	t.Parallel()
 	const short = 300 * time.Millisecond
 	silent := testsvc.SilentUDPAddr(t)
-	c := checkstest.New(t, "dns", map[string]any{"name": "web.test", "server": silent}, checkstest.Options{Timeout: short})
+	c := checkstest.New(t, "dns", map[string]any{"domain": "web.test", "server": silent}, checkstest.Options{Timeout: short})
 	for range 2 {
 		if r := c.Fails(t, ""); r.Message != "unavailable: timed out after 300ms ("+silent+")" {
 			t.Errorf("silent server: %q", r.Message)
 		}
 	}
 	refused := testsvc.RefusedUDPAddr(t)
-	c = checkstest.New(t, "dns", map[string]any{"name": "web.test", "server": refused}, checkstest.Options{Timeout: short})
+	c = checkstest.New(t, "dns", map[string]any{"domain": "web.test", "server": refused}, checkstest.Options{Timeout: short})
 	c.Fails(t, "unavailable: connection refused ("+refused+")")
 
 	srv := startDNS(t)
-	checkstest.New(t, "dns", map[string]any{"name": "x.slow.test", "server": srv}, checkstest.Options{Timeout: short}).
+	checkstest.New(t, "dns", map[string]any{"domain": "x.slow.test", "server": srv}, checkstest.Options{Timeout: short}).
 		Fails(t, "unavailable: timed out after 300ms ("+srv+")")
 }
 
@@ -117,7 +117,7 @@ func TestDNS_ServerFaults(t *testing.T) {
 // which Go reads before asking any server, so this stays off the network.
 func TestDNS_SystemResolver(t *testing.T) {
 	t.Parallel()
-	r := dnsCheck(t, map[string]any{"name": "localhost", "expect": "127.0.0.1"}).Passes(t)
+	r := dnsCheck(t, map[string]any{"domain": "localhost", "expect": "127.0.0.1"}).Passes(t)
 	if !strings.HasSuffix(r.Note, "(system resolver)") {
 		t.Errorf("note = %q", r.Note)
 	}
@@ -125,12 +125,12 @@ func TestDNS_SystemResolver(t *testing.T) {
 
 func TestDNS_ConfigValidation(t *testing.T) {
 	checkstest.ConfigTable(t, "dns", []checkstest.ConfigCase{
-		{Name: "minimal", Keys: map[string]any{"name": "db.internal"}},
-		{Name: "all", Keys: map[string]any{"name": "example.com", "record": "MX", "server": "10.0.0.2:53", "expect": []any{"mail.example.com"}}},
-		{Name: "missing", Keys: map[string]any{}, Want: `key "name": is required`},
-		{Name: "record", Keys: map[string]any{"name": "a.b", "record": "PTR"}, Want: `key "record"`, Contains: true},
-		{Name: "server without port", Keys: map[string]any{"name": "a.b", "server": "10.0.0.2"}, Want: `key "server": must be host:port, such as 127.0.0.1:5432 or db.internal:5432`},
-		{Name: "A expects IPv4", Keys: map[string]any{"name": "a.b", "expect": []any{"10.0.0.1", "fd00::1"}}, Want: `key "expect[1]": must be an IPv4 address for record A, not "fd00::1"`},
-		{Name: "AAAA expects IPv6", Keys: map[string]any{"name": "a.b", "record": "AAAA", "expect": "10.0.0.1"}, Want: `key "expect[0]": must be an IPv6 address for record AAAA, not "10.0.0.1"`},
+		{Name: "minimal", Keys: map[string]any{"domain": "db.internal"}},
+		{Name: "all", Keys: map[string]any{"domain": "example.com", "record": "MX", "server": "10.0.0.2:53", "expect": []any{"mail.example.com"}}},
+		{Name: "missing", Keys: map[string]any{}, Want: `key "domain": is required`},
+		{Name: "record", Keys: map[string]any{"domain": "a.b", "record": "PTR"}, Want: `key "record"`, Contains: true},
+		{Name: "server without port", Keys: map[string]any{"domain": "a.b", "server": "10.0.0.2"}, Want: `key "server": must be host:port, such as 127.0.0.1:5432 or db.internal:5432`},
+		{Name: "A expects IPv4", Keys: map[string]any{"domain": "a.b", "expect": []any{"10.0.0.1", "fd00::1"}}, Want: `key "expect[1]": must be an IPv4 address for record A, not "fd00::1"`},
+		{Name: "AAAA expects IPv6", Keys: map[string]any{"domain": "a.b", "record": "AAAA", "expect": "10.0.0.1"}, Want: `key "expect[0]": must be an IPv6 address for record AAAA, not "10.0.0.1"`},
 	})
 }

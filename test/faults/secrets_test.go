@@ -55,7 +55,7 @@ func echoServer(t *testing.T, status int) string {
 // secretConfig has the password in every DSN, URL and credential field, and
 // every connection fails: wrong password where a server checks it, refused
 // or an error status elsewhere.
-func secretConfig(t *testing.T, logFormat string, pg *testsvc.Postgres, rd *testsvc.Redis, gw *testsvc.VersityGW, echo, hook string) string {
+func secretConfig(t *testing.T, logFormat string, pg *testsvc.Postgres, rd *testsvc.Redis, gw *testsvc.VersityGW, mail *testsvc.SMTP, mailCA, echo, hook string) string {
 	pw := knownPassword
 	return fmt.Sprintf(`server:
   listen: 127.0.0.1:0
@@ -88,12 +88,15 @@ checks:
   - {name: workers-redis, type: celery, groups: [deps], broker: "redis://:%[2]s@%[8]s/0", queues: [{name: celery, max_messages: 10}]}
   - {name: bucket, type: s3, groups: [deps], bucket: %[10]s, endpoint: "http://%[11]s", path_style: true, access_key_id: %[12]s, secret_access_key: %[2]s}
   - {name: bucket-refused, type: s3, groups: [deps], bucket: %[10]s, endpoint: "http://%[7]s", path_style: true, access_key_id: %[12]s, secret_access_key: %[2]s}
-`, logFormat, pw, echo, hook, pg.Addr(), pg.Port(), testsvc.RefusedAddr(t), rd.Addr(), testsvc.RabbitMQ(t), gw.Bucket, gw.Addr, gw.AccessKey)
+  - {name: mail, type: smtp, groups: [deps], address: "%[13]s", starttls: true, ca_file: "%[14]s", username: healthd, password: %[2]s}
+  - {name: mail-refused, type: smtp, groups: [deps], address: "%[7]s", starttls: true, username: healthd, password: %[2]s}
+`, logFormat, pw, echo, hook, pg.Addr(), pg.Port(), testsvc.RefusedAddr(t), rd.Addr(), testsvc.RabbitMQ(t), gw.Bucket, gw.Addr, gw.AccessKey,
+		mail.Addr, mailCA)
 }
 
 // checkNames are the checks of secretConfig.
 var checkNames = []string{"pg-url", "pg-kv", "pg-refused", "redis-pass", "redis-user", "redis-refused", "web", "web-refused",
-	"mq", "mq-refused", "workers", "workers-redis", "bucket", "bucket-refused"}
+	"mq", "mq-refused", "workers", "workers-redis", "bucket", "bucket-refused", "mail", "mail-refused"}
 
 // badConfigs are reloads that fail, each error near a password.
 func badConfigs(good string) map[string]string {
@@ -112,6 +115,7 @@ func badConfigs(good string) map[string]string {
   - {name: cel, type: celery, broker: "amqps://guest:%[1]s@[::1/"}
   - {name: s3, type: s3, bucket: "a/b", endpoint: "http://k:%[1]s@127.0.0.1/", secret_access_key: %[1]s}
   - {name: extra, type: redis, url: "redis://:%[1]s@127.0.0.1:6379/0", password_typo: "%[1]s"}
+  - {name: mail, type: smtp, address: "mail.internal", username: healthd, password: %[1]s, pasword: %[1]s}
 `, pw),
 		"not YAML": head + fmt.Sprintf("checks:\n  - {name: pg, type: postgres, dsn: \"postgres://postgres:%[1]s@h/db\"\n  - [%[1]s: {\n", pw),
 	}
@@ -129,10 +133,15 @@ func TestSecrets_KnownPasswordAppearsInNoResponseMetricOrLogLine(t *testing.T) {
 	echo := echoServer(t, http.StatusUnauthorized)
 	hook := echoServer(t, http.StatusInternalServerError)
 	gw := testsvc.StartVersityGW(t)
+	// The smtp server knows another password: the check's, sent after
+	// STARTTLS, is refused with 535.
+	mailCA := testsvc.NewCA(t)
+	mail := testsvc.StartSMTP(t, testsvc.SMTPOptions{Leaf: mailCA.Issue([]string{"127.0.0.1"}, time.Now().Add(30*24*time.Hour)),
+		User: "healthd", Password: "the-right-password"})
 
 	for _, format := range []string{"json", "text"} {
 		t.Run(format+" logs", func(t *testing.T) {
-			good := secretConfig(t, format, pg, rd, gw, echo, hook)
+			good := secretConfig(t, format, pg, rd, gw, mail, mailCA.File, echo, hook)
 			path := filepath.Join(t.TempDir(), "healthd.yaml")
 			if err := os.WriteFile(path, []byte(good), 0o600); err != nil {
 				t.Fatal(err)
