@@ -31,7 +31,7 @@ type GRPC struct {
 
 	mu      sync.Mutex
 	current *grpcChannel
-	stale   bool // the last probe ran out of time before current was ready
+	stale   bool // the last probe failed: replace current unless it is ready
 	closed  bool
 }
 
@@ -119,21 +119,22 @@ func (g *GRPC) newChannel() (*grpcChannel, error) {
 	return ch, nil
 }
 
-// channel returns the channel for the next probe. One whose connection
-// attempts failed is replaced: grpc would wait out its reconnect backoff
-// (up to two minutes) and answer every call with the old error meanwhile,
-// so the first probe after the server is back would still fail. So is one
-// still connecting when the last probe's time ran out (a server that
-// accepts and never speaks HTTP/2, a dropped SYN): each probe makes its own
-// attempt, as every other type's dial does, rather than inherit the end of
-// an old one, and closing the channel ends the old attempt.
+// channel returns the channel for the next probe. After a failed probe, a
+// channel that is not connected is replaced: grpc would wait out its
+// reconnect backoff (up to two minutes) and answer every call with the old
+// error meanwhile, or be in the middle of a reconnect begun while the
+// server was down, so the first probe after the server is back would still
+// fail. One still connecting when the last probe's time ran out (a server
+// that accepts and never speaks HTTP/2, a dropped SYN) is replaced too:
+// each probe makes its own attempt, as every other type's dial does, and
+// closing the channel ends the old one.
 func (g *GRPC) channel() (*grpcChannel, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.closed {
 		return nil, errors.New("check is closed")
 	}
-	if st := g.current.conn.GetState(); st == connectivity.TransientFailure || (g.stale && st != connectivity.Ready) {
+	if st := g.current.conn.GetState(); g.stale && st != connectivity.Ready {
 		g.stale = false
 		g.current.conn.Close()
 		ch, err := g.newChannel()
@@ -170,11 +171,9 @@ func (g *GRPC) Check(ctx context.Context) error {
 		resp, err = client.Check(ctx, req)
 	}
 	if err != nil {
-		if ctx.Err() != nil {
-			g.mu.Lock()
-			g.stale = true
-			g.mu.Unlock()
-		}
+		g.mu.Lock()
+		g.stale = true
+		g.mu.Unlock()
 		return g.fail(ctx, ch, err)
 	}
 	ms := float64(time.Since(start).Microseconds()) / 1000
