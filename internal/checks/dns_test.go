@@ -1,6 +1,7 @@
 package checks_test
 
 import (
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -74,6 +75,21 @@ func TestDNS_Answers(t *testing.T) {
 				t.Errorf("message = %q, want %s", r.Message, re)
 			}
 		})
+	}
+}
+
+// Sixty addresses do not fit in a 512-byte UDP answer: the server sets TC
+// and the check asks again over TCP, and sees them all.
+func TestDNS_TruncatedAnswerIsAskedAgainOverTCP(t *testing.T) {
+	t.Parallel()
+	var hosts []string
+	for i := 1; i <= 60; i++ {
+		hosts = append(hosts, fmt.Sprintf("10.2.0.%d big.test", i))
+	}
+	d := testsvc.StartDnsmasq(t, hosts, "--local=/test/")
+	r := dnsCheck(t, map[string]any{"domain": "big.test", "server": d.Addr, "expect": []any{"10.2.0.1", "10.2.0.60"}}).Passes(t)
+	if !strings.Contains(r.Note, " and 59 more ") {
+		t.Errorf("note = %q, want all 60 answers", r.Note)
 	}
 }
 
