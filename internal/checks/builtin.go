@@ -5,7 +5,9 @@ func builtinTypes() []Type {
 	return []Type{
 		{Name: "celery", ComponentType: "component", NewConfig: newCeleryConfig},
 		{Name: "disk", ComponentType: "system", NewConfig: newDiskConfig},
+		{Name: "dns", ComponentType: "component", NewConfig: newDNSConfig},
 		{Name: "exec", ComponentType: "component", NewConfig: newExecConfig},
+		{Name: "grpc", ComponentType: "component", NewConfig: newGRPCConfig},
 		{Name: "http", ComponentType: "component", NewConfig: newHTTPConfig},
 		{Name: "memcached", ComponentType: "datastore", NewConfig: newMemcachedConfig},
 		{Name: "memory", ComponentType: "system", NewConfig: newMemoryConfig},
@@ -15,8 +17,10 @@ func builtinTypes() []Type {
 		{Name: "rabbitmq", ComponentType: "component", NewConfig: newRabbitMQConfig},
 		{Name: "redis", ComponentType: "datastore", NewConfig: newRedisConfig},
 		{Name: "s3", ComponentType: "datastore", NewConfig: newS3Config},
+		{Name: "smtp", ComponentType: "component", NewConfig: newSMTPConfig},
 		{Name: "sql", ComponentType: "datastore", NewConfig: newSQLConfig},
 		{Name: "storage", ComponentType: "system", NewConfig: newStorageConfig},
 		{Name: "tcp", ComponentType: "component", NewConfig: newTCPConfig},
+		{Name: "tls", ComponentType: "component", NewConfig: newTLSCertConfig},
 	}
 }

@@ -64,6 +64,18 @@ func dependencies() []dependency {
 		})},
 		{typ: "http", upstream: fixed(`url: "http://%s/healthz"`, httpUpstream)},
 		{typ: "tcp", upstream: fixed(`address: "%s"`, httpUpstream), connectOnly: true},
+		// dns is not here: it speaks UDP, which the TCP proxy cannot carry.
+		// internal/checks/dns_test.go holds its faults (silent and refused
+		// ports, SERVFAIL, an upstream that never answers).
+		{typ: "smtp", upstream: fixed(`address: "%s"`, func(t *testing.T) string { return testsvc.StartSMTP(t, testsvc.SMTPOptions{}).Addr })},
+		// server_name: the proxy's address is 127.0.0.1 too, but a name
+		// proves SNI and host checks go to the name, not the address.
+		{typ: "tls", upstream: func(t *testing.T) (string, string) {
+			ca := testsvc.NewCA(t)
+			addr := testsvc.ServeTLS(t, ca.Issue([]string{"upstream.test"}, time.Now().Add(90*24*time.Hour)))
+			return addr, `address: "%s", server_name: upstream.test, ca_file: "` + ca.File + `"`
+		}},
+		{typ: "grpc", upstream: fixed(`address: "%s"`, func(t *testing.T) string { return testsvc.StartGRPC(t, nil).Addr() })},
 	}
 }
 

@@ -58,7 +58,7 @@ func echoServer(t *testing.T, status int) string {
 //
 // The mysql checks use the machine's MariaDB, whose root has no password:
 // any password is the wrong one.
-func secretConfig(t *testing.T, logFormat string, pg *testsvc.Postgres, rd *testsvc.Redis, gw *testsvc.VersityGW, echo, hook string) string {
+func secretConfig(t *testing.T, logFormat string, pg *testsvc.Postgres, rd *testsvc.Redis, gw *testsvc.VersityGW, mail *testsvc.SMTP, mailCA, echo, hook string) string {
 	pw := knownPassword
 	testsvc.MachineMySQL(t)
 	mysqlAddr := testsvc.MachineMySQLAddr
@@ -101,13 +101,16 @@ checks:
   - {name: my-refused, type: mysql, groups: [deps], dsn: "root:%[2]s@tcp(%[7]s)/test"}
   - {name: plugin, type: exec, groups: [deps], command: 'echo "CRITICAL - login failed with $API_CREDENTIAL and $DB_PASS"; echo "$DB_PASS" >&2; exit 2', shell: true, env: {API_CREDENTIAL: "%[2]s", DB_PASS: "%[2]s"}}
   - {name: plugin-argv, type: exec, groups: [deps], command: [/bin/sh, -c, 'echo "CRITICAL - refused, connected as monitor:$MONITOR_LOGIN"; exit 2'], env: {MONITOR_LOGIN: "%[2]s"}}
-`, logFormat, pw, echo, hook, pg.Addr(), pg.Port(), testsvc.RefusedAddr(t), rd.Addr(), testsvc.RabbitMQ(t), gw.Bucket, gw.Addr, gw.AccessKey, mysqlAddr)
+  - {name: mail, type: smtp, groups: [deps], address: "%[14]s", starttls: true, ca_file: "%[15]s", username: healthd, password: %[2]s}
+  - {name: mail-refused, type: smtp, groups: [deps], address: "%[7]s", starttls: true, username: healthd, password: %[2]s}
+`, logFormat, pw, echo, hook, pg.Addr(), pg.Port(), testsvc.RefusedAddr(t), rd.Addr(), testsvc.RabbitMQ(t), gw.Bucket, gw.Addr, gw.AccessKey, mysqlAddr,
+		mail.Addr, mailCA)
 }
 
 // checkNames are the checks of secretConfig.
 var checkNames = []string{"pg-url", "pg-kv", "pg-refused", "redis-pass", "redis-user", "redis-refused", "web", "web-refused",
 	"mq", "mq-refused", "workers", "workers-redis", "bucket", "bucket-refused", "sql-pg", "sql-mysql", "sql-refused",
-	"my-dsn", "my-url", "my-refused", "plugin", "plugin-argv"}
+	"my-dsn", "my-url", "my-refused", "plugin", "plugin-argv", "mail", "mail-refused"}
 
 // badConfigs are reloads that fail, each error near a password.
 func badConfigs(good string) map[string]string {
@@ -132,6 +135,7 @@ func badConfigs(good string) map[string]string {
   - {name: my-url, type: mysql, dsn: "mysql://root:%[1]s@127.0.0.1:notaport/test"}
   - {name: extra, type: redis, url: "redis://:%[1]s@127.0.0.1:6379/0", password_typo: "%[1]s"}
   - {name: ex, type: exec, command: [], shell: yes, dir: "rel/%[1]s", env: {DB_PASS: "%[1]s", "1X": "%[1]s"}}
+  - {name: mail, type: smtp, address: "mail.internal", username: healthd, password: %[1]s, pasword: %[1]s}
 `, pw),
 		"not YAML": head + fmt.Sprintf("checks:\n  - {name: pg, type: postgres, dsn: \"postgres://postgres:%[1]s@h/db\"\n  - [%[1]s: {\n", pw),
 	}
@@ -149,10 +153,15 @@ func TestSecrets_KnownPasswordAppearsInNoResponseMetricOrLogLine(t *testing.T) {
 	echo := echoServer(t, http.StatusUnauthorized)
 	hook := echoServer(t, http.StatusInternalServerError)
 	gw := testsvc.StartVersityGW(t)
+	// The smtp server knows another password: the check's, sent after
+	// STARTTLS, is refused with 535.
+	mailCA := testsvc.NewCA(t)
+	mail := testsvc.StartSMTP(t, testsvc.SMTPOptions{Leaf: mailCA.Issue([]string{"127.0.0.1"}, time.Now().Add(30*24*time.Hour)),
+		User: "healthd", Password: "the-right-password"})
 
 	for _, format := range []string{"json", "text"} {
 		t.Run(format+" logs", func(t *testing.T) {
-			good := secretConfig(t, format, pg, rd, gw, echo, hook)
+			good := secretConfig(t, format, pg, rd, gw, mail, mailCA.File, echo, hook)
 			path := filepath.Join(t.TempDir(), "healthd.yaml")
 			if err := os.WriteFile(path, []byte(good), 0o600); err != nil {
 				t.Fatal(err)
