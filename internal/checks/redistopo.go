@@ -311,7 +311,7 @@ func (c *RedisSentinel) replicas(ctx context.Context, answers []sentinelAnswer) 
 		go func() {
 			defer wg.Done()
 			if err := client.Ping(ctx).Err(); err != nil {
-				problems[i] = "replica " + reasonOf(redisFailure(ctx, err, c.timeout, addr, c.secrets), addr)
+				problems[i] = "replica: " + reasonOf(redisFailure(ctx, err, c.timeout, addr, c.secrets), addr)
 			} else if linkDown[addr] {
 				problems[i] = "replica " + addr + " has lost its link to the master"
 			}
@@ -487,6 +487,25 @@ func withHost(slots []redis.ClusterSlot, seed string) []redis.ClusterSlot {
 	return slots
 }
 
+// masterAddr is the address the slot map gave for the master whose client
+// ClusterClient made for addr. Fed a slot map (ClusterSlots), go-redis
+// takes a loopback host for "the host asked" and drops it (":7000"),
+// which dials the same loopback server but names none.
+func masterAddr(addr string, masters map[string]bool) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || host != "" {
+		return addr
+	}
+	for m := range masters {
+		if h, p, err := net.SplitHostPort(m); err == nil && p == port {
+			if ip := net.ParseIP(h); h == "localhost" || (ip != nil && ip.IsLoopback()) {
+				return m
+			}
+		}
+	}
+	return addr
+}
+
 // parseRedisInfo reads "field:value" lines.
 func parseRedisInfo(s string) map[string]string {
 	out := map[string]string{}
@@ -537,7 +556,7 @@ func (c *RedisCluster) Check(ctx context.Context) error {
 	var cause error
 	err = cc.ForEachMaster(ctx, func(ctx context.Context, client *redis.Client) error {
 		if err := client.Ping(ctx).Err(); err != nil {
-			addr := client.Options().Addr
+			addr := masterAddr(client.Options().Addr, masters)
 			mu.Lock()
 			down = append(down, reasonOf(redisFailure(ctx, err, c.timeout, addr, c.secrets), addr))
 			cause = errors.Join(cause, err)
@@ -550,7 +569,7 @@ func (c *RedisCluster) Check(ctx context.Context) error {
 	}
 	if len(down) > 0 {
 		slices.Sort(down)
-		return &Error{Kind: KindUnavailable, Msg: "master " + strings.Join(down, ", "), Err: cause}
+		return &Error{Kind: KindUnavailable, Msg: "master: " + strings.Join(down, ", "), Err: cause}
 	}
 	if c.writeTest {
 		fail := func(ctx context.Context, err error) error {

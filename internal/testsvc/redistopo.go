@@ -186,6 +186,18 @@ func (s *RedisSentinelSet) SentinelAddrs() []string {
 // password ("" for none) is the data nodes' requirepass, sentinelPassword
 // the sentinels'.
 func StartRedisSentinel(t testing.TB, password, sentinelPassword string) *RedisSentinelSet {
+	t.Helper()
+	return startRedisSentinel(t, password, sentinelPassword, 1, 3)
+}
+
+// StartRedisSentinelMinimal is a master and one sentinel (quorum 1), no
+// replica: what a test of the sentinel's faults needs, quick to start.
+func StartRedisSentinelMinimal(t testing.TB) *RedisSentinelSet {
+	t.Helper()
+	return startRedisSentinel(t, "", "", 0, 1)
+}
+
+func startRedisSentinel(t testing.TB, password, sentinelPassword string, replicas, sentinels int) *RedisSentinelSet {
 	NeedsServer(t)
 	t.Helper()
 	needRedisServer(t)
@@ -194,18 +206,21 @@ func StartRedisSentinel(t testing.TB, password, sentinelPassword string) *RedisS
 	s.Master = newRedisNode(t, "master", password)
 	s.Master.args = dataNodeArgs(password)
 	s.Master.Start()
-	s.Replica = newRedisNode(t, "replica", password)
-	s.Replica.args = append(dataNodeArgs(password), "--replicaof", "127.0.0.1", strconv.Itoa(s.Master.port))
-	s.Replica.Start()
-	s.Replica.waitFor("replication link", redisTopologyReady, func(c *redis.Client, ctx context.Context) error {
-		if v, err := infoField(c, ctx, "replication", "master_link_status"); err != nil || v != "up" {
-			return fmt.Errorf("master_link_status %q: %v", v, err)
-		}
-		return nil
-	})
-	for i := range 3 {
+	for range replicas {
+		s.Replica = newRedisNode(t, "replica", password)
+		s.Replica.args = append(dataNodeArgs(password), "--replicaof", "127.0.0.1", strconv.Itoa(s.Master.port))
+		s.Replica.Start()
+		s.Replica.waitFor("replication link", redisTopologyReady, func(c *redis.Client, ctx context.Context) error {
+			if v, err := infoField(c, ctx, "replication", "master_link_status"); err != nil || v != "up" {
+				return fmt.Errorf("master_link_status %q: %v", v, err)
+			}
+			return nil
+		})
+	}
+	quorum := min(2, sentinels)
+	for i := range sentinels {
 		n := newRedisNode(t, fmt.Sprintf("sentinel%d", i), sentinelPassword)
-		conf := fmt.Sprintf("sentinel monitor %s 127.0.0.1 %d 2\n", s.MasterName, s.Master.port) +
+		conf := fmt.Sprintf("sentinel monitor %s 127.0.0.1 %d %d\n", s.MasterName, s.Master.port, quorum) +
 			fmt.Sprintf("sentinel down-after-milliseconds %s 500\n", s.MasterName) +
 			fmt.Sprintf("sentinel failover-timeout %s 3000\n", s.MasterName)
 		if password != "" {
@@ -229,7 +244,7 @@ func StartRedisSentinel(t testing.TB, password, sentinelPassword string) *RedisS
 			for i := 0; i+1 < len(m); i += 2 {
 				f[m[i]] = m[i+1]
 			}
-			if f["num-slaves"] != "1" || f["num-other-sentinels"] != "2" {
+			if f["num-slaves"] != strconv.Itoa(replicas) || f["num-other-sentinels"] != strconv.Itoa(sentinels-1) {
 				return fmt.Errorf("knows %s replicas and %s other sentinels", f["num-slaves"], f["num-other-sentinels"])
 			}
 			return nil
@@ -367,4 +382,44 @@ func (c *RedisCluster) Masters(t testing.TB) []*RedisNode {
 	}
 	t.Fatalf("testsvc: no cluster node answers CLUSTER SLOTS")
 	return nil
+}
+
+// StartRedisClusterNode is a one-node Redis Cluster serving all 16384
+// slots, no replica: what a test of a cluster node's faults needs, quick
+// to start.
+func StartRedisClusterNode(t testing.TB) *RedisNode {
+	NeedsServer(t)
+	t.Helper()
+	needRedisServer(t)
+	n := newRedisNode(t, "cluster-node", "")
+	n.args = append(dataNodeArgs(""), "--cluster-enabled", "yes", "--cluster-config-file", filepath.Join(n.dir, "nodes.conf"),
+		"--cluster-node-timeout", "1000")
+	n.Start()
+	cl := n.Client()
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := cl.Do(ctx, "cluster", "addslotsrange", 0, 16383).Err(); err != nil {
+		t.Fatalf("testsvc: CLUSTER ADDSLOTSRANGE: %v", err)
+	}
+	n.waitFor("cluster state ok", redisTopologyReady, func(cl *redis.Client, ctx context.Context) error {
+		if v, err := clusterStateOf(cl.ClusterInfo(ctx).Result()); err != nil || v != "ok" {
+			return fmt.Errorf("cluster_state %q: %v", v, err)
+		}
+		return nil
+	})
+	return n
+}
+
+// clusterStateOf is cluster_state in a CLUSTER INFO reply.
+func clusterStateOf(info string, err error) (string, error) {
+	if err != nil {
+		return "", err
+	}
+	for _, line := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "cluster_state:"); ok {
+			return v, nil
+		}
+	}
+	return "", fmt.Errorf("no cluster_state")
 }
