@@ -80,6 +80,10 @@ checks:
   - {name: redis-pass, type: redis, groups: [deps], url: "redis://:%[2]s@%[8]s/0"}
   - {name: redis-user, type: redis, groups: [deps], url: "redis://default:%[2]s@%[8]s/0"}
   - {name: redis-refused, type: redis, groups: [deps], url: "redis://:%[2]s@%[7]s/0"}
+  - {name: sentinel-pass, type: redis, groups: [deps], sentinels: ["%[8]s"], master_name: m, sentinel_password: "%[2]s", password: "%[2]s"}
+  - {name: sentinel-refused, type: redis, groups: [deps], sentinels: ["%[7]s"], master_name: m, sentinel_password: "%[2]s", password: "%[2]s"}
+  - {name: cluster-pass, type: redis, groups: [deps], cluster_nodes: ["%[8]s"], username: default, password: "%[2]s"}
+  - {name: cluster-refused, type: redis, groups: [deps], cluster_nodes: ["%[7]s"], password: "%[2]s"}
   - {name: web, type: http, groups: [deps], url: "http://monitor:%[2]s@%[3]s/private?password=%[2]s"}
   - {name: web-refused, type: http, groups: [deps], url: "http://monitor:%[2]s@%[7]s/"}
   - {name: mq, type: rabbitmq, groups: [deps], url: "amqp://guest:%[2]s@%[9]s/"}
@@ -92,7 +96,8 @@ checks:
 }
 
 // checkNames are the checks of secretConfig.
-var checkNames = []string{"pg-url", "pg-kv", "pg-refused", "redis-pass", "redis-user", "redis-refused", "web", "web-refused",
+var checkNames = []string{"pg-url", "pg-kv", "pg-refused", "redis-pass", "redis-user", "redis-refused",
+	"sentinel-pass", "sentinel-refused", "cluster-pass", "cluster-refused", "web", "web-refused",
 	"mq", "mq-refused", "workers", "workers-redis", "bucket", "bucket-refused"}
 
 // badConfigs are reloads that fail, each error near a password.
@@ -112,6 +117,8 @@ func badConfigs(good string) map[string]string {
   - {name: cel, type: celery, broker: "amqps://guest:%[1]s@[::1/"}
   - {name: s3, type: s3, bucket: "a/b", endpoint: "http://k:%[1]s@127.0.0.1/", secret_access_key: %[1]s}
   - {name: extra, type: redis, url: "redis://:%[1]s@127.0.0.1:6379/0", password_typo: "%[1]s"}
+  - {name: sentinel, type: redis, sentinels: ["127.0.0.1:26379"], sentinel_password: "%[1]s", password: "%[1]s"}
+  - {name: cluster, type: redis, cluster_nodes: ["127.0.0.1"], url: "redis://:%[1]s@127.0.0.1:6379/0", password: "%[1]s"}
 `, pw),
 		"not YAML": head + fmt.Sprintf("checks:\n  - {name: pg, type: postgres, dsn: \"postgres://postgres:%[1]s@h/db\"\n  - [%[1]s: {\n", pw),
 	}
