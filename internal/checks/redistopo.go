@@ -229,7 +229,7 @@ func (c *RedisSentinel) Check(ctx context.Context) error {
 		case a.err != nil:
 			failed = append(failed, a.failure)
 		default:
-			slow = append(slow, addr)
+			slow = append(slow, fmt.Sprintf("no answer within %v (%s)", c.timeout/2, addr))
 		}
 	}
 	Observe(ctx, "sentinels", float64(len(answered)), "sentinels")

@@ -283,3 +283,43 @@ func TestRedisCluster_StateAndMasters(t *testing.T) {
 		c.Eventually(t, redisTopologyChange)
 	})
 }
+
+// TestRedisSentinel_MasterBackPassesOnTheFirstProbe: a master with no
+// replica to promote is killed; the sentinels keep naming it, every probe
+// while it is down says so, and the first probe after it is back passes
+// (the check's client for it forgot its failed dials).
+func TestRedisSentinel_MasterBackPassesOnTheFirstProbe(t *testing.T) {
+	t.Parallel()
+	set := testsvc.StartRedisSentinelMinimal(t)
+	c := checkstest.New(t, "redis", map[string]any{"sentinels": toAny(set.SentinelAddrs()), "master_name": set.MasterName}, checkstest.Options{})
+	c.Passes(t)
+	set.Master.Kill()
+	want := fmt.Sprintf(`unavailable: master %q: connection refused (%s)`, set.MasterName, set.Master.Addr())
+	for i := range checkstest.ProbesWhileDown + 1 {
+		if r := c.Fails(t, want); r.Message != want {
+			t.Errorf("probe %d while down: message = %q, want %q", i, r.Message, want)
+		}
+	}
+	set.Master.Start()
+	if r := c.Run(); r.Err != nil {
+		t.Fatalf("first run after the master is back: %s", r.Message)
+	}
+}
+
+// TestRedisSentinel_AHangingSentinelLeavesTimeForTheMaster: once one
+// sentinel has answered, the probe waits for the others at most half its
+// timeout, and checks the master in the other half.
+func TestRedisSentinel_AHangingSentinelLeavesTimeForTheMaster(t *testing.T) {
+	t.Parallel()
+	set := testsvc.StartRedisSentinelMinimal(t)
+	hanging := testsvc.HangingAddr(t)
+	c := checkstest.New(t, "redis", map[string]any{"sentinels": []any{hanging, set.SentinelAddrs()[0]}, "master_name": set.MasterName},
+		checkstest.Options{Timeout: 4 * time.Second})
+	r := c.Passes(t)
+	if got := r.Observation(t, "sentinels", "sentinels"); got != 1 {
+		t.Errorf("sentinels = %v, want 1", got)
+	}
+	if want := "no answer within 2s (" + hanging + ")"; !strings.Contains(r.Note, want) {
+		t.Errorf("note %q does not say %q", r.Note, want)
+	}
+}
