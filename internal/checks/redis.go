@@ -314,6 +314,9 @@ func (c *Redis) fail(ctx context.Context, err error) error {
 	return redisFailure(ctx, err, c.timeout, c.addr, c.secrets)
 }
 
+// redisNoAuthMsg is the message for NOAUTH.
+const redisNoAuthMsg = "authentication required: the URL has no password"
+
 // redisFailure words err, from a call to the Redis server at addr, as a
 // check failure; secrets are redacted from any text of the server's.
 func redisFailure(ctx context.Context, err error, timeout time.Duration, addr string, secrets []string) error {
@@ -328,7 +331,7 @@ func redisFailure(ctx context.Context, err error, timeout time.Duration, addr st
 		case strings.HasPrefix(text, "WRONGPASS"):
 			return wrap(KindUnavailable, "password authentication failed")
 		case strings.HasPrefix(text, "NOAUTH"):
-			return wrap(KindUnavailable, "authentication required: the URL has no password")
+			return wrap(KindUnavailable, redisNoAuthMsg)
 		case strings.HasPrefix(text, "ERR AUTH") || strings.Contains(text, "without any password configured"):
 			return wrap(KindUnavailable, "authentication failed: the server has no password set")
 		case strings.HasPrefix(text, "NOPERM"):

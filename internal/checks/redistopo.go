@@ -40,6 +40,17 @@ func reasonOf(err error, where string) string {
 	return msg
 }
 
+// topologyFailure is redisFailure for a server whose credentials come from
+// the password keys rather than a URL.
+func topologyFailure(ctx context.Context, err error, timeout time.Duration, addr string, secrets []string) error {
+	f := redisFailure(ctx, err, timeout, addr, secrets)
+	var e *Error
+	if errors.As(f, &e) && e.Msg == redisNoAuthMsg {
+		return &Error{Kind: e.Kind, Msg: "authentication required: no password given", Err: err}
+	}
+	return f
+}
+
 // redisNodeOptions returns the options of a client for one Redis server or
 // sentinel at addr, set for probes as the redis check's own client is.
 func redisNodeOptions(addr, username, password string, timeout time.Duration) *redis.Options {
@@ -178,7 +189,7 @@ func (c *RedisSentinel) askSentinels(ctx context.Context) []sentinelAnswer {
 			}
 			if a.err != nil {
 				where := c.sentinelAddrs[i]
-				a.failure = reasonOf(redisFailure(ctx, a.err, c.timeout, where, c.secrets), where)
+				a.failure = reasonOf(topologyFailure(ctx, a.err, c.timeout, where, c.secrets), where)
 			}
 			ch <- a
 		}()
@@ -245,7 +256,7 @@ func (c *RedisSentinel) Check(ctx context.Context) error {
 	}
 	client := c.servers.get(master)
 	fail := func(ctx context.Context, err error) error {
-		return &Error{Kind: KindUnavailable, Msg: fmt.Sprintf("master %q: %s", c.masterName, reasonOf(redisFailure(ctx, err, c.timeout, master, c.secrets), master)), Err: err}
+		return &Error{Kind: KindUnavailable, Msg: fmt.Sprintf("master %q: %s", c.masterName, reasonOf(topologyFailure(ctx, err, c.timeout, master, c.secrets), master)), Err: err}
 	}
 	if err := client.Ping(ctx).Err(); err != nil {
 		return fail(ctx, err)
@@ -290,7 +301,7 @@ func (c *RedisSentinel) replicas(ctx context.Context, answers []sentinelAnswer) 
 		if !c.checkReplicas {
 			return nil, nil
 		}
-		return nil, &Error{Kind: KindWarning, Msg: "cannot list the replicas: " + reasonOf(redisFailure(ctx, err, c.timeout, sentinel, c.secrets), sentinel), Err: err}
+		return nil, &Error{Kind: KindWarning, Msg: "cannot list the replicas: " + reasonOf(topologyFailure(ctx, err, c.timeout, sentinel, c.secrets), sentinel), Err: err}
 	}
 	replicas := make([]string, 0, len(list))
 	linkDown := map[string]bool{}
@@ -311,7 +322,7 @@ func (c *RedisSentinel) replicas(ctx context.Context, answers []sentinelAnswer) 
 		go func() {
 			defer wg.Done()
 			if err := client.Ping(ctx).Err(); err != nil {
-				problems[i] = "replica: " + reasonOf(redisFailure(ctx, err, c.timeout, addr, c.secrets), addr)
+				problems[i] = "replica: " + reasonOf(topologyFailure(ctx, err, c.timeout, addr, c.secrets), addr)
 			} else if linkDown[addr] {
 				problems[i] = "replica " + addr + " has lost its link to the master"
 			}
@@ -466,7 +477,7 @@ func (c *RedisCluster) ask(ctx context.Context) (clusterView, error) {
 			return a.view, nil
 		}
 		addr := c.seedAddrs[a.i]
-		failures[a.i] = reasonOf(redisFailure(ctx, a.err, c.timeout, addr, c.secrets), addr)
+		failures[a.i] = reasonOf(topologyFailure(ctx, a.err, c.timeout, addr, c.secrets), addr)
 		cause = errors.Join(cause, a.err)
 	}
 	return clusterView{}, &Error{Kind: KindUnavailable, Msg: "no cluster node answered: " + strings.Join(failures, ", "), Err: cause}
@@ -558,14 +569,14 @@ func (c *RedisCluster) Check(ctx context.Context) error {
 		if err := client.Ping(ctx).Err(); err != nil {
 			addr := masterAddr(client.Options().Addr, masters)
 			mu.Lock()
-			down = append(down, reasonOf(redisFailure(ctx, err, c.timeout, addr, c.secrets), addr))
+			down = append(down, reasonOf(topologyFailure(ctx, err, c.timeout, addr, c.secrets), addr))
 			cause = errors.Join(cause, err)
 			mu.Unlock()
 		}
 		return nil
 	})
 	if err != nil { // the slot map was refused: nothing was PINGed
-		return redisFailure(ctx, err, c.timeout, view.node, c.secrets)
+		return topologyFailure(ctx, err, c.timeout, view.node, c.secrets)
 	}
 	if len(down) > 0 {
 		slices.Sort(down)
@@ -573,7 +584,7 @@ func (c *RedisCluster) Check(ctx context.Context) error {
 	}
 	if c.writeTest {
 		fail := func(ctx context.Context, err error) error {
-			return redisFailure(ctx, err, c.timeout, view.node, c.secrets)
+			return topologyFailure(ctx, err, c.timeout, view.node, c.secrets)
 		}
 		if err := redisWriteTest(ctx, cc, "cluster", fail); err != nil {
 			return err

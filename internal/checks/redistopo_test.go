@@ -167,6 +167,13 @@ func TestRedisSentinel_FollowsTheMaster(t *testing.T) {
 		if r := c.Fails(t, want); r.Message != want {
 			t.Errorf("message = %q, want %q", r.Message, want)
 		}
+		k := keys(nil)
+		delete(k, "sentinel_password")
+		c = checkstest.New(t, "redis", k, opts)
+		want = fmt.Sprintf("unavailable: no sentinel answered: authentication required: no password given (%s), authentication required: no password given (%s), authentication required: no password given (%s)", a[0], a[1], a[2])
+		if r := c.Fails(t, want); r.Message != want {
+			t.Errorf("message = %q, want %q", r.Message, want)
+		}
 		c = checkstest.New(t, "redis", keys(map[string]any{"password": "wrong-" + password}), opts)
 		want = fmt.Sprintf(`unavailable: master %q: password authentication failed (%s)`, set.MasterName, master)
 		if r := c.Fails(t, want); r.Message != want {
