@@ -206,6 +206,11 @@ func TestRedisSentinel_FollowsTheMaster(t *testing.T) {
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
+		// Without check_replicas, the check simply passes on the new master.
+		plain := checkstest.New(t, "redis", keys(map[string]any{"write_test": true}), opts)
+		if r := plain.Eventually(t, redisTopologyChange); !strings.Contains(r.Note, set.Replica.Addr()) {
+			t.Errorf("note %q does not name the new master %s", r.Note, set.Replica.Addr())
+		}
 		if got := set.MasterAddr(t); got != set.Replica.Addr() {
 			t.Errorf("sentinels name %s, want the old replica %s", got, set.Replica.Addr())
 		}
