@@ -96,9 +96,12 @@ checks:
 }
 
 // checkNames are the checks of secretConfig.
-var checkNames = []string{"pg-url", "pg-kv", "pg-refused", "redis-pass", "redis-user", "redis-refused",
-	"sentinel-pass", "sentinel-refused", "cluster-pass", "cluster-refused", "web", "web-refused",
+var checkNames = []string{"pg-url", "pg-kv", "pg-refused", "redis-pass", "redis-user", "redis-refused", "web", "web-refused",
 	"mq", "mq-refused", "workers", "workers-redis", "bucket", "bucket-refused"}
+
+// topologyCheckNames are the checks of secretConfig for the redis type's
+// Sentinel and Cluster topologies.
+var topologyCheckNames = []string{"sentinel-pass", "sentinel-refused", "cluster-pass", "cluster-refused"}
 
 // badConfigs are reloads that fail, each error near a password.
 func badConfigs(good string) map[string]string {
@@ -178,7 +181,7 @@ func TestSecrets_KnownPasswordAppearsInNoResponseMetricOrLogLine(t *testing.T) {
 			if code != 503 {
 				t.Fatalf("/ht/ answered %d, want 503 with every connection failing: %s", code, body)
 			}
-			for _, name := range checkNames {
+			for _, name := range append(checkNames, topologyCheckNames...) {
 				if !strings.Contains(body, `"`+name+`":"unavailable: `) && !strings.Contains(body, `"`+name+`":"unexpected result: `) {
 					t.Errorf("check %s did not fail: %s", name, body)
 				}
@@ -186,7 +189,7 @@ func TestSecrets_KnownPasswordAppearsInNoResponseMetricOrLogLine(t *testing.T) {
 			t.Logf("what the checks said: %s", body)
 
 			paths := []string{"/ht/", "/ht", "/ht/deps/", "/ht/nosuchgroup/", "/ht/check/nosuch/", "/ht/?check=pg-url,redis-pass", "/ht/?skip=web", "/ht/?check=nosuch", "/ht/?format=nosuch", "/ping", "/nosuchpage"}
-			for _, c := range checkNames {
+			for _, c := range append(checkNames, topologyCheckNames...) {
 				paths = append(paths, "/ht/check/"+c+"/")
 			}
 			for _, token := range []string{"", knownPassword, "wrong-token"} {
