@@ -118,8 +118,20 @@ func (c *redisClient) Close() error {
 const redisKeyTTL = 5 * time.Second
 
 type redisConfig struct {
-	URL       string `key:"url" required:"true" doc:"redis://[user:password@]host:port[/db], rediss:// for TLS, or unix:///path/to/redis.sock[?db=N]; go-redis URL options apply"`
+	URL       string `key:"url" doc:"redis://[user:password@]host:port[/db], rediss:// for TLS, or unix:///path/to/redis.sock[?db=N]; go-redis URL options apply; one of url, sentinels, cluster_nodes"`
 	WriteTest bool   `key:"write_test" doc:"also SET, GET and compare a short-lived key; needs write permission, so fails on a read-only replica"`
+
+	Sentinels        []string `key:"sentinels" doc:"Sentinel: host:port of the sentinels to ask for the master; one of url, sentinels, cluster_nodes"`
+	MasterName       string   `key:"master_name" doc:"Sentinel: the name the sentinels monitor the master under; required with sentinels"`
+	SentinelUsername string   `key:"sentinel_username" doc:"Sentinel: ACL user for the sentinels"`
+	SentinelPassword string   `key:"sentinel_password" secret:"true" doc:"Sentinel: password of the sentinels (their requirepass)"`
+	CheckReplicas    bool     `key:"check_replicas" doc:"Sentinel: also PING every replica the sentinels know; one that does not answer is a warning"`
+
+	ClusterNodes    []string `key:"cluster_nodes" doc:"Cluster: host:port of cluster nodes to ask for the cluster's state and slots; one of url, sentinels, cluster_nodes"`
+	RequireReplicas bool     `key:"require_replicas" doc:"Cluster: a warning when a master's slots have no replica that is up"`
+
+	Username string `key:"username" doc:"Sentinel and Cluster: ACL user of the Redis servers (with url, put it in the URL)"`
+	Password string `key:"password" secret:"true" doc:"Sentinel and Cluster: password of the Redis servers (with url, put it in the URL)"`
 
 	opts *redis.Options // URL, parsed by Validate
 }
@@ -129,6 +141,27 @@ func newRedisConfig(Settings) Config { return &redisConfig{} }
 func (c *redisConfig) Validate() error {
 	var p Problems
 	c.opts = nil
+	set := 0
+	for _, s := range []bool{c.URL != "", c.Sentinels != nil, c.ClusterNodes != nil} {
+		if s {
+			set++
+		}
+	}
+	switch {
+	case set == 0:
+		p.Add("url", "is required (or sentinels, or cluster_nodes)")
+	case set > 1:
+		var keys []string
+		for _, k := range []struct {
+			name string
+			set  bool
+		}{{"url", c.URL != ""}, {"sentinels", c.Sentinels != nil}, {"cluster_nodes", c.ClusterNodes != nil}} {
+			if k.set {
+				keys = append(keys, k.name)
+			}
+		}
+		p.Add(keys[1], "cannot be used with %s: set one of url, sentinels, cluster_nodes", keys[0])
+	}
 	if c.URL != "" {
 		opts, err := redis.ParseURL(c.URL)
 		switch {
@@ -140,32 +173,69 @@ func (c *redisConfig) Validate() error {
 			// The library's message may quote the URL; never show it.
 			p.Add("url", "is not a valid Redis URL (redis://[user:password@]host:port[/db])")
 		}
+		for _, k := range []struct {
+			name string
+			set  bool
+		}{{"username", c.Username != ""}, {"password", c.Password != ""}} {
+			if k.set {
+				p.Add(k.name, "is for sentinels and cluster_nodes; put the credentials in url")
+			}
+		}
+	}
+	checkAddrs := func(key string, addrs []string) {
+		if addrs != nil && len(addrs) == 0 {
+			p.Add(key, "must list at least one host:port")
+		}
+		for i, a := range addrs {
+			if _, port, err := net.SplitHostPort(a); err != nil || port == "" {
+				p.Add(fmt.Sprintf("%s[%d]", key, i), "must be host:port")
+			}
+		}
+	}
+	checkAddrs("sentinels", c.Sentinels)
+	checkAddrs("cluster_nodes", c.ClusterNodes)
+	onlyWith := func(key string, set bool, with string, on bool) {
+		if set && !on {
+			p.Add(key, "is used only with %s", with)
+		}
+	}
+	onlyWith("master_name", c.MasterName != "", "sentinels", c.Sentinels != nil)
+	onlyWith("sentinel_username", c.SentinelUsername != "", "sentinels", c.Sentinels != nil)
+	onlyWith("sentinel_password", c.SentinelPassword != "", "sentinels", c.Sentinels != nil)
+	onlyWith("check_replicas", c.CheckReplicas, "sentinels", c.Sentinels != nil)
+	onlyWith("require_replicas", c.RequireReplicas, "cluster_nodes", c.ClusterNodes != nil)
+	if c.Sentinels != nil && c.MasterName == "" {
+		p.Add("master_name", "is required with sentinels")
 	}
 	return p.Err()
 }
 
 // Secrets adds the password go-redis found in the URL to the generic scan
-// of the URL.
+// of the URL, and the passwords of the Sentinel and Cluster keys.
 func (c *redisConfig) Secrets() []string {
 	out := SecretsIn("url", c.URL)
 	if c.opts != nil && c.opts.Password != "" {
 		out = append(out, c.opts.Password)
+	}
+	for _, pw := range []string{c.Password, c.SentinelPassword} {
+		if pw != "" {
+			out = append(out, pw)
+		}
 	}
 	return out
 }
 
 // Build makes the check's client, which connects lazily.
 func (c *redisConfig) Build(env Env) (Checker, error) {
+	switch {
+	case c.Sentinels != nil:
+		return c.buildSentinel(env), nil
+	case c.ClusterNodes != nil:
+		return c.buildCluster(env), nil
+	}
 	timeout := env.Timeout
 	opts := *c.opts // Build may be called again on the same config
-	redisForProbes(&opts, timeout)
-	opts.PoolTimeout = timeout
-	opts.MaxIdleConns = 2
-	opts.ConnMaxIdleTime = 5 * time.Minute
-	opts.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
-	if opts.ClientName == "" {
-		opts.ClientName = "healthd"
-	}
+	redisForChecks(&opts, timeout)
 	addr := opts.Addr
 	if opts.Network == "unix" {
 		addr = "unix:" + opts.Addr
@@ -177,6 +247,20 @@ func (c *redisConfig) Build(env Env) (Checker, error) {
 		timeout:   timeout,
 		writeTest: c.WriteTest,
 	}, nil
+}
+
+// redisForChecks is redisForProbes and what the redis check's own clients
+// add to it: the pool wait bounded by the timeout, idle connections kept for
+// the next probes, no maintenance notifications, and a client name.
+func redisForChecks(o *redis.Options, timeout time.Duration) {
+	redisForProbes(o, timeout)
+	o.PoolTimeout = timeout
+	o.MaxIdleConns = 2
+	o.ConnMaxIdleTime = 5 * time.Minute
+	o.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
+	if o.ClientName == "" {
+		o.ClientName = "healthd"
+	}
 }
 
 // redisSecrets returns the password go-redis reads from a URL, for
@@ -200,55 +284,70 @@ func (c *Redis) Check(ctx context.Context) error {
 	if !c.writeTest {
 		return nil
 	}
+	return redisWriteTest(ctx, client, c.addr, c.fail)
+}
+
+// redisWriteTest writes a unique short-lived key through client, reads it
+// back and compares; fail words a client error.
+func redisWriteTest(ctx context.Context, client redis.Cmdable, addr string, fail func(context.Context, error) error) error {
 	var b [16]byte
 	rand.Read(b[:])
 	key := "healthd:check:" + hex.EncodeToString(b[:])
 	value := "itworks-" + time.Now().UTC().Format(time.RFC3339Nano)
 	if err := client.Set(ctx, key, value, redisKeyTTL).Err(); err != nil {
-		return c.fail(ctx, err)
+		return fail(ctx, err)
 	}
 	got, err := client.Get(ctx, key).Result()
 	if errors.Is(err, redis.Nil) {
-		return Unexpected("key written was not found on read back (%s)", c.addr)
+		return Unexpected("key written was not found on read back (%s)", addr)
 	}
 	if err != nil {
-		return c.fail(ctx, err)
+		return fail(ctx, err)
 	}
 	if got != value {
-		return Unexpected("value read back does not match the value written (%s)", c.addr)
+		return Unexpected("value read back does not match the value written (%s)", addr)
 	}
 	return nil
 }
 
 func (c *Redis) fail(ctx context.Context, err error) error {
+	return redisFailure(ctx, err, c.timeout, c.addr, c.secrets)
+}
+
+// redisNoAuthMsg is the message for NOAUTH.
+const redisNoAuthMsg = "authentication required: the URL has no password"
+
+// redisFailure words err, from a call to the Redis server at addr, as a
+// check failure; secrets are redacted from any text of the server's.
+func redisFailure(ctx context.Context, err error, timeout time.Duration, addr string, secrets []string) error {
 	wrap := func(kind Kind, msg string) error { return &Error{Kind: kind, Msg: msg, Err: err} }
 	if ctx.Err() != nil {
-		return timeoutFailure(ctx, err, c.timeout, c.addr)
+		return timeoutFailure(ctx, err, timeout, addr)
 	}
 	var rerr redis.Error
 	if errors.As(err, &rerr) {
-		text := Redact(rerr.Error(), c.secrets)
+		text := Redact(rerr.Error(), secrets)
 		switch {
 		case strings.HasPrefix(text, "WRONGPASS"):
 			return wrap(KindUnavailable, "password authentication failed")
 		case strings.HasPrefix(text, "NOAUTH"):
-			return wrap(KindUnavailable, "authentication required: the URL has no password")
+			return wrap(KindUnavailable, redisNoAuthMsg)
 		case strings.HasPrefix(text, "ERR AUTH") || strings.Contains(text, "without any password configured"):
 			return wrap(KindUnavailable, "authentication failed: the server has no password set")
 		case strings.HasPrefix(text, "NOPERM"):
 			return wrap(KindUnavailable, "permission denied: "+strings.TrimPrefix(text, "NOPERM "))
 		case strings.HasPrefix(text, "READONLY"):
-			return wrap(KindUnavailable, fmt.Sprintf("server is a read-only replica (%s)", c.addr))
+			return wrap(KindUnavailable, fmt.Sprintf("server is a read-only replica (%s)", addr))
 		case strings.HasPrefix(text, "LOADING"):
-			return wrap(KindUnavailable, fmt.Sprintf("server is loading its dataset (%s)", c.addr))
+			return wrap(KindUnavailable, fmt.Sprintf("server is loading its dataset (%s)", addr))
 		}
-		return wrap(KindUnavailable, fmt.Sprintf("server error: %s (%s)", text, c.addr))
+		return wrap(KindUnavailable, fmt.Sprintf("server error: %s (%s)", text, addr))
 	}
-	if nf := netFailure(ctx, err, c.timeout, c.addr); nf != nil {
+	if nf := netFailure(ctx, err, timeout, addr); nf != nil {
 		return nf
 	}
 	if errors.Is(err, redis.ErrClosed) {
 		return wrap(KindUnavailable, "client is closed")
 	}
-	return wrap(KindUnavailable, fmt.Sprintf("%s (%s)", Redact(err.Error(), c.secrets), c.addr))
+	return wrap(KindUnavailable, fmt.Sprintf("%s (%s)", Redact(err.Error(), secrets), addr))
 }

@@ -23,7 +23,7 @@ const faultTimeout = 300 * time.Millisecond
 // (127.0.0.1:NNNN)", with only the kind ("unavailable: ") before it.
 func TestFaults_EveryDependencyFailsWithinItsTimeoutAndRecovers(t *testing.T) {
 	for _, d := range dependencies() {
-		t.Run(d.typ, func(t *testing.T) {
+		t.Run(d.label(), func(t *testing.T) {
 			t.Parallel()
 			up, keys := d.upstream(t)
 			proxy := testsvc.NewProxy(t, up)
@@ -69,8 +69,8 @@ func TestFaults_EveryDependencyFailsWithinItsTimeoutAndRecovers(t *testing.T) {
 			runnerTimeout := "unavailable: timed out after " + faultTimeout.String()
 			expectReason := func(name, reason string) {
 				t.Helper()
-				got, want := expect(name, runner.Failing), "unavailable: "+reason
-				if got != want && !(got == runnerTimeout && strings.HasPrefix(want, runnerTimeout+" (")) {
+				got, want := expect(name, runner.Failing), "unavailable: "+d.prefix+reason
+				if got != want && !(got == runnerTimeout && strings.HasPrefix("unavailable: "+reason, runnerTimeout+" (")) {
 					t.Errorf("%s: message %q, want %q (the same words for every type)", name, got, want)
 				}
 			}

@@ -22,6 +22,13 @@ import (
 // dependency is one check type and how to point it at an address.
 type dependency struct {
 	typ string
+	// name tells apart dependencies of one type (the redis type's
+	// topologies); "" is typ.
+	name string
+	// prefix is what the check says before the shared words of a fault at
+	// the address it is given, when that address is one of several it may
+	// ask ("no sentinel answered: ").
+	prefix string
 	// upstream starts (or finds) a healthy server and returns its
 	// host:port, and the check's own keys as a YAML flow mapping body with
 	// one %s for host:port (credentials may depend on the server).
@@ -48,6 +55,17 @@ func dependencies() []dependency {
 			return testsvc.MachineMySQLAddr
 		})},
 		{typ: "redis", upstream: fixed(`url: "redis://%s/0"`, func(t *testing.T) string { return testsvc.MachineRedis(t) })},
+		// The address is a sentinel's, or a cluster node's: the check asks
+		// it for the master (the slot map), then reaches the master at the
+		// address it names, past the proxies. The faults are the asked
+		// node's.
+		{typ: "redis", name: "redis-sentinel", prefix: "no sentinel answered: ", upstream: func(t *testing.T) (string, string) {
+			s := testsvc.StartRedisSentinelMinimal(t)
+			return s.SentinelAddrs()[0], `sentinels: ["%s"], master_name: ` + s.MasterName
+		}},
+		{typ: "redis", name: "redis-cluster", prefix: "no cluster node answered: ", upstream: fixed(`cluster_nodes: ["%s"]`, func(t *testing.T) string {
+			return testsvc.StartRedisClusterNode(t).Addr()
+		})},
 		{typ: "memcached", upstream: fixed(`servers: ["%s"]`, func(t *testing.T) string { return testsvc.StartMemcached(t).Addr() })},
 		{typ: "rabbitmq", upstream: fixed(`url: "amqp://guest:guest@%s/"`, func(t *testing.T) string { return testsvc.RabbitMQ(t) })},
 		// min_workers 0: no worker is needed; the probe opens (or reuses)
@@ -77,6 +95,14 @@ func dependencies() []dependency {
 		}},
 		{typ: "grpc", upstream: fixed(`address: "%s"`, func(t *testing.T) string { return testsvc.StartGRPC(t, nil).Addr() })},
 	}
+}
+
+// label is the dependency's name in test names and check names.
+func (d dependency) label() string {
+	if d.name != "" {
+		return d.name
+	}
+	return d.typ
 }
 
 func httpUpstream(t *testing.T) string {

@@ -54,9 +54,9 @@ func TestFaults_NoGoroutineOrDescriptorLeakAfterAThousandFailingRuns(t *testing.
 			hangAddr, slowAddr = testsvc.BlackholeAddr(t), testsvc.BlackholeAddr(t)
 		}
 		for i := range leakChecksPerFault {
-			yaml += checkYAML(d.typ, keys, fmt.Sprintf("%s-refused-%d", d.typ, i), refused)
-			yaml += checkYAML(d.typ, keys, fmt.Sprintf("%s-hanging-%d", d.typ, i), hangAddr)
-			yaml += checkYAML(d.typ, keys, fmt.Sprintf("%s-slow-%d", d.typ, i), slowAddr)
+			yaml += checkYAML(d.typ, keys, fmt.Sprintf("%s-refused-%d", d.label(), i), refused)
+			yaml += checkYAML(d.typ, keys, fmt.Sprintf("%s-hanging-%d", d.label(), i), hangAddr)
+			yaml += checkYAML(d.typ, keys, fmt.Sprintf("%s-slow-%d", d.label(), i), slowAddr)
 		}
 	}
 	g0, f0 := settle(t, 0, 0, 0, 0, 0, nil)
@@ -101,7 +101,13 @@ func TestFaults_NoGoroutineOrDescriptorLeakAfterAThousandFailingRuns(t *testing.
 		round()
 	}
 	took := time.Since(start)
-	pooled := 2 * 2 * leakChecksPerFault // redis: hanging and slow
+	redisTypes := 0 // the redis type's topologies: a pooled client per asked node each
+	for _, d := range dependencies() {
+		if d.typ == "redis" {
+			redisTypes++
+		}
+	}
+	pooled := redisTypes * 2 * 2 * leakChecksPerFault // redis: hanging and slow
 	tolG, tolF := goroutineTolerance+3*pooled, fdTolerance+3*pooled
 	g2, f2 := settle(t, g1, f1, goroutineTolerance, fdTolerance, settleTime, dropIdle)
 	runs := leakRounds * len(r.Checks())

@@ -85,6 +85,10 @@ checks:
   - {name: redis-pass, type: redis, groups: [deps], url: "redis://:%[2]s@%[8]s/0"}
   - {name: redis-user, type: redis, groups: [deps], url: "redis://default:%[2]s@%[8]s/0"}
   - {name: redis-refused, type: redis, groups: [deps], url: "redis://:%[2]s@%[7]s/0"}
+  - {name: sentinel-pass, type: redis, groups: [deps], sentinels: ["%[8]s"], master_name: m, sentinel_password: "%[2]s", password: "%[2]s"}
+  - {name: sentinel-refused, type: redis, groups: [deps], sentinels: ["%[7]s"], master_name: m, sentinel_password: "%[2]s", password: "%[2]s"}
+  - {name: cluster-pass, type: redis, groups: [deps], cluster_nodes: ["%[8]s"], username: default, password: "%[2]s"}
+  - {name: cluster-refused, type: redis, groups: [deps], cluster_nodes: ["%[7]s"], password: "%[2]s"}
   - {name: web, type: http, groups: [deps], url: "http://monitor:%[2]s@%[3]s/private?password=%[2]s"}
   - {name: web-refused, type: http, groups: [deps], url: "http://monitor:%[2]s@%[7]s/"}
   - {name: mq, type: rabbitmq, groups: [deps], url: "amqp://guest:%[2]s@%[9]s/"}
@@ -112,6 +116,10 @@ var checkNames = []string{"pg-url", "pg-kv", "pg-refused", "redis-pass", "redis-
 	"mq", "mq-refused", "workers", "workers-redis", "bucket", "bucket-refused", "sql-pg", "sql-mysql", "sql-refused",
 	"my-dsn", "my-url", "my-refused", "plugin", "plugin-argv", "mail", "mail-refused"}
 
+// topologyCheckNames are the checks of secretConfig for the redis type's
+// Sentinel and Cluster topologies.
+var topologyCheckNames = []string{"sentinel-pass", "sentinel-refused", "cluster-pass", "cluster-refused"}
+
 // badConfigs are reloads that fail, each error near a password.
 func badConfigs(good string) map[string]string {
 	pw := knownPassword
@@ -136,6 +144,8 @@ func badConfigs(good string) map[string]string {
   - {name: extra, type: redis, url: "redis://:%[1]s@127.0.0.1:6379/0", password_typo: "%[1]s"}
   - {name: ex, type: exec, command: [], shell: yes, dir: "rel/%[1]s", env: {DB_PASS: "%[1]s", "1X": "%[1]s"}}
   - {name: mail, type: smtp, address: "mail.internal", username: healthd, password: %[1]s, pasword: %[1]s}
+  - {name: sentinel, type: redis, sentinels: ["127.0.0.1:26379"], sentinel_password: "%[1]s", password: "%[1]s"}
+  - {name: cluster, type: redis, cluster_nodes: ["127.0.0.1"], url: "redis://:%[1]s@127.0.0.1:6379/0", password: "%[1]s"}
 `, pw),
 		"not YAML": head + fmt.Sprintf("checks:\n  - {name: pg, type: postgres, dsn: \"postgres://postgres:%[1]s@h/db\"\n  - [%[1]s: {\n", pw),
 	}
@@ -200,7 +210,7 @@ func TestSecrets_KnownPasswordAppearsInNoResponseMetricOrLogLine(t *testing.T) {
 			if code != 503 {
 				t.Fatalf("/ht/ answered %d, want 503 with every connection failing: %s", code, body)
 			}
-			for _, name := range checkNames {
+			for _, name := range append(checkNames, topologyCheckNames...) {
 				if !strings.Contains(body, `"`+name+`":"unavailable: `) && !strings.Contains(body, `"`+name+`":"unexpected result: `) {
 					t.Errorf("check %s did not fail: %s", name, body)
 				}
@@ -208,7 +218,7 @@ func TestSecrets_KnownPasswordAppearsInNoResponseMetricOrLogLine(t *testing.T) {
 			t.Logf("what the checks said: %s", body)
 
 			paths := []string{"/ht/", "/ht", "/ht/deps/", "/ht/nosuchgroup/", "/ht/check/nosuch/", "/ht/?check=pg-url,redis-pass", "/ht/?skip=web", "/ht/?check=nosuch", "/ht/?format=nosuch", "/ping", "/nosuchpage"}
-			for _, c := range checkNames {
+			for _, c := range append(checkNames, topologyCheckNames...) {
 				paths = append(paths, "/ht/check/"+c+"/")
 			}
 			for _, token := range []string{"", knownPassword, "wrong-token"} {
