@@ -6,6 +6,7 @@ func builtinTypes() []Type {
 		{Name: "celery", ComponentType: "component", NewConfig: newCeleryConfig},
 		{Name: "disk", ComponentType: "system", NewConfig: newDiskConfig},
 		{Name: "http", ComponentType: "component", NewConfig: newHTTPConfig},
+		{Name: "kafka", ComponentType: "component", NewConfig: newKafkaConfig},
 		{Name: "memcached", ComponentType: "datastore", NewConfig: newMemcachedConfig},
 		{Name: "memory", ComponentType: "system", NewConfig: newMemoryConfig},
 		{Name: "postgres", ComponentType: "datastore", NewConfig: newPostgresConfig},
