@@ -9,6 +9,7 @@ func builtinTypes() []Type {
 		{Name: "kafka", ComponentType: "component", NewConfig: newKafkaConfig},
 		{Name: "memcached", ComponentType: "datastore", NewConfig: newMemcachedConfig},
 		{Name: "memory", ComponentType: "system", NewConfig: newMemoryConfig},
+		{Name: "mqtt", ComponentType: "component", NewConfig: newMQTTConfig},
 		{Name: "nats", ComponentType: "component", NewConfig: newNATSConfig},
 		{Name: "postgres", ComponentType: "datastore", NewConfig: newPostgresConfig},
 		{Name: "process", ComponentType: "system", NewConfig: newProcessConfig},
