@@ -220,15 +220,15 @@ func (m *MQTT) fail(ctx context.Context, err error) error {
 	case ctx.Err() != nil:
 		return timeoutFailure(ctx, err, m.timeout, m.addr)
 	case errors.Is(err, packets.ErrorRefusedBadUsernameOrPassword):
-		return wrap("connection refused by the broker: bad user name or password")
+		return wrap("broker refused the connection: bad user name or password")
 	case errors.Is(err, packets.ErrorRefusedNotAuthorised):
-		return wrap("connection refused by the broker: not authorized (wrong user name or password?)")
+		return wrap("broker refused the connection: not authorized (wrong user name or password?)")
 	case errors.Is(err, packets.ErrorRefusedIDRejected):
-		return wrap("connection refused by the broker: client identifier rejected")
+		return wrap("broker refused the connection: client identifier rejected")
 	case errors.Is(err, packets.ErrorRefusedServerUnavailable):
-		return wrap("connection refused by the broker: server unavailable")
+		return wrap("broker refused the connection: server unavailable")
 	case errors.Is(err, packets.ErrorRefusedBadProtocolVersion):
-		return wrap("connection refused by the broker: MQTT 3.1.1 not accepted")
+		return wrap("broker refused the connection: MQTT 3.1.1 not accepted")
 	}
 	if nf := netFailure(ctx, err, m.timeout, m.addr); nf != nil {
 		return nf

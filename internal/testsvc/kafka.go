@@ -24,7 +24,7 @@ type Kafka struct {
 // StartKafka starts a one-broker kfake cluster with opts (SeedTopics, SASL…).
 func StartKafka(t testing.TB, opts ...kfake.Opt) *Kafka {
 	t.Helper()
-	k := &Kafka{t: t, port: FreePort(t), opts: opts}
+	k := &Kafka{t: t, opts: opts} // port 0: the first start takes a free one
 	t.Cleanup(k.Stop)
 	k.Start()
 	return k
@@ -45,6 +45,10 @@ func (k *Kafka) Start() {
 		k.t.Fatalf("testsvc: start kfake on %s: %v", k.Addr(), err)
 	}
 	k.Cluster = c
+	if k.port == 0 {
+		_, port, _ := net.SplitHostPort(c.ListenAddrs()[0])
+		k.port, _ = strconv.Atoi(port)
+	}
 }
 
 // Stop closes the broker's listener and connections.

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kfake"
+
 	"github.com/healthd/healthd/internal/checks"
 	"github.com/healthd/healthd/internal/config"
 	"github.com/healthd/healthd/internal/daemon"
@@ -56,6 +58,16 @@ func dependencies() []dependency {
 		}},
 		{typ: "http", upstream: fixed(`url: "http://%s/healthz"`, httpUpstream)},
 		{typ: "tcp", upstream: fixed(`address: "%s"`, httpUpstream), connectOnly: true},
+		// kafka: the check asks the listed brokers themselves for metadata,
+		// so the proxies stand where a broker would; kfake (in-process)
+		// advertises its own address, which only the round trip would use.
+		{typ: "kafka", upstream: fixed(`brokers: ["%s"], topics: [orders]`, func(t *testing.T) string {
+			return testsvc.StartKafka(t, kfake.SeedTopics(1, "orders")).Addr()
+		})},
+		{typ: "nats", upstream: fixed(`url: "nats://%s"`, func(t *testing.T) string { return testsvc.MachineNATS(t) })},
+		{typ: "mqtt", upstream: fixed(`url: "mqtt://%s", round_trip_topic: healthd/faults`, func(t *testing.T) string {
+			return testsvc.StartMosquitto(t, "", "").Addr()
+		})},
 	}
 }
 

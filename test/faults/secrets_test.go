@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kfake"
+
 	"github.com/healthd/healthd/internal/testsvc"
 )
 
@@ -55,9 +57,9 @@ func echoServer(t *testing.T, status int) string {
 // secretConfig has the password in every DSN, URL and credential field, and
 // every connection fails: wrong password where a server checks it, refused
 // or an error status elsewhere.
-func secretConfig(t *testing.T, logFormat string, pg *testsvc.Postgres, rd *testsvc.Redis, gw *testsvc.VersityGW, echo, hook string) string {
+func secretConfig(t *testing.T, logFormat string, pg *testsvc.Postgres, rd *testsvc.Redis, gw *testsvc.VersityGW, echo, hook string, br brokers) string {
 	pw := knownPassword
-	return fmt.Sprintf(`server:
+	return brokerSecretChecks(t, br, fmt.Sprintf(`server:
   listen: 127.0.0.1:0
   log_format: %[1]s
   log_level: debug
@@ -88,12 +90,42 @@ checks:
   - {name: workers-redis, type: celery, groups: [deps], broker: "redis://:%[2]s@%[8]s/0", queues: [{name: celery, max_messages: 10}]}
   - {name: bucket, type: s3, groups: [deps], bucket: %[10]s, endpoint: "http://%[11]s", path_style: true, access_key_id: %[12]s, secret_access_key: %[2]s}
   - {name: bucket-refused, type: s3, groups: [deps], bucket: %[10]s, endpoint: "http://%[7]s", path_style: true, access_key_id: %[12]s, secret_access_key: %[2]s}
-`, logFormat, pw, echo, hook, pg.Addr(), pg.Port(), testsvc.RefusedAddr(t), rd.Addr(), testsvc.RabbitMQ(t), gw.Bucket, gw.Addr, gw.AccessKey)
+`, logFormat, pw, echo, hook, pg.Addr(), pg.Port(), testsvc.RefusedAddr(t), rd.Addr(), testsvc.RabbitMQ(t), gw.Bucket, gw.Addr, gw.AccessKey))
+}
+
+// brokers are the message brokers of secretConfig, each with its own
+// credentials, which the checks' (knownPassword) do not match.
+type brokers struct {
+	kafka *testsvc.Kafka
+	nats  *testsvc.NATS
+	mqtt  *testsvc.Mosquitto
+}
+
+func startBrokers(t *testing.T) brokers {
+	return brokers{
+		kafka: testsvc.StartKafka(t, kfake.EnableSASL(), kfake.Superuser("SCRAM-SHA-256", "healthd", "the-right-password")),
+		nats:  testsvc.StartNATS(t, "healthd", "the-right-password"),
+		mqtt:  testsvc.StartMosquitto(t, "healthd", "the-right-password"),
+	}
+}
+
+// brokerSecretChecks appends the broker checks to a config's checks.
+func brokerSecretChecks(t *testing.T, br brokers, cfg string) string {
+	pw, refused := knownPassword, testsvc.RefusedAddr(t)
+	return cfg + fmt.Sprintf(`  - {name: kafka-sasl, type: kafka, groups: [deps], brokers: ["%[2]s"], sasl: {mechanism: scram-sha-256, username: healthd, password: %[1]s}}
+  - {name: kafka-plain-refused, type: kafka, groups: [deps], brokers: ["%[5]s"], sasl: {mechanism: plain, username: healthd, password: %[1]s}}
+  - {name: nats-url, type: nats, groups: [deps], url: "nats://healthd:%[1]s@%[3]s"}
+  - {name: nats-keys, type: nats, groups: [deps], url: "nats://%[3]s", username: healthd, password: %[1]s}
+  - {name: nats-token-refused, type: nats, groups: [deps], url: "nats://%[5]s", token: %[1]s}
+  - {name: mqtt-pass, type: mqtt, groups: [deps], url: "mqtt://%[4]s", username: healthd, password: %[1]s, round_trip_topic: healthd/secrets}
+  - {name: mqtt-refused, type: mqtt, groups: [deps], url: "mqtt://%[5]s", username: healthd, password: %[1]s}
+`, pw, br.kafka.Addr(), br.nats.Addr(), br.mqtt.Addr(), refused)
 }
 
 // checkNames are the checks of secretConfig.
 var checkNames = []string{"pg-url", "pg-kv", "pg-refused", "redis-pass", "redis-user", "redis-refused", "web", "web-refused",
-	"mq", "mq-refused", "workers", "workers-redis", "bucket", "bucket-refused"}
+	"mq", "mq-refused", "workers", "workers-redis", "bucket", "bucket-refused",
+	"kafka-sasl", "kafka-plain-refused", "nats-url", "nats-keys", "nats-token-refused", "mqtt-pass", "mqtt-refused"}
 
 // badConfigs are reloads that fail, each error near a password.
 func badConfigs(good string) map[string]string {
@@ -112,6 +144,10 @@ func badConfigs(good string) map[string]string {
   - {name: cel, type: celery, broker: "amqps://guest:%[1]s@[::1/"}
   - {name: s3, type: s3, bucket: "a/b", endpoint: "http://k:%[1]s@127.0.0.1/", secret_access_key: %[1]s}
   - {name: extra, type: redis, url: "redis://:%[1]s@127.0.0.1:6379/0", password_typo: "%[1]s"}
+  - {name: kafka, type: kafka, brokers: ["k:%[1]s"], sasl: {mechanism: "%[1]s", username: u, password: "%[1]s"}}
+  - {name: nats, type: nats, url: "nats://u:%[1]s@[::1/", token: "%[1]s"}
+  - {name: nats2, type: nats, url: "http://u:%[1]s@127.0.0.1:4222"}
+  - {name: mqtt, type: mqtt, url: "mqtt://u:%[1]s@127.0.0.1:1883", password: "%[1]s"}
 `, pw),
 		"not YAML": head + fmt.Sprintf("checks:\n  - {name: pg, type: postgres, dsn: \"postgres://postgres:%[1]s@h/db\"\n  - [%[1]s: {\n", pw),
 	}
@@ -129,10 +165,11 @@ func TestSecrets_KnownPasswordAppearsInNoResponseMetricOrLogLine(t *testing.T) {
 	echo := echoServer(t, http.StatusUnauthorized)
 	hook := echoServer(t, http.StatusInternalServerError)
 	gw := testsvc.StartVersityGW(t)
+	br := startBrokers(t)
 
 	for _, format := range []string{"json", "text"} {
 		t.Run(format+" logs", func(t *testing.T) {
-			good := secretConfig(t, format, pg, rd, gw, echo, hook)
+			good := secretConfig(t, format, pg, rd, gw, echo, hook, br)
 			path := filepath.Join(t.TempDir(), "healthd.yaml")
 			if err := os.WriteFile(path, []byte(good), 0o600); err != nil {
 				t.Fatal(err)
