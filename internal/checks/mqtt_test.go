@@ -44,7 +44,7 @@ func TestMQTT_Credentials(t *testing.T) {
 		"none":           {"url": "mqtt://" + srv.Addr()},
 	} {
 		t.Run(name, func(t *testing.T) {
-			r := checkstest.New(t, "mqtt", k, checkstest.Options{}).Fails(t, "unavailable: connection refused by the broker: ")
+			r := checkstest.New(t, "mqtt", k, checkstest.Options{}).Fails(t, "unavailable: broker refused the connection: ")
 			t.Logf("%s: %s", name, r.Message)
 		})
 	}
