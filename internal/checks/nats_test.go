@@ -3,10 +3,14 @@ package checks_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nkeys"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/healthd/healthd/internal/checks/checkstest"
@@ -139,4 +143,43 @@ func TestNATS_HungServerTimesOutAndRecovers(t *testing.T) {
 	}
 	srv.Resume()
 	c.Eventually(t, time.Second)
+}
+
+func TestNATS_TokenAndNkey(t *testing.T) {
+	t.Parallel()
+	tok := testsvc.StartNATS(t, "", "", "--auth", checkstest.Secret+"-token")
+	checkstest.New(t, "nats", map[string]any{"url": "nats://" + tok.Addr(), "token": checkstest.Secret + "-token"}, checkstest.Options{}).Passes(t)
+	want := "unavailable: authorization failed: wrong user, password, token or nkey (" + tok.Addr() + ")"
+	if r := checkstest.New(t, "nats", map[string]any{"url": "nats://" + tok.Addr(), "token": checkstest.Secret + "-wrong"}, checkstest.Options{}).Fails(t, want); r.Message != want {
+		t.Errorf("message = %q, want %q", r.Message, want)
+	}
+
+	user, err := nkeys.CreateUser()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := user.PublicKey()
+	seed, _ := user.Seed()
+	dir := t.TempDir()
+	seedFile, conf := filepath.Join(dir, "user.nk"), filepath.Join(dir, "nats.conf")
+	if err := os.WriteFile(seedFile, seed, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(conf, []byte("authorization { users = [ { nkey: "+pub+" } ] }\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	nk := testsvc.StartNATS(t, "", "", "-c", conf)
+	checkstest.New(t, "nats", map[string]any{"url": "nats://" + nk.Addr(), "nkey_seed_file": seedFile}, checkstest.Options{}).Passes(t)
+	other, _ := nkeys.CreateUser()
+	otherSeed, _ := other.Seed()
+	otherFile := filepath.Join(dir, "other.nk")
+	os.WriteFile(otherFile, otherSeed, 0o600)
+	want = "unavailable: authorization failed: wrong user, password, token or nkey (" + nk.Addr() + ")"
+	if r := checkstest.New(t, "nats", map[string]any{"url": "nats://" + nk.Addr(), "nkey_seed_file": otherFile}, checkstest.Options{}).Fails(t, want); r.Message != want {
+		t.Errorf("message = %q, want %q", r.Message, want)
+	}
+	if _, err := checkstest.Build("nats", map[string]any{"url": "nats://" + nk.Addr(), "nkey_seed_file": filepath.Join(dir, "missing.nk")}, checkstest.Options{}); err == nil ||
+		!strings.Contains(err.Error(), `key "nkey_seed_file": cannot read an nkey seed from the file`) {
+		t.Errorf("missing seed file: error %v", err)
+	}
 }

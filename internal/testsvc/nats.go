@@ -40,8 +40,9 @@ type NATS struct {
 }
 
 // StartNATS starts `nats-server -a 127.0.0.1 -p PORT -js -sd DIR`, with
-// --user and --pass when user is not empty, and waits until it accepts.
-func StartNATS(t testing.TB, user, password string) *NATS {
+// --user and --pass when user is not empty, and extra arguments (--auth
+// TOKEN, -c CONF), and waits until it accepts.
+func StartNATS(t testing.TB, user, password string, extra ...string) *NATS {
 	NeedsServer(t)
 	t.Helper()
 	bin := "/usr/sbin/nats-server"
@@ -55,7 +56,7 @@ func StartNATS(t testing.TB, user, password string) *NATS {
 		if user != "" {
 			args = append(args, "--user", user, "--pass", password)
 		}
-		return args
+		return append(args, extra...)
 	})
 	n.Start()
 	return n
