@@ -2,7 +2,9 @@ package checks_test
 
 import (
 	"net"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -211,5 +213,27 @@ func TestKafka_BrokerClosedMidProbeFailsWithinTheDeadline(t *testing.T) {
 	k.Start()
 	if r := c.Run(); r.Err != nil {
 		t.Fatalf("first probe after the broker is back: %s", r.Message)
+	}
+}
+
+func TestKafka_TLS(t *testing.T) {
+	t.Parallel()
+	serverTLS, caFile := testCA(t)
+	k := testsvc.StartKafka(t, kfake.TLS(serverTLS), kfake.SeedTopics(1, "orders"))
+	keys := func(tlsKeys map[string]any) map[string]any {
+		return kafkaKeys(k.Addr(), map[string]any{"topics": []any{"orders"}, "tls": tlsKeys})
+	}
+	checkstest.New(t, "kafka", keys(map[string]any{"ca_file": caFile}), checkstest.Options{}).Passes(t)
+	checkstest.New(t, "kafka", keys(map[string]any{"ca_file": caFile, "server_name": "broker.test"}), checkstest.Options{}).Passes(t)
+	checkstest.New(t, "kafka", keys(map[string]any{"insecure_skip_verify": true}), checkstest.Options{}).Passes(t)
+	r := checkstest.New(t, "kafka", keys(map[string]any{}), checkstest.Options{}).Fails(t, "unavailable: TLS certificate not accepted: ")
+	t.Logf("system roots: %s", r.Message)
+	r = checkstest.New(t, "kafka", keys(map[string]any{"ca_file": caFile, "server_name": "other.test"}), checkstest.Options{}).Fails(t, "unavailable: TLS certificate not accepted: ")
+	t.Logf("wrong name: %s", r.Message)
+	r = checkstest.New(t, "kafka", kafkaKeys(k.Addr(), nil), checkstest.Options{Timeout: 2 * time.Second}).Fails(t, "unavailable: ")
+	t.Logf("plain to a TLS broker: %s", r.Message)
+	if _, err := checkstest.Build("kafka", keys(map[string]any{"ca_file": filepath.Join(t.TempDir(), "none.pem")}), checkstest.Options{}); err == nil ||
+		!strings.Contains(err.Error(), `key "tls.ca_file": cannot read: no such file or directory`) {
+		t.Errorf("missing ca_file: error %v", err)
 	}
 }

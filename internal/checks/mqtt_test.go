@@ -80,3 +80,15 @@ func TestMQTT_HungBrokerTimesOutAndRecovers(t *testing.T) {
 	srv.Resume()
 	c.Eventually(t, time.Second)
 }
+
+func TestMQTT_TLS(t *testing.T) {
+	t.Parallel()
+	_, caFile, certFile, keyFile := testCAFiles(t)
+	srv := testsvc.StartMosquitto(t, "", "", "certfile "+certFile, "keyfile "+keyFile)
+	checkstest.New(t, "mqtt", map[string]any{"url": "mqtts://" + srv.Addr(), "tls": map[string]any{"ca_file": caFile}, "round_trip_topic": "healthd/tls"}, checkstest.Options{}).Passes(t)
+	checkstest.New(t, "mqtt", map[string]any{"url": "mqtt://" + srv.Addr(), "tls": map[string]any{"ca_file": caFile, "server_name": "broker.test"}}, checkstest.Options{}).Passes(t)
+	r := checkstest.New(t, "mqtt", map[string]any{"url": "ssl://" + srv.Addr()}, checkstest.Options{}).Fails(t, "unavailable: TLS certificate not accepted: ")
+	t.Logf("system roots: %s", r.Message)
+	r = checkstest.New(t, "mqtt", map[string]any{"url": "mqtt://" + srv.Addr()}, checkstest.Options{Timeout: 2 * time.Second}).Fails(t, "unavailable: ")
+	t.Logf("plain to a TLS listener: %s", r.Message)
+}

@@ -183,3 +183,15 @@ func TestNATS_TokenAndNkey(t *testing.T) {
 		t.Errorf("missing seed file: error %v", err)
 	}
 }
+
+func TestNATS_TLS(t *testing.T) {
+	t.Parallel()
+	_, caFile, certFile, keyFile := testCAFiles(t)
+	srv := testsvc.StartNATS(t, "", "", "--tls", "--tlscert", certFile, "--tlskey", keyFile)
+	checkstest.New(t, "nats", map[string]any{"url": "tls://" + srv.Addr(), "tls": map[string]any{"ca_file": caFile}}, checkstest.Options{}).Passes(t)
+	checkstest.New(t, "nats", map[string]any{"url": "nats://" + srv.Addr(), "tls": map[string]any{"ca_file": caFile, "server_name": "broker.test"}}, checkstest.Options{}).Passes(t)
+	r := checkstest.New(t, "nats", map[string]any{"url": "tls://" + srv.Addr()}, checkstest.Options{}).Fails(t, "unavailable: TLS certificate not accepted: ")
+	t.Logf("system roots: %s", r.Message)
+	r = checkstest.New(t, "nats", map[string]any{"url": "nats://" + srv.Addr()}, checkstest.Options{}).Fails(t, "unavailable: ")
+	t.Logf("plain to a TLS server: %s", r.Message)
+}

@@ -35,8 +35,9 @@ type Mosquitto struct {
 }
 
 // StartMosquitto starts `mosquitto -c CONF`; with a user, anonymous access
-// is off and a password_file made by mosquitto_passwd holds the user.
-func StartMosquitto(t testing.TB, user, password string) *Mosquitto {
+// is off and a password_file made by mosquitto_passwd holds the user. Extra
+// lines go to the listener's part of the config (certfile, keyfile…).
+func StartMosquitto(t testing.TB, user, password string, extra ...string) *Mosquitto {
 	NeedsServer(t)
 	t.Helper()
 	bin := "/usr/sbin/mosquitto"
@@ -47,7 +48,11 @@ func StartMosquitto(t testing.TB, user, password string) *Mosquitto {
 	m := &Mosquitto{User: user, Password: password}
 	conf := filepath.Join(dir, "mosquitto.conf")
 	m.serverProc = newServerProc(t, "mosquitto", func() []string { return []string{bin, "-c", conf} })
-	body := fmt.Sprintf("listener %d 127.0.0.1\npersistence false\nlog_dest stderr\nuser root\n", m.port)
+	body := fmt.Sprintf("listener %d 127.0.0.1\n", m.port)
+	for _, l := range extra {
+		body += l + "\n"
+	}
+	body += "persistence false\nlog_dest stderr\nuser root\n"
 	if user == "" {
 		body += "allow_anonymous true\n"
 	} else {
