@@ -1,7 +1,10 @@
 package testsvc
 
 import (
+	"bytes"
+	"fmt"
 	"net"
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -92,6 +95,24 @@ func (p *serverProc) Hang() {
 		p.t.Fatalf("testsvc: %s is not running", p.name)
 	}
 	p.cmd.Process.Signal(syscall.SIGSTOP)
+	// The signal is delivered asynchronously: wait until the kernel shows
+	// the process stopped, or a probe right after could still be answered.
+	stat := fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		b, err := os.ReadFile(stat)
+		if err != nil {
+			p.t.Fatalf("testsvc: %s: %v", p.name, err)
+		}
+		// pid (comm) STATE …: comm may hold spaces, so read after the last ')'.
+		if f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:])); len(f) > 0 && (f[0] == "T" || f[0] == "t") {
+			return
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("testsvc: %s not stopped 5s after SIGSTOP", p.name)
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // Resume continues a hung server (SIGCONT).
