@@ -62,6 +62,7 @@ func dependencies() []dependency {
 		// so the proxies stand where a broker would; kfake (in-process)
 		// advertises its own address, which only the round trip would use.
 		{typ: "kafka", upstream: fixed(`brokers: ["%s"], topics: [orders]`, func(t *testing.T) string {
+			testsvc.NeedsServer(t) // in-process, but the suite is the server tier: -short stays quick
 			return testsvc.StartKafka(t, kfake.SeedTopics(1, "orders")).Addr()
 		})},
 		{typ: "nats", upstream: fixed(`url: "nats://%s"`, func(t *testing.T) string { return testsvc.MachineNATS(t) })},
