@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kfake"
+
 	"github.com/healthd/healthd/internal/checks"
 	"github.com/healthd/healthd/internal/config"
 	"github.com/healthd/healthd/internal/daemon"
@@ -94,6 +96,17 @@ func dependencies() []dependency {
 			return addr, `address: "%s", server_name: upstream.test, ca_file: "` + ca.File + `"`
 		}},
 		{typ: "grpc", upstream: fixed(`address: "%s"`, func(t *testing.T) string { return testsvc.StartGRPC(t, nil).Addr() })},
+		// kafka: the check asks the listed brokers themselves for metadata,
+		// so the proxies stand where a broker would; kfake (in-process)
+		// advertises its own address, which only the round trip would use.
+		{typ: "kafka", upstream: fixed(`brokers: ["%s"], topics: [orders]`, func(t *testing.T) string {
+			testsvc.NeedsServer(t) // in-process, but the suite is the server tier: -short stays quick
+			return testsvc.StartKafka(t, kfake.SeedTopics(1, "orders")).Addr()
+		})},
+		{typ: "nats", upstream: fixed(`url: "nats://%s"`, func(t *testing.T) string { return testsvc.MachineNATS(t) })},
+		{typ: "mqtt", upstream: fixed(`url: "mqtt://%s", round_trip_topic: healthd/faults`, func(t *testing.T) string {
+			return testsvc.StartMosquitto(t, "", "").Addr()
+		})},
 	}
 }
 

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kfake"
+
 	"github.com/healthd/healthd/internal/testsvc"
 )
 
@@ -58,11 +60,12 @@ func echoServer(t *testing.T, status int) string {
 //
 // The mysql checks use the machine's MariaDB, whose root has no password:
 // any password is the wrong one.
-func secretConfig(t *testing.T, logFormat string, pg *testsvc.Postgres, rd *testsvc.Redis, gw *testsvc.VersityGW, mail *testsvc.SMTP, mailCA, echo, hook string) string {
+func secretConfig(t *testing.T, logFormat string, pg *testsvc.Postgres, rd *testsvc.Redis, gw *testsvc.VersityGW, mail *testsvc.SMTP, mailCA, echo, hook string, br brokers) string {
 	pw := knownPassword
 	testsvc.MachineMySQL(t)
 	mysqlAddr := testsvc.MachineMySQLAddr
-	return fmt.Sprintf(`server:
+	return brokerSecretChecks(t, br, fmt.Sprintf(`server:
+
   listen: 127.0.0.1:0
   log_format: %[1]s
   log_level: debug
@@ -108,17 +111,49 @@ checks:
   - {name: mail, type: smtp, groups: [deps], address: "%[14]s", starttls: true, ca_file: "%[15]s", username: healthd, password: %[2]s}
   - {name: mail-refused, type: smtp, groups: [deps], address: "%[7]s", starttls: true, username: healthd, password: %[2]s}
 `, logFormat, pw, echo, hook, pg.Addr(), pg.Port(), testsvc.RefusedAddr(t), rd.Addr(), testsvc.RabbitMQ(t), gw.Bucket, gw.Addr, gw.AccessKey, mysqlAddr,
-		mail.Addr, mailCA)
+		mail.Addr, mailCA))
+}
+
+// brokers are the message brokers of secretConfig, each with its own
+// credentials, which the checks' (knownPassword) do not match.
+type brokers struct {
+	kafka *testsvc.Kafka
+	nats  *testsvc.NATS
+	mqtt  *testsvc.Mosquitto
+}
+
+func startBrokers(t *testing.T) brokers {
+	return brokers{
+		kafka: testsvc.StartKafka(t, kfake.EnableSASL(), kfake.Superuser("SCRAM-SHA-256", "healthd", "the-right-password")),
+		nats:  testsvc.StartNATS(t, "healthd", "the-right-password"),
+		mqtt:  testsvc.StartMosquitto(t, "healthd", "the-right-password"),
+	}
+}
+
+// brokerSecretChecks appends the broker checks to a config's checks.
+func brokerSecretChecks(t *testing.T, br brokers, cfg string) string {
+	pw, refused := knownPassword, testsvc.RefusedAddr(t)
+	return cfg + fmt.Sprintf(`  - {name: kafka-sasl, type: kafka, groups: [deps], brokers: ["%[2]s"], sasl: {mechanism: scram-sha-256, username: healthd, password: %[1]s}}
+  - {name: kafka-plain-refused, type: kafka, groups: [deps], brokers: ["%[5]s"], sasl: {mechanism: plain, username: healthd, password: %[1]s}}
+  - {name: nats-url, type: nats, groups: [deps], url: "nats://healthd:%[1]s@%[3]s"}
+  - {name: nats-keys, type: nats, groups: [deps], url: "nats://%[3]s", username: healthd, password: %[1]s}
+  - {name: nats-token-refused, type: nats, groups: [deps], url: "nats://%[5]s", token: %[1]s}
+  - {name: mqtt-pass, type: mqtt, groups: [deps], url: "mqtt://%[4]s", username: healthd, password: %[1]s, round_trip_topic: healthd/secrets}
+  - {name: mqtt-refused, type: mqtt, groups: [deps], url: "mqtt://%[5]s", username: healthd, password: %[1]s}
+`, pw, br.kafka.Addr(), br.nats.Addr(), br.mqtt.Addr(), refused)
+
 }
 
 // checkNames are the checks of secretConfig.
 var checkNames = []string{"pg-url", "pg-kv", "pg-refused", "redis-pass", "redis-user", "redis-refused", "web", "web-refused",
 	"mq", "mq-refused", "workers", "workers-redis", "bucket", "bucket-refused", "sql-pg", "sql-mysql", "sql-refused",
-	"my-dsn", "my-url", "my-refused", "plugin", "plugin-argv", "mail", "mail-refused"}
+	"my-dsn", "my-url", "my-refused", "plugin", "plugin-argv", "mail", "mail-refused",
+	"kafka-sasl", "kafka-plain-refused", "nats-url", "nats-keys", "nats-token-refused", "mqtt-pass", "mqtt-refused"}
 
 // topologyCheckNames are the checks of secretConfig for the redis type's
 // Sentinel and Cluster topologies.
 var topologyCheckNames = []string{"sentinel-pass", "sentinel-refused", "cluster-pass", "cluster-refused"}
+
 
 // badConfigs are reloads that fail, each error near a password.
 func badConfigs(good string) map[string]string {
@@ -146,6 +181,11 @@ func badConfigs(good string) map[string]string {
   - {name: mail, type: smtp, address: "mail.internal", username: healthd, password: %[1]s, pasword: %[1]s}
   - {name: sentinel, type: redis, sentinels: ["127.0.0.1:26379"], sentinel_password: "%[1]s", password: "%[1]s"}
   - {name: cluster, type: redis, cluster_nodes: ["127.0.0.1"], url: "redis://:%[1]s@127.0.0.1:6379/0", password: "%[1]s"}
+  - {name: kafka, type: kafka, brokers: ["k:%[1]s"], sasl: {mechanism: "%[1]s", username: u, password: "%[1]s"}}
+  - {name: nats, type: nats, url: "nats://u:%[1]s@[::1/", token: "%[1]s"}
+  - {name: nats2, type: nats, url: "http://u:%[1]s@127.0.0.1:4222"}
+  - {name: mqtt, type: mqtt, url: "mqtt://u:%[1]s@127.0.0.1:1883", password: "%[1]s"}
+
 `, pw),
 		"not YAML": head + fmt.Sprintf("checks:\n  - {name: pg, type: postgres, dsn: \"postgres://postgres:%[1]s@h/db\"\n  - [%[1]s: {\n", pw),
 	}
@@ -169,9 +209,12 @@ func TestSecrets_KnownPasswordAppearsInNoResponseMetricOrLogLine(t *testing.T) {
 	mail := testsvc.StartSMTP(t, testsvc.SMTPOptions{Leaf: mailCA.Issue([]string{"127.0.0.1"}, time.Now().Add(30*24*time.Hour)),
 		User: "healthd", Password: "the-right-password"})
 
+	br := startBrokers(t)
+
 	for _, format := range []string{"json", "text"} {
 		t.Run(format+" logs", func(t *testing.T) {
-			good := secretConfig(t, format, pg, rd, gw, mail, mailCA.File, echo, hook)
+			good := secretConfig(t, format, pg, rd, gw, mail, mailCA.File, echo, hook, br)
+
 			path := filepath.Join(t.TempDir(), "healthd.yaml")
 			if err := os.WriteFile(path, []byte(good), 0o600); err != nil {
 				t.Fatal(err)
