@@ -154,7 +154,6 @@ var checkNames = []string{"pg-url", "pg-kv", "pg-refused", "redis-pass", "redis-
 // Sentinel and Cluster topologies.
 var topologyCheckNames = []string{"sentinel-pass", "sentinel-refused", "cluster-pass", "cluster-refused"}
 
-
 // badConfigs are reloads that fail, each error near a password.
 func badConfigs(good string) map[string]string {
 	pw := knownPassword
