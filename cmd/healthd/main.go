@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	iofs "io/fs"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -30,10 +31,15 @@ Usage:
   healthd check [--config FILE] [--group NAME] [--format text|json] [--url URL]
                                                    run the checks once; exit 0 healthy, 1 failing, 2 config error
   healthd validate [--config FILE]                 exit 0 for a valid config, 2 listing every error
+  healthd config [--config FILE]                   print the config as healthd runs it, secrets redacted
+  healthd init [--output FILE]                     write the config the environment implies
   healthd schema                                   print the JSON Schema of the config file
   healthd version
 
---config defaults to $HEALTHD_CONFIG, then configs/healthd.yaml.
+--config defaults to $HEALTHD_CONFIG, then configs/healthd.yaml. When neither
+exists, healthd builds its checks from the environment (DATABASE_URL,
+REDIS_URL, CACHE_URL, CELERY_BROKER_URL, AWS_STORAGE_BUCKET_NAME…; see
+docs/zero-config.md) unless HEALTHD_FROM_ENV=false.
 `
 
 func main() {
@@ -50,6 +56,21 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.Usage = func() { fmt.Fprint(stderr, usage) }
 	cfgPath := fs.String("config", defaultConfig(), "config file")
 	overrides := config.NewOverrides()
+	// fromEnv reports whether the config comes from the environment: no
+	// --config, no $HEALTHD_CONFIG, no file at the default path.
+	fromEnv := func() bool {
+		if fs.Changed("config") || os.Getenv("HEALTHD_CONFIG") != "" {
+			return false
+		}
+		if v, ok := os.LookupEnv("HEALTHD_FROM_ENV"); ok && v != "true" && v != "1" {
+			return false
+		}
+		_, err := os.Stat(*cfgPath)
+		return errors.Is(err, iofs.ErrNotExist)
+	}
+	options := func() daemon.Options {
+		return daemon.Options{ConfigPath: *cfgPath, FromEnv: fromEnv(), Overrides: overrides, Version: buildVersion(), Stderr: stderr}
+	}
 
 	switch cmd {
 	case "serve":
@@ -60,7 +81,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 		defer stop()
-		err := daemon.Serve(ctx, daemon.Options{ConfigPath: *cfgPath, Overrides: overrides, Version: buildVersion(), Stderr: stderr})
+		err := daemon.Serve(ctx, options())
 		if err != nil {
 			fmt.Fprintln(stderr, err)
 			var ce *daemon.ConfigError
@@ -85,14 +106,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 		defer stop()
 		return runCheck(ctx, checkOptions{
-			Options: daemon.Options{ConfigPath: *cfgPath, Overrides: overrides, Version: buildVersion(), Stderr: stderr},
+			Options: options(),
 			Group:   *group, Format: *format, URL: *url, Timeout: *timeout, Stdout: stdout,
 		})
 	case "validate":
 		if err := fs.Parse(args); err != nil {
 			return daemon.ExitConfig
 		}
-		cfg, err := daemon.Load(daemon.Options{ConfigPath: *cfgPath, Overrides: overrides}, nil)
+		cfg, err := daemon.Load(options(), nil)
 		if err != nil {
 			fmt.Fprintln(stderr, err)
 			return daemon.ExitConfig
@@ -105,6 +126,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(stdout, "%s: valid, %d checks\n", cfg.File, len(cfg.Checks))
 		return 0
+	case "config":
+		fs.String("listen", "", "listen address (overrides server.listen), as for serve")
+		overrides.BindPFlag("server.listen", fs.Lookup("listen"))
+		if err := fs.Parse(args); err != nil {
+			return daemon.ExitConfig
+		}
+		return printConfig(options(), stdout, stderr)
+	case "init":
+		output := fs.StringP("output", "o", "", "write to this file (refused if it exists) instead of standard output")
+		if err := fs.Parse(args); err != nil {
+			return daemon.ExitConfig
+		}
+		return initConfig(*output, stdout, stderr)
 	case "schema":
 		if err := fs.Parse(args); err != nil {
 			return daemon.ExitConfig

@@ -27,11 +27,14 @@ import (
 // Options configure Serve.
 type Options struct {
 	ConfigPath string
-	Overrides  *viper.Viper     // flags and HEALTHD_* variables
-	Registry   *checks.Registry // nil: checks.Builtin()
-	Version    string
-	Stderr     io.Writer         // log output
-	Ready      func(addr string) // called once the listener is open (tests)
+	// FromEnv builds the config from the environment (config.FromEnv)
+	// instead of reading ConfigPath: the zero-config sidecar.
+	FromEnv   bool
+	Overrides *viper.Viper     // flags and HEALTHD_* variables
+	Registry  *checks.Registry // nil: checks.Builtin()
+	Version   string
+	Stderr    io.Writer         // log output
+	Ready     func(addr string) // called once the listener is open (tests)
 	// OnReload is told the outcome of every reload (SIGHUP, file change,
 	// POST /-/reload), e.g. for a metric; it must not block.
 	OnReload func(ok bool, err error)
@@ -65,11 +68,43 @@ func newLogger(w io.Writer, format string, level slog.Leveler) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, ho))
 }
 
-// Load reads the config with opts' registry and overrides.
+// Load reads the config with opts' registry and overrides: the file, or
+// with FromEnv the config the environment implies (logging, when logger is
+// set, which variable built which check).
 func Load(opts Options, logger *slog.Logger) (*config.Config, error) {
+	if opts.FromEnv {
+		cfg, err := loadFromEnv(opts, logger)
+		if err != nil {
+			return nil, &ConfigError{err}
+		}
+		return cfg, nil
+	}
 	cfg, err := config.Load(opts.ConfigPath, config.Options{Registry: opts.Registry, Overrides: opts.Overrides, Logger: logger})
 	if err != nil {
 		return nil, &ConfigError{err}
+	}
+	return cfg, nil
+}
+
+// loadFromEnv derives the config from the environment and loads it; its
+// errors name the variables, never their values.
+func loadFromEnv(opts Options, logger *slog.Logger) (*config.Config, error) {
+	d, err := config.FromEnv(os.LookupEnv)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := config.Parse(config.EnvFile, d.YAML, config.Options{Registry: opts.Registry, Overrides: opts.Overrides, Logger: logger})
+	if err != nil {
+		return nil, d.Explain(err)
+	}
+	if logger != nil {
+		for _, s := range d.Sources {
+			from := s.Var
+			if from == "" {
+				from = "(always)"
+			}
+			logger.Info("check from the environment", "check", s.Check, "type", s.Type, "variable", from)
+		}
 	}
 	return cfg, nil
 }
@@ -84,7 +119,7 @@ func Serve(ctx context.Context, opts Options) error {
 	boot := slog.New(slog.NewTextHandler(opts.Stderr, nil))
 	// The hash is taken before loading: were the file to change in
 	// between, the watcher would see a new hash and reload.
-	_, sum, _ := (&Reloader{path: opts.ConfigPath}).read()
+	_, sum, _ := (&Reloader{path: opts.ConfigPath, opts: opts}).read()
 	cfg, err := Load(opts, boot)
 	if err != nil {
 		return err
@@ -112,7 +147,7 @@ func Serve(ctx context.Context, opts Options) error {
 	rctx, stopReloads := context.WithCancel(ctx)
 	signalsDone := rl.handleSignals(rctx, opts.Signals)
 	var watchDone <-chan struct{}
-	if !opts.NoWatch {
+	if !opts.NoWatch && !opts.FromEnv { // the environment of a process does not change
 		if watchDone, err = rl.Watch(rctx, watchDebounce); err != nil {
 			logger.Warn("not reloading on config file changes (SIGHUP still reloads)", "err", err)
 		}

@@ -68,7 +68,11 @@ const notifyDrain = 5 * time.Second
 
 func newReloader(opts Options, srv *server.Server, logger *slog.Logger, level *slog.LevelVar) *Reloader {
 	host, _ := os.Hostname()
-	return &Reloader{path: opts.ConfigPath, opts: opts, srv: srv, logger: logger, level: level,
+	path := opts.ConfigPath
+	if opts.FromEnv {
+		path = config.EnvFile
+	}
+	return &Reloader{path: path, opts: opts, srv: srv, logger: logger, level: level,
 		stateLog: NewStateLog(logger), host: host}
 }
 
@@ -165,6 +169,13 @@ func (rl *Reloader) ReloadIfChanged() (bool, error) {
 // as its error, so the same failure is reported once. It reads at most
 // config.MaxFileSize: a huge file must not exhaust the serving daemon.
 func (rl *Reloader) read() ([]byte, [32]byte, error) {
+	if rl.opts.FromEnv {
+		d, err := config.FromEnv(os.LookupEnv)
+		if err != nil {
+			return nil, sha256.Sum256([]byte("unusable: " + err.Error())), err
+		}
+		return d.YAML, sha256.Sum256(d.YAML), nil
+	}
 	data, err := config.ReadFile(rl.path)
 	if err != nil {
 		return nil, sha256.Sum256([]byte("unreadable: " + err.Error())), err
@@ -199,10 +210,19 @@ func (rl *Reloader) reloadLocked(data []byte, sum [32]byte, rerr error) error {
 }
 
 func (rl *Reloader) apply(data []byte, rerr error) error {
+	if rerr != nil && rl.opts.FromEnv {
+		return rerr // the variables' errors
+	}
 	if rerr != nil {
 		return config.Errors{{File: rl.path, Msg: fmt.Sprintf("cannot read config: %v", rerr)}}
 	}
-	cfg, err := config.Parse(rl.path, data, config.Options{Registry: rl.opts.Registry, Overrides: rl.opts.Overrides, Logger: rl.logger})
+	var cfg *config.Config
+	var err error
+	if rl.opts.FromEnv {
+		cfg, err = loadFromEnv(rl.opts, nil)
+	} else {
+		cfg, err = config.Parse(rl.path, data, config.Options{Registry: rl.opts.Registry, Overrides: rl.opts.Overrides, Logger: rl.logger})
+	}
 	if err != nil {
 		return err
 	}

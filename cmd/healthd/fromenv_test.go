@@ -1,0 +1,195 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/healthd/healthd/internal/daemon"
+	"github.com/healthd/healthd/internal/testsvc"
+)
+
+// appEnv is the environment of a Django app's container whose dependencies
+// are this machine's servers (and an S3 server, a memcached and a Celery
+// worker the test starts): what healthd reads with no config file.
+func appEnv(t *testing.T) map[string]string {
+	t.Helper()
+	testsvc.MachinePostgres(t)
+	gw := testsvc.StartVersityGW(t)
+	testsvc.LockCeleryVhost(t)
+	testsvc.StartCeleryWorker(t, "../../internal/checks/testdata", "celeryapp")
+	return map[string]string{
+		"DATABASE_URL":            "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable",
+		"REDIS_URL":               "redis://" + testsvc.MachineRedis(t) + "/0",
+		"CACHE_URL":               "memcache://" + testsvc.StartMemcached(t).Addr(),
+		"CELERY_BROKER_URL":       testsvc.CeleryBrokerURL,
+		"AWS_STORAGE_BUCKET_NAME": gw.Bucket,
+		"AWS_S3_ENDPOINT_URL":     gw.Endpoint,
+		"AWS_S3_REGION_NAME":      gw.Region,
+		"AWS_S3_ADDRESSING_STYLE": "path",
+		"AWS_ACCESS_KEY_ID":       gw.AccessKey,
+		"AWS_SECRET_ACCESS_KEY":   gw.SecretKey,
+		"DISK_USAGE_MAX":          "100",
+		"MEMORY_MIN":              "0",
+	}
+}
+
+// zeroConfig runs `healthd check --format json` in an empty directory with
+// env as the only configuration, and returns its exit code and each check's
+// status, or its message when it did not pass.
+func zeroConfig(t *testing.T, env map[string]string, args ...string) (int, map[string]string, string) {
+	t.Helper()
+	t.Chdir(t.TempDir()) // no configs/healthd.yaml here
+	t.Setenv("HEALTHD_CONFIG", "")
+	for _, k := range []string{"DATABASE_URL", "REDIS_URL", "CACHE_URL", "CELERY_BROKER_URL", "BROKER_URL", "AWS_STORAGE_BUCKET_NAME",
+		"AWS_S3_ENDPOINT_URL", "AWS_S3_REGION_NAME", "AWS_S3_ADDRESSING_STYLE", "DISK_USAGE_MAX", "MEMORY_MIN", "HEALTHD_FROM_ENV"} {
+		t.Setenv(k, "")
+		os.Unsetenv(k)
+	}
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
+	var out, errb bytes.Buffer
+	code := run(append([]string{"check", "--format", "json"}, args...), &out, &errb)
+	got := map[string]string{}
+	if code != daemon.ExitConfig {
+		var doc struct {
+			Checks []struct{ Name, Status, Message string }
+		}
+		if err := json.Unmarshal(out.Bytes(), &doc); err != nil {
+			t.Fatalf("exit %d, output is not healthd check's JSON: %v\n%s\n%s", code, err, out.String(), errb.String())
+		}
+		for _, c := range doc.Checks {
+			got[c.Name] = c.Status
+			if c.Status != "passing" {
+				got[c.Name] = c.Message
+			}
+		}
+	}
+	return code, got, errb.String()
+}
+
+// With no config file, a Django app's environment builds one check per
+// dependency, named as django-health-check names them, and each passes
+// against the real server; a variable pointing at a stopped server fails
+// that check only.
+func TestZeroConfig_AppEnvironmentChecksEveryDependency(t *testing.T) {
+	testsvc.NeedsServer(t)
+	env := appEnv(t)
+	code, got, stderr := zeroConfig(t, env)
+	want := []string{"CacheBackend", "CeleryPingHealthCheck", "DatabaseBackend", "DiskUsage", "MemoryUsage", "RabbitMQHealthCheck",
+		"RedisHealthCheck", "S3Boto3StorageHealthCheck"}
+	if keys := slices.Sorted(maps.Keys(got)); fmt.Sprint(keys) != fmt.Sprint(want) {
+		t.Errorf("checks = %v\nwant     %v", keys, want)
+	}
+	for name, status := range got {
+		if status != "passing" {
+			t.Errorf("%s: %s", name, status)
+		}
+	}
+	if code != daemon.ExitOK {
+		t.Errorf("exit %d, want 0\n%s", code, stderr)
+	}
+
+	down := maps.Clone(env)
+	down["REDIS_URL"] = "redis://" + testsvc.RefusedAddr(t) + "/0"
+	code, got, stderr = zeroConfig(t, down)
+	if code != daemon.ExitFailed {
+		t.Errorf("with Redis stopped: exit %d, want 1\n%s", code, stderr)
+	}
+	for name, status := range got {
+		switch {
+		case name == "RedisHealthCheck" && !strings.Contains(status, "connection refused"):
+			t.Errorf("RedisHealthCheck = %q, want connection refused", status)
+		case name != "RedisHealthCheck" && status != "passing":
+			t.Errorf("%s = %q with only Redis stopped", name, status)
+		}
+	}
+}
+
+// A variable that is set but unusable stops healthd with exit 2 and a
+// message naming it, without its value; HEALTHD_FROM_ENV=false turns the
+// derivation off; a config file wins over the environment.
+func TestZeroConfig_BadVariableOffSwitchAndFile(t *testing.T) {
+	code, _, stderr := zeroConfig(t, map[string]string{"DATABASE_URL": "oracle://app:s3cr3t@db/app"})
+	if code != daemon.ExitConfig || !strings.Contains(stderr, `DATABASE_URL: has scheme "oracle"`) {
+		t.Errorf("exit %d, stderr %q; want 2 naming DATABASE_URL", code, stderr)
+	}
+	if strings.Contains(stderr, "s3cr3t") {
+		t.Errorf("stderr shows the value: %q", stderr)
+	}
+
+	code, _, stderr = zeroConfig(t, map[string]string{"HEALTHD_FROM_ENV": "false"})
+	if code != daemon.ExitConfig || !strings.Contains(stderr, "configs/healthd.yaml") {
+		t.Errorf("HEALTHD_FROM_ENV=false without a file: exit %d, stderr %q; want 2 naming the missing file", code, stderr)
+	}
+
+	dir, _ := os.Getwd()
+	file := filepath.Join(dir, "own.yaml")
+	if err := os.WriteFile(file, []byte("checks: [{name: mine, type: memory, min_available_mb: 0}]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, got, stderr := zeroConfig(t, map[string]string{"DATABASE_URL": "oracle://x@y/z"}, "--config", file)
+	if code != daemon.ExitOK || len(got) != 1 || got["mine"] != "passing" {
+		t.Errorf("with --config: exit %d, %v, %s; want only the file's check", code, got, stderr)
+	}
+}
+
+// healthd init writes the config the environment implies with every value
+// as ${VAR}; it loads, and healthd config shows it as it runs, the
+// password redacted.
+func TestInitAndConfig(t *testing.T) {
+	t.Chdir(t.TempDir())
+	t.Setenv("HEALTHD_CONFIG", "")
+	t.Setenv("DATABASE_URL", "postgres://app:s3cr3t-pw@db.internal:5432/app")
+	t.Setenv("REDIS_URL", "redis://:s3cr3t-pw@cache:6379/0")
+	var out, errb bytes.Buffer
+	if code := run([]string{"init", "--output", "healthd.yaml"}, &out, &errb); code != 0 {
+		t.Fatalf("init: exit %d: %s", code, errb.String())
+	}
+	b, err := os.ReadFile("healthd.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"dsn: ${DATABASE_URL}", "url: ${REDIS_URL}", "name: DatabaseBackend", "name: RedisHealthCheck"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("init's file lacks %q:\n%s", want, b)
+		}
+	}
+	if strings.Contains(string(b), "s3cr3t") || strings.Contains(string(b), "db.internal") {
+		t.Errorf("init wrote a value:\n%s", b)
+	}
+	if code := run([]string{"init", "--output", "healthd.yaml"}, &out, &errb); code == 0 {
+		t.Error("init overwrote an existing file")
+	}
+	out.Reset()
+	errb.Reset()
+	if code := run([]string{"validate", "--config", "healthd.yaml"}, &out, &errb); code != 0 {
+		t.Errorf("validate of init's file: exit %d: %s", code, errb.String())
+	}
+	for _, args := range [][]string{{"config", "--config", "healthd.yaml"}, {"config"}} {
+		out.Reset()
+		errb.Reset()
+		if args[len(args)-1] == "config" {
+			os.Remove("healthd.yaml") // from the environment, as with no file
+		}
+		if code := run(append(args, "--listen", ":9999"), &out, &errb); code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, errb.String())
+		}
+		got := out.String()
+		for _, want := range []string{"postgres://app:****@db.internal:5432/app", `listen: ":9999" # from --listen`} {
+			if !strings.Contains(got, want) {
+				t.Errorf("%v lacks %q:\n%s", args, want, got)
+			}
+		}
+		if strings.Contains(got, "s3cr3t") {
+			t.Errorf("%v shows a password:\n%s", args, got)
+		}
+	}
+}
