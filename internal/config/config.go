@@ -346,6 +346,10 @@ func flatten(err error) []error {
 
 var nameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
 
+// checkNameRe is nameRe with spaces and ':' inside, so that a check can
+// keep the key django-health-check 3.x gives it ("Cache backend: default").
+var checkNameRe = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9_.: -]{0,62}[A-Za-z0-9_.:-])?$`)
+
 func (l *loader) parse(data []byte) *Config {
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -893,7 +897,7 @@ func (l *loader) checks(cfg *Config, e entry) {
 	names := map[string]int{}
 	for i, n := range e.node.Content {
 		label := fmt.Sprintf("#%d", i+1)
-		if nm := scalarValue(n, "name"); nameRe.MatchString(nm) {
+		if nm := scalarValue(n, "name"); checkNameRe.MatchString(nm) {
 			label = fmt.Sprintf("%q", nm) // before decoding: errors of decoding name the check too
 		}
 		if n.Kind != yaml.MappingNode {
@@ -965,8 +969,8 @@ func (l *loader) check(cfg *Config, entries map[string]entry, node *yaml.Node, l
 	if k.Name != nil {
 		c.Name = *k.Name
 	}
-	if c.Name != "" && !nameRe.MatchString(c.Name) {
-		p.Add("name", "must be 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit")
+	if c.Name != "" && !checkNameRe.MatchString(c.Name) {
+		p.Add("name", "must be 1 to 64 letters, digits, '.', '_', '-', ':' or spaces, starting with a letter or digit and not ending with a space")
 	}
 	for i, g := range c.Groups {
 		if !nameRe.MatchString(g) || g == "check" || g == "metrics" {

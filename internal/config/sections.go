@@ -235,7 +235,7 @@ func (Headers) ParamKind() string { return "mapping of names to strings" }
 // checkKeys are the keys of every entry of checks:, besides its type's own.
 type checkKeys struct {
 	// Name is nil when not set: the name is then the type.
-	Name   *string  `key:"name" doc:"unique; 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit (default: the type)"`
+	Name   *string  `key:"name" doc:"unique; 1 to 64 letters, digits, '.', '_', '-', ':' or spaces, starting with a letter or digit (default: the type); spaces and ':' keep django-health-check 3.x keys such as \"Cache backend: default\""`
 	Type   string   `key:"type" required:"true" doc:"the check type"`
 	Groups []string `key:"groups" doc:"groups this check belongs to, each served at /ht/<group>/ (letters, digits, '.', '_' or '-')"`
 	Defaults
