@@ -13,8 +13,9 @@ RUN CGO_ENABLED=0 GOOS=linux go build -trimpath -ldflags "-s -w" -o /out/healthd
 
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/healthd /healthd
-COPY configs/healthd.yaml /etc/healthd/healthd.yaml
-ENV HEALTHD_CONFIG=/etc/healthd/healthd.yaml
+# No config file: healthd builds its checks from the container's environment
+# (DATABASE_URL, REDIS_URL…; docs/zero-config.md). Mount one and pass
+# --config (or set HEALTHD_CONFIG) to use a file instead.
 # distroless's nonroot user (65532); the checks need no privileges.
 USER 65532:65532
 EXPOSE 8000

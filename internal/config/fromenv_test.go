@@ -2,6 +2,7 @@ package config_test
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 
@@ -122,5 +123,35 @@ func TestFromEnv_LoadErrorsNameTheVariable(t *testing.T) {
 	}
 	if strings.Contains(got, "s3cr3t") {
 		t.Errorf("error shows the password: %q", got)
+	}
+}
+
+// healthd init's file carries the comments of configs/healthd.yaml for the
+// settings the two share.
+func TestFromEnv_CommentsAreTheDefaultConfigs(t *testing.T) {
+	d, err := config.FromEnv(envOf(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	def, err := os.ReadFile("../../configs/healthd.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, line := range strings.Split(string(d.YAML), "\n") {
+		key, comment, ok := strings.Cut(line, "#")
+		if !ok || strings.TrimSpace(key) == "" || strings.HasPrefix(strings.TrimSpace(key), "- name:") {
+			continue // a comment line of its own, or a check's source
+		}
+		if strings.Contains(line, "${") {
+			continue // listen: the derived config's own
+		}
+		n++
+		if !strings.Contains(string(def), "# "+strings.TrimSpace(comment)) {
+			t.Errorf("comment %q is not configs/healthd.yaml's", comment)
+		}
+	}
+	if n < 4 {
+		t.Errorf("only %d commented settings", n)
 	}
 }

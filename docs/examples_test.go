@@ -1,0 +1,159 @@
+// Package docs holds the test of the examples under docs/examples/: each
+// YAML file there is loaded as what it is, so the guides cannot drift from
+// what healthd accepts.
+package docs
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/healthd/healthd/internal/config"
+)
+
+// sampleEnv stands in for the variables the examples read.
+var sampleEnv = map[string]string{
+	"DATABASE_URL":       "postgres://app:pw@db.internal:5432/app",
+	"MEMCACHED_LOCATION": "cache.internal:11211",
+	"MEDIA_ROOT":         "/srv/media",
+	"DJANGO_PROJECT_DIR": "/srv/app",
+	"REDIS_URL":          "redis://cache.internal:6379/0",
+	"BROKER_URL":         "amqp://app:pw@mq.internal:5672/",
+}
+
+func lookup(k string) (string, bool) { v, ok := sampleEnv[k]; return v, ok }
+
+// Every healthd config under docs/examples loads as healthd validate loads
+// it; every Kubernetes example's probes ask for paths and ports a healthd
+// container of the same pod serves (or, for the "before" form, the app's).
+func TestExamples_Load(t *testing.T) {
+	files, err := filepath.Glob("examples/*.yaml")
+	if err != nil || len(files) < 3 {
+		t.Fatalf("examples: %v %v", files, err)
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.HasPrefix(filepath.Base(f), "kubernetes-") {
+				checkManifest(t, data)
+				return
+			}
+			if _, err := config.Parse(f, data, config.Options{LookupEnv: lookup}); err != nil {
+				t.Errorf("%v", err)
+			}
+		})
+	}
+}
+
+type manifest struct {
+	Spec struct {
+		Template struct {
+			Spec struct {
+				Containers []struct {
+					Name  string   `yaml:"name"`
+					Args  []string `yaml:"args"`
+					Ports []struct {
+						Name          string `yaml:"name"`
+						ContainerPort int    `yaml:"containerPort"`
+					} `yaml:"ports"`
+					Env []struct {
+						Name string `yaml:"name"`
+					} `yaml:"env"`
+					ReadinessProbe *struct {
+						HTTPGet struct {
+							Path string `yaml:"path"`
+							Port any    `yaml:"port"`
+						} `yaml:"httpGet"`
+					} `yaml:"readinessProbe"`
+				} `yaml:"containers"`
+			} `yaml:"spec"`
+		} `yaml:"template"`
+	} `yaml:"spec"`
+}
+
+// checkManifest checks that the readiness probe's port is a port of the pod
+// and, when a healthd container runs with no config file, that it serves
+// the probe: zero-config healthd listens on :8000 and serves /ht/, and the
+// app's variables give it its checks.
+func checkManifest(t *testing.T, data []byte) {
+	t.Helper()
+	var m manifest
+	if err := yaml.Unmarshal(data, &m); err != nil {
+		t.Fatal(err)
+	}
+	ports := map[int]string{}
+	var healthd, app []string
+	for _, c := range m.Spec.Template.Spec.Containers {
+		for _, p := range c.Ports {
+			ports[p.ContainerPort] = c.Name
+		}
+		var env []string
+		for _, e := range c.Env {
+			env = append(env, e.Name)
+		}
+		if c.Name == "healthd" {
+			healthd = env
+			for _, a := range c.Args {
+				if strings.HasPrefix(a, "--config") {
+					t.Errorf("the healthd container passes %s: the example is the zero-config sidecar", a)
+				}
+			}
+		} else {
+			app = env
+		}
+	}
+	for _, c := range m.Spec.Template.Spec.Containers {
+		if c.ReadinessProbe == nil {
+			continue
+		}
+		port, ok := c.ReadinessProbe.HTTPGet.Port.(int)
+		if !ok {
+			t.Fatalf("%s: readiness probe port %v is not a number", c.Name, c.ReadinessProbe.HTTPGet.Port)
+		}
+		owner, ok := ports[port]
+		if !ok {
+			t.Errorf("%s: readiness probe on port %d, which no container of the pod declares", c.Name, port)
+		}
+		if healthd != nil {
+			if owner != "healthd" || port != 8000 || c.ReadinessProbe.HTTPGet.Path != "/ht/" {
+				t.Errorf("%s: readiness probe %s on %d (%s); want healthd's /ht/ on 8000", c.Name, c.ReadinessProbe.HTTPGet.Path, port, owner)
+			}
+		}
+	}
+	if healthd == nil {
+		return
+	}
+	// The checks healthd builds from its variables: one for each of the
+	// app's dependency variables.
+	d, err := config.FromEnv(func(k string) (string, bool) {
+		for _, e := range healthd {
+			if e == k {
+				return sampleEnv[k], true
+			}
+		}
+		return "", false
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range app {
+		if d.Var(firstCheckOf(d, v)) == "" {
+			t.Errorf("the app has %s but healthd builds no check from it (give the healthd container the variable)", v)
+		}
+	}
+}
+
+func firstCheckOf(d *config.Derived, variable string) string {
+	for _, s := range d.Sources {
+		if s.Var == variable {
+			return s.Check
+		}
+	}
+	return ""
+}

@@ -1,0 +1,166 @@
+package django
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/healthd/healthd/internal/config"
+	"github.com/healthd/healthd/internal/runner"
+	"github.com/healthd/healthd/internal/server"
+	"github.com/healthd/healthd/internal/testsvc"
+)
+
+// python is Debian's Python, which has Django and django-health-check
+// (scripts/setup/django.sh); a pyenv one first on PATH would not.
+const python = "/usr/bin/python3"
+
+// createDatabase creates a database of its own on the machine's PostgreSQL
+// and drops it when the test ends.
+func createDatabase(t *testing.T) string {
+	t.Helper()
+	testsvc.MachinePostgres(t)
+	name := fmt.Sprintf("healthd_django_%d_%d", os.Getpid(), time.Now().UnixNano()%1e6)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, testsvc.MachinePostgresDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if c, err := pgx.Connect(ctx, testsvc.MachinePostgresDSN); err == nil {
+			c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+			c.Close(ctx)
+		}
+	})
+	return "postgres://postgres@127.0.0.1:5432/" + name + "?sslmode=disable"
+}
+
+// getJSON asks url for the flat JSON map, as a load balancer script does.
+func getJSON(t *testing.T, url string) (int, map[string]string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	req.Header.Set("Accept", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var m map[string]string
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatalf("%s: not the flat JSON map: %v\n%s", url, err, b)
+	}
+	return resp.StatusCode, m
+}
+
+// The guide's "before" (a Django project with django-health-check) and
+// "after" (healthd) answer /ht/ with the same JSON keys, each "working",
+// for the same PostgreSQL, memcached, file storage, Redis and RabbitMQ.
+func TestDjangoHealthCheckAndHealthdAgree(t *testing.T) {
+	testsvc.NeedsServer(t)
+	if out, err := exec.Command(python, "-c", "import django, health_check, pymemcache").CombinedOutput(); err != nil {
+		t.Fatalf("Django and django-health-check are needed (scripts/setup/django.sh installs them): %v: %s", err, out)
+	}
+	project, err := filepath.Abs("project")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{
+		"DATABASE_URL":            createDatabase(t),
+		"MEMCACHED_LOCATION":      testsvc.StartMemcached(t).Addr(),
+		"MEDIA_ROOT":              t.TempDir(),
+		"REDIS_URL":               "redis://" + testsvc.MachineRedis(t) + "/0",
+		"BROKER_URL":              "amqp://guest:guest@" + testsvc.RabbitMQ(t) + "/",
+		"DJANGO_PROJECT_DIR":      project,
+		"PATH":                    "/usr/bin:/bin", // Debian's python3 for healthd's exec check too
+		"PYTHONDONTWRITEBYTECODE": "1",
+	}
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
+	manage := func(args ...string) *exec.Cmd {
+		cmd := exec.Command(python, append([]string{"manage.py"}, args...)...)
+		cmd.Dir = project
+		return cmd
+	}
+	if out, err := manage("migrate", "--noinput").CombinedOutput(); err != nil {
+		t.Fatalf("manage.py migrate: %v\n%s", err, out)
+	}
+
+	port := testsvc.FreePort(t)
+	srv := manage("runserver", "127.0.0.1:"+strconv.Itoa(port), "--noreload")
+	var logs testsvc.Buffer
+	srv.Stdout, srv.Stderr = &logs, &logs
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
+	peerURL := fmt.Sprintf("http://127.0.0.1:%d/ht/", port)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(peerURL)
+		if err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Django did not answer at %s: %v\n%s", peerURL, err, logs.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	peerCode, peer := getJSON(t, peerURL)
+
+	cfg, err := config.Load("../../docs/examples/healthd-after.yaml", config.Options{})
+	if err != nil {
+		t.Fatalf("the guide's healthd-after.yaml: %v", err)
+	}
+	r, err := runner.New(cfg, runner.Options{WarningsAsErrors: cfg.HealthCheck.WarningsAsErrors})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	hs := server.New(server.Options{Version: "test"})
+	st, err := hs.NewState(cfg, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs.Swap(st)
+	ts := httptest.NewServer(hs)
+	t.Cleanup(ts.Close)
+	code, ours := getJSON(t, ts.URL+"/ht/")
+
+	t.Logf("django-health-check (%d): %v", peerCode, peer)
+	t.Logf("healthd (%d):             %v", code, ours)
+	if p, o := slices.Sorted(maps.Keys(peer)), slices.Sorted(maps.Keys(ours)); !slices.Equal(p, o) {
+		t.Errorf("JSON keys differ:\ndjango-health-check: %q\nhealthd:             %q", p, o)
+	}
+	for k, v := range peer {
+		if v != "working" || ours[k] != "working" {
+			t.Errorf("%s: django-health-check %q, healthd %q; want both working", k, v, ours[k])
+		}
+	}
+	if peerCode != 200 || code != 200 {
+		t.Errorf("status: django-health-check %d, healthd %d; want 200", peerCode, code)
+	}
+
+}
