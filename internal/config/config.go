@@ -374,7 +374,7 @@ func (l *loader) parse(data []byte) *Config {
 	}
 	top := l.mapping(root, "", "")
 	cfg := &Config{File: l.file}
-	sections := sectionNames()
+	sections := append(sectionNames(), keyChecksFromEnv)
 	for _, k := range sortedKeys(top) {
 		if !contains(sections, k) {
 			msg := "unknown section"
@@ -388,11 +388,74 @@ func (l *loader) parse(data []byte) *Config {
 	l.healthCheck(cfg, top["health_check"])
 	l.defaults(cfg, top["defaults"])
 	l.notify(cfg, top["notify"])
+	derived := l.checksFromEnv(top)
 	l.checks(cfg, top["checks"])
+	if derived != nil {
+		if es, ok := derived.Explain(l.errs).(Errors); ok {
+			l.errs = es
+		}
+	}
 	if len(l.errs) == 0 {
 		l.notifyChecks(cfg, top["notify"])
 	}
 	return cfg
+}
+
+// keyChecksFromEnv is the top-level key that adds the checks the
+// environment implies (FromEnv) to the file's.
+const keyChecksFromEnv = "checks_from_env"
+
+// checksFromEnv appends to top's checks the entries FromEnv derives when
+// checks_from_env is true, and returns the derivation (nil when off). The
+// derived entries have no line: their errors name the variable instead.
+func (l *loader) checksFromEnv(top map[string]entry) *Derived {
+	e, ok := top[keyChecksFromEnv]
+	if !ok {
+		return nil
+	}
+	on, isBool := e.value.(bool)
+	if !isBool {
+		l.errorf(e.line, "", keyChecksFromEnv, "must be true or false")
+		return nil
+	}
+	if !on {
+		return nil
+	}
+	d, err := FromEnv(l.opts.LookupEnv)
+	if err != nil {
+		var es Errors
+		if errors.As(err, &es) {
+			for _, e := range es {
+				e2 := *e
+				e2.File = l.file
+				l.errs = append(l.errs, &e2)
+			}
+		}
+		return nil
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(d.YAML, &doc); err != nil {
+		l.errorf(e.line, "", keyChecksFromEnv, "the derived checks do not parse: %v", err)
+		return nil
+	}
+	derived := mappingValue(doc.Content[0], "checks")
+	var zero func(n *yaml.Node)
+	zero = func(n *yaml.Node) {
+		n.Line = 0
+		for _, c := range n.Content {
+			zero(c)
+		}
+	}
+	zero(derived)
+	cur := top["checks"]
+	if cur.node == nil || cur.node.Tag == "!!null" {
+		cur = entry{line: e.line, node: &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq"}}
+	}
+	if cur.node.Kind == yaml.SequenceNode {
+		cur.node.Content = append(cur.node.Content, derived.Content...)
+	}
+	top["checks"] = cur
+	return d
 }
 
 // singleDocument reads the documents after the first and reports any that

@@ -155,3 +155,32 @@ func TestFromEnv_CommentsAreTheDefaultConfigs(t *testing.T) {
 		t.Errorf("only %d commented settings", n)
 	}
 }
+
+// With a file, checks_from_env: true adds the environment's checks to the
+// file's; an error in one of them names the variable.
+func TestFromEnv_ChecksFromEnvInAFile(t *testing.T) {
+	env := map[string]string{"REDIS_URL": "redis://cache:6379/0"}
+	cfg, err := config.Parse("f.yaml", []byte("checks_from_env: true\nchecks:\n  - {name: mine, type: tcp, address: \"h:1\"}\n"), config.Options{LookupEnv: envOf(env)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, c := range cfg.Checks {
+		got = append(got, c.Name)
+	}
+	if want := "[mine DiskUsage MemoryUsage RedisHealthCheck]"; fmt.Sprint(got) != want {
+		t.Errorf("checks = %v, want %s", got, want)
+	}
+	// Only the environment's checks, with no checks: of the file's own.
+	if _, err := config.Parse("f.yaml", []byte("checks_from_env: true\n"), config.Options{LookupEnv: envOf(env)}); err != nil {
+		t.Errorf("checks_from_env with no checks: %v", err)
+	}
+	_, err = config.Parse("f.yaml", []byte("checks_from_env: true\nchecks: [{name: RedisHealthCheck, type: memory}]\n"), config.Options{LookupEnv: envOf(env)})
+	if err == nil || !strings.Contains(err.Error(), "duplicate check name") {
+		t.Errorf("a file check named as a derived one: %v, want a duplicate name error", err)
+	}
+	_, err = config.Parse("f.yaml", []byte("checks_from_env: true\n"), config.Options{LookupEnv: envOf(map[string]string{"REDIS_URL": "redis://:s3cr3t@h:notaport/0"})})
+	if err == nil || !strings.HasPrefix(err.Error(), `REDIS_URL: check RedisHealthCheck: key "url": `) || strings.Contains(err.Error(), "s3cr3t") {
+		t.Errorf("error = %v, want one naming REDIS_URL and not the password", err)
+	}
+}

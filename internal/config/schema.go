@@ -24,14 +24,20 @@ func Schema(reg *checks.Registry) map[string]any {
 			props[s.name] = sc
 		}
 	}
+	props[keyChecksFromEnv] = map[string]any{"type": "boolean",
+		"description": "also build the checks the environment implies (DATABASE_URL, REDIS_URL…; docs/zero-config.md)"}
 	return map[string]any{
 		"$schema":              "https://json-schema.org/draft/2020-12/schema",
 		"$id":                  "https://github.com/healthd/healthd/healthd.schema.json",
 		"title":                "healthd configuration",
 		"type":                 "object",
 		"additionalProperties": false,
-		"required":             []string{"checks"},
-		"properties":           props,
+		// checks: may be left out when the environment gives them.
+		"anyOf": []any{
+			map[string]any{"required": []string{"checks"}},
+			map[string]any{"required": []string{keyChecksFromEnv}, "properties": map[string]any{keyChecksFromEnv: map[string]any{"const": true}}},
+		},
+		"properties": props,
 	}
 }
 
