@@ -346,6 +346,10 @@ func flatten(err error) []error {
 
 var nameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
 
+// ReservedNamePrefix starts the keys healthd adds to the JSON map itself
+// ("healthd:shutdown"), so no check may take one.
+const ReservedNamePrefix = "healthd:"
+
 // checkNameRe is nameRe with spaces and ':' inside, so that a check can
 // keep the key django-health-check 3.x gives it ("Cache backend: default").
 var checkNameRe = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9_.: -]{0,62}[A-Za-z0-9_.:-])?$`)
@@ -1034,6 +1038,8 @@ func (l *loader) check(cfg *Config, entries map[string]entry, node *yaml.Node, l
 	}
 	if c.Name != "" && !checkNameRe.MatchString(c.Name) {
 		p.Add("name", "must be 1 to 64 letters, digits, '.', '_', '-', ':' or spaces, starting with a letter or digit and not ending with a space")
+	} else if strings.HasPrefix(c.Name, ReservedNamePrefix) {
+		p.Add("name", "must not start with %q: healthd's own entries in the JSON map do", ReservedNamePrefix)
 	}
 	for i, g := range c.Groups {
 		if !nameRe.MatchString(g) || g == "check" || g == "metrics" {

@@ -184,3 +184,14 @@ func TestFromEnv_ChecksFromEnvInAFile(t *testing.T) {
 		t.Errorf("error = %v, want one naming REDIS_URL and not the password", err)
 	}
 }
+
+// "healthd:" starts healthd's own JSON keys: no check may take it.
+func TestCheckNames_HealthdPrefixIsReserved(t *testing.T) {
+	_, err := config.Parse("f.yaml", []byte("checks: [{name: \"healthd:shutdown\", type: memory}]\n"), config.Options{})
+	if err == nil || !strings.Contains(err.Error(), `must not start with "healthd:"`) {
+		t.Errorf("error = %v", err)
+	}
+	if _, err := config.Parse("f.yaml", []byte("checks: [{name: \"Cache backend: default\", type: memory}]\n"), config.Options{}); err != nil {
+		t.Errorf("a 3.x name: %v", err)
+	}
+}

@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/healthd/healthd/internal/config"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -26,11 +27,11 @@ type view struct {
 // the checks may all pass, and the body must not read as healthy.
 const (
 	drainMessage = "healthd is shutting down"
-	// drainKey is the JSON map's entry for it. A check name cannot hold a
-	// colon, so it never hides a check's own entry; its value has the
+	// drainKey is the JSON map's entry for it. No check name starts with
+	// config.ReservedNamePrefix, so it never hides a check's own entry; its value has the
 	// seed's failure form, so a client that wants every value to be
 	// "working" sees the failure as it sees the 503.
-	drainKey   = "healthd:shutdown"
+	drainKey   = config.ReservedNamePrefix + "shutdown"
 	drainValue = "unavailable: " + drainMessage
 	// drainSeries is the OpenMetrics gauge added to an answer while
 	// healthd drains (absent otherwise).
