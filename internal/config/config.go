@@ -42,6 +42,7 @@ type Config struct {
 // Server holds the `server:` section.
 type Server struct {
 	Listen          string
+	GRPCListen      string // the gRPC health service's address; "" when off
 	Path            string // always starts and ends with "/"
 	FailureStatus   int
 	LogFormat       string // text or json
@@ -710,6 +711,7 @@ func (l *loader) server(cfg *Config, e entry) {
 func (k serverKeys) resolve(raw map[string]any, p *checks.Problems) Server {
 	s := Server{
 		Listen:          k.Listen,
+		GRPCListen:      k.GRPCListen,
 		FailureStatus:   k.FailureStatus,
 		LogFormat:       k.LogFormat,
 		LogLevel:        slog.Level(k.LogLevel),
@@ -720,6 +722,13 @@ func (k serverKeys) resolve(raw map[string]any, p *checks.Problems) Server {
 	}
 	if err := checkListen(s.Listen); err != nil {
 		p.Add("listen", "%v", err)
+	}
+	if s.GRPCListen != "" {
+		if err := checkListen(s.GRPCListen); err != nil {
+			p.Add("grpc_listen", "%v", err)
+		} else if s.GRPCListen == s.Listen {
+			p.Add("grpc_listen", "must differ from listen (%s): HTTP and gRPC need a port each", s.Listen)
+		}
 	}
 	if !strings.HasPrefix(k.Path, "/") {
 		p.Add("path", "must start with /")

@@ -58,6 +58,7 @@ func sectionNames() []string {
 // into Server (the path normalised, the level parsed, the tokens trimmed).
 type serverKeys struct {
 	Listen          string        `key:"listen" doc:"address to listen on, host:port or :port"`
+	GRPCListen      string        `key:"grpc_listen" doc:"also serve the gRPC health service (grpc.health.v1) on this address, host:port or :port: service \"\" is every check, a group name that group; off when empty"`
 	Path            string        `key:"path" doc:"where the checks are served; groups and single checks below it"`
 	FailureStatus   int           `key:"failure_status" doc:"status code when a critical check fails: 500 as in django-health-check, or another 4xx or 5xx (503 for load balancers)"`
 	LogFormat       string        `key:"log_format" enum:"text,json" doc:"log line format"`

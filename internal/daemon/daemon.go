@@ -18,6 +18,10 @@ import (
 
 	"github.com/spf13/viper"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
 	"github.com/healthd/healthd/internal/checks"
 	"github.com/healthd/healthd/internal/config"
 	"github.com/healthd/healthd/internal/metrics"
@@ -174,7 +178,17 @@ func Serve(ctx context.Context, opts Options) error {
 		}
 		hs.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
-	logger.Info("healthd started", "version", opts.Version, "listen", ln.Addr().String(), "path", cfg.Server.Path,
+	gs, grpcAddr, err := startGRPC(cfg, srv, hs.TLSConfig, logger)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	if gs != nil {
+		// After the HTTP server's shutdown below: the drain makes both
+		// answer NOT_SERVING first.
+		defer stopGRPC(gs, cfg.Server.ShutdownTimeout)
+	}
+	logger.Info("healthd started", "version", opts.Version, "listen", ln.Addr().String(), "grpc_listen", grpcAddr, "path", cfg.Server.Path,
 		"config", cfg.File, "checks", len(cfg.Checks), "groups", cfg.Groups(), "tls", tlsOn, "notify", len(cfg.Notify),
 		"watch", watchDone != nil)
 	if opts.Ready != nil {
@@ -211,6 +225,46 @@ func Serve(ctx context.Context, opts Options) error {
 	}
 	logger.Info("healthd stopped")
 	return nil
+}
+
+// startGRPC serves the gRPC health service on server.grpc_listen (with the
+// HTTP server's TLS, when set), or does nothing when it is empty.
+func startGRPC(cfg *config.Config, srv *server.Server, tlsConf *tls.Config, logger *slog.Logger) (*grpc.Server, string, error) {
+	if cfg.Server.GRPCListen == "" {
+		return nil, "", nil
+	}
+	ln, err := net.Listen("tcp", cfg.Server.GRPCListen)
+	if err != nil {
+		return nil, "", fmt.Errorf("listen on %s (server.grpc_listen): %w", cfg.Server.GRPCListen, err)
+	}
+	var opts []grpc.ServerOption
+	if tlsConf != nil {
+		opts = append(opts, grpc.Creds(credentials.NewTLS(tlsConf)))
+	}
+	// A health call is small and answered within the slowest check's
+	// timeout; bound what a client can make the server hold.
+	opts = append(opts, grpc.MaxRecvMsgSize(4<<10), grpc.MaxConcurrentStreams(256),
+		grpc.ConnectionTimeout(5*time.Second))
+	gs := grpc.NewServer(opts...)
+	healthpb.RegisterHealthServer(gs, srv.GRPCHealth())
+	go func() {
+		if err := gs.Serve(ln); err != nil {
+			logger.Error("grpc health server", "err", err)
+		}
+	}()
+	return gs, ln.Addr().String(), nil
+}
+
+// stopGRPC lets calls in flight finish for up to timeout, then closes every
+// stream (Watch streams never finish on their own).
+func stopGRPC(gs *grpc.Server, timeout time.Duration) {
+	done := make(chan struct{})
+	go func() { gs.GracefulStop(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(timeout):
+		gs.Stop()
+	}
 }
 
 // newHTTPServer bounds every phase of a connection: a client that never

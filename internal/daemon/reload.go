@@ -243,6 +243,10 @@ func (rl *Reloader) needsRestart(old config.Server, cur *config.Server) {
 		rl.logger.Warn("reload: server.listen changed; restart healthd to apply it", "listening", old.Listen, "configured", cur.Listen)
 		cur.Listen = old.Listen
 	}
+	if cur.GRPCListen != old.GRPCListen {
+		rl.logger.Warn("reload: server.grpc_listen changed; restart healthd to apply it", "listening", old.GRPCListen, "configured", cur.GRPCListen)
+		cur.GRPCListen = old.GRPCListen
+	}
 	if cur.TLSCertFile != old.TLSCertFile || cur.TLSKeyFile != old.TLSKeyFile {
 		rl.logger.Warn("reload: server.tls changed; restart healthd to apply it")
 		cur.TLSCertFile, cur.TLSKeyFile = old.TLSCertFile, old.TLSKeyFile

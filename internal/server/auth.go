@@ -24,7 +24,13 @@ func newTokens(list []string) tokens {
 // the tokens, and whether it presented a bearer token at all. Every token is
 // compared, in constant time, without stopping at a match.
 func (ts tokens) check(r *http.Request) (ok, presented bool) {
-	scheme, cred, found := strings.Cut(r.Header.Get("Authorization"), " ")
+	return ts.checkValue(r.Header.Get("Authorization"))
+}
+
+// checkValue is check on the value of an Authorization header (or of gRPC's
+// authorization metadata).
+func (ts tokens) checkValue(v string) (ok, presented bool) {
+	scheme, cred, found := strings.Cut(v, " ")
 	if !found || !strings.EqualFold(scheme, "Bearer") {
 		return false, false
 	}
