@@ -42,22 +42,8 @@ type VersityGW struct {
 // VersityGWBinary returns the path of the versitygw binary built by
 // scripts/setup/versitygw.sh, or fails the test.
 func VersityGWBinary(t testing.TB) string {
-	NeedsServer(t)
 	t.Helper()
-	var tried []string
-	if c := os.Getenv("HEALTHD_CACHE"); c != "" {
-		tried = append(tried, filepath.Join(c, "bin", "versitygw"))
-	}
-	if root := repoRoot(); root != "" {
-		tried = append(tried, filepath.Join(root, ".cache", "bin", "versitygw"))
-	}
-	for _, p := range tried {
-		if fi, err := os.Stat(p); err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0 {
-			return p
-		}
-	}
-	t.Fatalf("testsvc: versitygw binary not found (looked in %v); run scripts/test-setup.sh", tried)
-	return ""
+	return CacheBinary(t, "versitygw", "scripts/setup/versitygw.sh")
 }
 
 func repoRoot() string {
