@@ -22,6 +22,7 @@ var sampleEnv = map[string]string{
 	"DJANGO_PROJECT_DIR": "/srv/app",
 	"REDIS_URL":          "redis://cache.internal:6379/0",
 	"BROKER_URL":         "amqp://app:pw@mq.internal:5672/",
+	"SMTP_PASSWORD":      "pw",
 }
 
 func lookup(k string) (string, bool) { v, ok := sampleEnv[k]; return v, ok }
@@ -156,4 +157,40 @@ func firstCheckOf(d *config.Derived, variable string) string {
 		}
 	}
 	return ""
+}
+
+// Every check in a YAML block of the guides that hold whole checks loads as
+// healthd validate loads it: the guides' snippets cannot drift from the
+// types' keys.
+func TestGuides_CheckSnippetsLoad(t *testing.T) {
+	for _, guide := range []string{"custom-checks.md", "zero-config.md", "migrating-from-django-health-check.md"} {
+		data, err := os.ReadFile(guide)
+		if err != nil {
+			t.Fatal(err)
+		}
+		blocks := strings.Split(string(data), "```yaml\n")[1:]
+		n := 0
+		for i, b := range blocks {
+			b, _, _ = strings.Cut(b, "```")
+			var yamlText string
+			switch {
+			case strings.HasPrefix(strings.TrimLeft(b, " "), "- name:") || strings.HasPrefix(strings.TrimLeft(b, " "), "- {name:"):
+				yamlText = "checks:\n" + b
+			case strings.Contains(b, "\nchecks:\n") || strings.HasPrefix(b, "checks:\n"):
+				yamlText = b
+			default:
+				continue
+			}
+			if strings.Contains(b, "image:") || strings.Contains(b, "type: jobs") {
+				continue // a Kubernetes container; the Go example's own type
+			}
+			n++
+			if _, err := config.Parse(guide, []byte(yamlText), config.Options{LookupEnv: lookup}); err != nil {
+				t.Errorf("%s, YAML block %d: %v\n%s", guide, i+1, err, b)
+			}
+		}
+		if guide == "custom-checks.md" && n < 3 {
+			t.Errorf("%s: only %d check snippets found", guide, n)
+		}
+	}
 }
