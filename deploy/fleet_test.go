@@ -46,7 +46,7 @@ var scrapeLabels = []string{"job", "instance", "namespace", "pod", "app"}
 func exported(t *testing.T) (names, labels map[string]bool) {
 	t.Helper()
 	cfg := checkstest.Load(t, `checks:
-  - {name: cert, type: fake, groups: [readiness], observe: 12, measurement: days_left, unit: days}
+  - {name: cert, type: fake, groups: [readiness], observe: 12, measurement: daysLeft, unit: days}
   - {name: db, type: fake, fail: down}
 `)
 	r := checkstest.NewRunner(t, cfg, runner.Options{})
@@ -257,6 +257,26 @@ func TestFleet_QueriesNameOnlyWhatHealthdExports(t *testing.T) {
 		if !usedRecorded[r] {
 			t.Errorf("recording rule %s is used by no dashboard panel", r)
 		}
+	}
+}
+
+// The certificate rule reads the measurement the tls check records (its
+// tests assert the name: internal/checks/tls_test.go).
+func TestFleet_CertificateRuleReadsTheTLSCheckMeasurement(t *testing.T) {
+	src, err := os.ReadFile("../internal/checks/tls.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`Observe\(ctx, "([A-Za-z_]+)", [^,]+, "days"\)`).FindSubmatch(src)
+	if m == nil {
+		t.Fatal("tls.go records no observation in days")
+	}
+	rules, err := os.ReadFile("prometheus/recording.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `type="tls", measurement="` + string(m[1]) + `"`; !strings.Contains(string(rules), want) {
+		t.Errorf("recording.yml does not select %s", want)
 	}
 }
 
