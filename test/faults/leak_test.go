@@ -59,6 +59,13 @@ func TestFaults_NoGoroutineOrDescriptorLeakAfterAThousandFailingRuns(t *testing.
 			yaml += checkYAML(d.typ, keys, fmt.Sprintf("%s-slow-%d", d.label(), i), slowAddr)
 		}
 	}
+	// dns speaks UDP, which the proxies do not carry: its faults are a port
+	// that answers ICMP unreachable and a socket that never answers.
+	dnsRefused, dnsSilent := testsvc.RefusedUDPAddr(t), testsvc.SilentUDPAddr(t)
+	for i := range leakChecksPerFault {
+		yaml += fmt.Sprintf("  - {name: dns-refused-%d, type: dns, domain: db.test, server: %q}\n", i, dnsRefused)
+		yaml += fmt.Sprintf("  - {name: dns-silent-%d, type: dns, domain: db.test, server: %q}\n", i, dnsSilent)
+	}
 	g0, f0 := settle(t, 0, 0, 0, 0, 0, nil)
 
 	cfg := load(t, yaml)
