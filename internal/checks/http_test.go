@@ -136,6 +136,7 @@ func TestHTTP_RefusedFails(t *testing.T) {
 }
 
 func TestHTTP_NoSecretInTheMessage(t *testing.T) {
+	t.Parallel() // a hanging server is waited for to the deadline
 	const password, token = "s3cr3t-pw", "tok-123456"
 	for _, tc := range []struct {
 		name string
@@ -228,6 +229,7 @@ func TestHTTP_ReusesOneConnection(t *testing.T) {
 }
 
 func TestHTTP_RecoversWhenTheServerReturns(t *testing.T) {
+	t.Parallel() // a hanging server is waited for to the deadline
 	srv, _ := countingHTTPServer(t, func(w http.ResponseWriter, r *http.Request) {})
 	p := testsvc.NewProxy(t, strings.TrimPrefix(srv.URL, "http://"))
 	c := newHTTPCheck(t, map[string]any{"url": "http://" + p.Addr() + "/"})

@@ -22,6 +22,9 @@ const faultTimeout = 300 * time.Millisecond
 // every type: "connection refused (127.0.0.1:NNNN)", "timed out after 300ms
 // (127.0.0.1:NNNN)", with only the kind ("unavailable: ") before it.
 func TestFaults_EveryDependencyFailsWithinItsTimeoutAndRecovers(t *testing.T) {
+	// Every row holds its servers through timed faults (about 20 s): the
+	// server tier's, even for the upstreams that run in-process.
+	testsvc.NeedsServer(t)
 	for _, d := range dependencies() {
 		t.Run(d.label(), func(t *testing.T) {
 			t.Parallel()

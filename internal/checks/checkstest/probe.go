@@ -262,6 +262,7 @@ func Unreachable(t *testing.T, probes int, mk func(t *testing.T, addr string) *C
 		{"black-holed", testsvc.BlackholeAddr, "unavailable: timed out after %[2]s (%[1]s)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel() // each fault waits for its own deadline
 			addr := tc.addr(t)
 			c := mk(t, addr)
 			want := fmt.Sprintf(tc.want, addr, c.Timeout)
