@@ -38,7 +38,10 @@ type amqpConn struct {
 
 // parseAMQPURL validates an amqp:// or amqps:// URL without touching the
 // network and returns the host:port to name in messages.
+// Celery's pyamqp:// (its default transport's name) is the same broker as
+// amqp://, so a CELERY_BROKER_URL works as it is.
 func parseAMQPURL(raw string) (addr string, err error) {
+	raw = amqpURL(raw)
 	u, err := url.Parse(raw)
 	if err != nil {
 		return "", errors.New("must be an amqp:// or amqps:// URL")
@@ -54,9 +57,17 @@ func parseAMQPURL(raw string) (addr string, err error) {
 	return net.JoinHostPort(uri.Host, fmt.Sprint(uri.Port)), nil
 }
 
+// amqpURL is raw with Celery's pyamqp:// scheme written as amqp://.
+func amqpURL(raw string) string {
+	if rest, ok := strings.CutPrefix(raw, "pyamqp://"); ok {
+		return "amqp://" + rest
+	}
+	return raw
+}
+
 func newAMQPConn(rawURL, addr, checkName string, timeout time.Duration) *amqpConn {
 	return &amqpConn{
-		url:       rawURL,
+		url:       amqpURL(rawURL),
 		addr:      addr,
 		name:      "healthd " + checkName,
 		timeout:   timeout,

@@ -59,7 +59,7 @@ const (
 )
 
 type celeryConfig struct {
-	Broker         string        `key:"broker" required:"true" doc:"amqp://user:pass@host:5672/vhost or amqps://…; redis:// or rediss:// checks queue backlogs only"`
+	Broker         string        `key:"broker" required:"true" doc:"amqp://user:pass@host:5672/vhost, amqps://… or Celery's pyamqp://…; redis:// or rediss:// checks queue backlogs only"`
 	MinWorkers     *int          `key:"min_workers" default:"1" doc:"pass when at least this many workers answer the ping; 0 (with no workers) disables the ping"`
 	Workers        []string      `key:"workers" doc:"node names (celery@host1) to ping, every one of which must answer; not with min_workers"`
 	Queues         []celeryQueue `key:"queues" doc:"queues to inspect, as in the rabbitmq check, but min_consumers defaults to 1"`
@@ -91,7 +91,7 @@ func (c *celeryConfig) Validate() error {
 			c.scheme = u.Scheme
 		}
 		switch c.scheme {
-		case "amqp", "amqps":
+		case "amqp", "amqps", "pyamqp":
 			addr, err := parseAMQPURL(c.Broker)
 			if err != nil {
 				p.Add("broker", "%v", err)

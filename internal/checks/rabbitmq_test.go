@@ -47,6 +47,15 @@ func TestRabbitMQ_PassesOnTheMachineBroker(t *testing.T) {
 	}
 }
 
+// Celery's pyamqp:// (its default transport) names the same broker: a
+// CELERY_BROKER_URL works in the rabbitmq and celery checks as it is.
+func TestRabbitMQ_CeleryPyamqpURL(t *testing.T) {
+	addr := testsvc.RabbitMQ(t)
+	url := "pyamqp://guest:guest@" + addr + "/"
+	newRabbitMQCheck(t, map[string]any{"url": url}).Passes(t)
+	checkstest.New(t, "celery", map[string]any{"broker": url, "min_workers": 0}, checkstest.Options{}).Passes(t)
+}
+
 // rabbitQueue declares a durable queue of the test's own on the healthd_test
 // vhost (the check never creates queues) and deletes it afterwards.
 func rabbitQueue(t *testing.T, url string) (*amqp.Channel, string) {

@@ -172,10 +172,6 @@ checks:
 		}
 		switch scheme := schemeOf(val); scheme {
 		case "amqp", "amqps", "pyamqp":
-			if scheme == "pyamqp" {
-				fail(envError(v, "has scheme pyamqp://: write it as amqp:// for healthd (the same broker)"))
-				break
-			}
 			add(v, "RabbitMQHealthCheck", "rabbitmq", "    url: ${"+v+"}\n")
 			add(v, "CeleryPingHealthCheck", "celery", "    broker: ${"+v+"}\n    critical: "+critical+"   # a worker ping; HEALTHD_CELERY_CRITICAL=true makes it fail /ht/\n")
 		case "redis", "rediss":

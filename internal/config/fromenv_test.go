@@ -43,6 +43,8 @@ func TestFromEnv_DjangoAppEnvironment(t *testing.T) {
 		}, []string{"DiskUsage/disk", "MemoryUsage/memory", "DatabaseBackend/mysql", "CacheBackend/redis", "CeleryBrokerHealthCheck/redis", "CeleryPingHealthCheck/celery"}},
 		{"sqlite and locmem need no check", map[string]string{"DATABASE_URL": "sqlite:////app/db.sqlite3", "CACHE_URL": "locmem://"},
 			[]string{"DiskUsage/disk", "MemoryUsage/memory"}},
+		{"Celery's pyamqp://", map[string]string{"CELERY_BROKER_URL": "pyamqp://guest@mq//"},
+			[]string{"DiskUsage/disk", "MemoryUsage/memory", "RabbitMQHealthCheck/rabbitmq", "CeleryPingHealthCheck/celery"}},
 		{"postgresql://", map[string]string{"DATABASE_URL": "postgresql://u@db/app"}, []string{"DiskUsage/disk", "MemoryUsage/memory", "DatabaseBackend/postgres"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
