@@ -536,48 +536,67 @@ func (c *MySQL) replicaStatus(ctx context.Context, conn *sql.Conn) (mysqlStatus,
 // fail turns a driver error into a check error in plain words. query is
 // true for errors of the custom query, which the server answered wrongly.
 func (c *MySQL) fail(ctx context.Context, err error, query bool) error {
+	return mysqlFailure(ctx, err, mysqlFault{query: query, timeout: c.timeout, addr: c.addr, secrets: c.secrets})
+}
+
+// mysqlFault is what mysqlFailure needs to word an error: whether it came
+// from a user's query, whether the server was told to stop the statement at
+// the deadline, and the check's timeout, address and secrets.
+type mysqlFault struct {
+	query, limited bool
+	timeout        time.Duration
+	addr           string
+	secrets        []string
+}
+
+// mysqlFailure words a go-sql-driver error for the mysql and sql checks:
+// network failures in the shared words naming host:port, the server's own
+// message otherwise, never a secret.
+func mysqlFailure(ctx context.Context, err error, f mysqlFault) error {
 	if ctx.Err() != nil {
-		return timeoutFailure(ctx, err, c.timeout, c.addr)
+		return timeoutFailure(ctx, err, f.timeout, f.addr)
 	}
 	var me *mysql.MySQLError
 	if errors.As(err, &me) {
-		msg := Redact(me.Message, c.secrets)
-		switch me.Number {
-		case 1045: // ER_ACCESS_DENIED_ERROR: wrong user or password
+		msg := Redact(me.Message, f.secrets)
+		switch {
+		case me.Number == 1045: // ER_ACCESS_DENIED_ERROR: wrong user or password
 			return &Error{Kind: KindUnavailable, Msg: "authentication failed: " + msg, Err: err}
-		case 1969, 3024: // max_statement_time (MariaDB), max_execution_time (MySQL)
-			return &Error{Kind: KindUnavailable, Msg: fmt.Sprintf("timed out after %s (%s)", c.timeout, c.addr), Err: err}
+		case me.Number == 1969, me.Number == 3024, // max_statement_time (MariaDB), max_execution_time (MySQL)
+			f.limited && me.Number == 1317: // interrupted, by that limit
+			return &Error{Kind: KindUnavailable, Msg: fmt.Sprintf("timed out after %s (%s)", f.timeout, f.addr), Err: err}
 		}
-		if query && !mysqlServerFault(me.Number) {
+		if f.query && !mysqlServerFault(me.Number) {
 			return &Error{Kind: KindUnexpected, Msg: fmt.Sprintf("query failed: %s (error %d)", msg, me.Number), Err: err}
 		}
-		return &Error{Kind: KindUnavailable, Msg: fmt.Sprintf("%s (%s)", msg, c.addr), Err: err}
+		return &Error{Kind: KindUnavailable, Msg: fmt.Sprintf("%s (%s)", msg, f.addr), Err: err}
 	}
-	if nf := netFailure(ctx, err, c.timeout, c.addr); nf != nil {
+	if nf := netFailure(ctx, err, f.timeout, f.addr); nf != nil {
 		return nf
 	}
 	switch {
 	case errors.Is(err, mysql.ErrInvalidConn), errors.Is(err, driver.ErrBadConn):
 		// The driver logs the cause and returns only this; a connection
 		// it gives up on mid-answer is one the server closed.
-		return &Error{Kind: KindUnavailable, Msg: reasonClosed + " (" + c.addr + ")", Err: err}
+		return &Error{Kind: KindUnavailable, Msg: reasonClosed + " (" + f.addr + ")", Err: err}
 	case errors.Is(err, mysql.ErrNoTLS):
-		return &Error{Kind: KindUnavailable, Msg: "TLS required but the server does not offer it (" + c.addr + ")", Err: err}
+		return &Error{Kind: KindUnavailable, Msg: "TLS required but the server does not offer it (" + f.addr + ")", Err: err}
 	case errors.Is(err, sql.ErrNoRows):
 		return &Error{Kind: KindUnexpected, Msg: "query returned no rows", Err: err}
 	}
-	if query {
-		return &Error{Kind: KindUnexpected, Msg: "query failed: " + Redact(err.Error(), c.secrets), Err: err}
+	if f.query {
+		return &Error{Kind: KindUnexpected, Msg: "query failed: " + Redact(err.Error(), f.secrets), Err: err}
 	}
-	return &Error{Kind: KindUnavailable, Msg: fmt.Sprintf("%s (%s)", Redact(err.Error(), c.secrets), c.addr), Err: err}
+	return &Error{Kind: KindUnavailable, Msg: fmt.Sprintf("%s (%s)", Redact(err.Error(), f.secrets), f.addr), Err: err}
 }
 
 // mysqlServerFault reports whether a server error number is about the
-// server or the connection rather than the query: too many connections,
-// shutdown in progress, killed, out of resources.
+// server or the connection rather than the query: too many connections, no
+// access to or no such database, shutdown in progress, killed, out of
+// resources.
 func mysqlServerFault(n uint16) bool {
 	switch n {
-	case 1040, 1053, 1077, 1129, 1130, 1152, 1153, 1158, 1159, 1160, 1161, 1317, 1927, 2006, 2013:
+	case 1040, 1044, 1049, 1053, 1077, 1129, 1130, 1152, 1153, 1158, 1159, 1160, 1161, 1317, 1927, 2006, 2013:
 		return true
 	}
 	return false

@@ -6,7 +6,6 @@ package checks
 import (
 	"context"
 	"database/sql"
-	"database/sql/driver"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -214,37 +213,9 @@ func (m *sqlMy) firstValue(ctx context.Context, query string) (string, bool, err
 	return first.String, !first.Valid, nil
 }
 
-// fail words a driver error as the postgres check does: network failures
-// in the shared words naming host:port, the server's own message
-// otherwise, never the password.
+// fail words a driver error as the mysql check does; the server was told
+// to stop the statement at the deadline, so its "interrupted" is the
+// timeout.
 func (m *sqlMy) fail(ctx context.Context, err error, query bool) error {
-	if ctx.Err() != nil {
-		return timeoutFailure(ctx, err, m.timeout, m.addr)
-	}
-	var me *mysql.MySQLError
-	if errors.As(err, &me) {
-		msg := Redact(me.Message, m.secrets)
-		switch me.Number {
-		case 1045: // ER_ACCESS_DENIED_ERROR: wrong password or unknown user
-			return &Error{Kind: KindUnavailable, Msg: "authentication failed: " + msg, Err: err}
-		case 1969, 3024, 1317: // MariaDB's max_statement_time, MySQL's max_execution_time, interrupted
-			return &Error{Kind: KindUnavailable, Msg: fmt.Sprintf("timed out after %s (%s)", m.timeout, m.addr), Err: err}
-		case 1040, 1044, 1049, 1053, 1129, 1130, 1927: // too many connections, no access to or no such database, shutdown, host blocked or not allowed, connection killed
-		default:
-			if query {
-				return &Error{Kind: KindUnexpected, Msg: fmt.Sprintf("query failed: %s (error %d)", msg, me.Number), Err: err}
-			}
-		}
-		return &Error{Kind: KindUnavailable, Msg: fmt.Sprintf("%s (%s)", msg, m.addr), Err: err}
-	}
-	if nf := netFailure(ctx, err, m.timeout, m.addr); nf != nil {
-		return nf
-	}
-	if errors.Is(err, mysql.ErrInvalidConn) || errors.Is(err, driver.ErrBadConn) {
-		return &Error{Kind: KindUnavailable, Msg: fmt.Sprintf("connection closed (%s)", m.addr), Err: err}
-	}
-	if query {
-		return &Error{Kind: KindUnexpected, Msg: "query failed: " + Redact(err.Error(), m.secrets), Err: err}
-	}
-	return &Error{Kind: KindUnavailable, Msg: fmt.Sprintf("%s (%s)", Redact(err.Error(), m.secrets), m.addr), Err: err}
+	return mysqlFailure(ctx, err, mysqlFault{query: query, limited: true, timeout: m.timeout, addr: m.addr, secrets: m.secrets})
 }
