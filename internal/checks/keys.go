@@ -542,3 +542,37 @@ func zeroOf(t reflect.Type) ParamDecoder {
 	}
 	return reflect.New(t).Interface().(ParamDecoder)
 }
+
+func toFloat(v any) (float64, bool) {
+	switch n := v.(type) {
+	case int:
+		return float64(n), true
+	case float64:
+		return n, true
+	case string:
+		f, err := strconv.ParseFloat(strings.TrimSpace(n), 64)
+		return f, err == nil
+	}
+	return 0, false
+}
+
+// ParseDuration accepts Go duration strings ("1.5s", "250ms"). A bare 0 is
+// allowed; other bare numbers are refused because the unit would be a guess.
+func ParseDuration(v any) (time.Duration, error) {
+	switch d := v.(type) {
+	case string:
+		r, err := time.ParseDuration(strings.TrimSpace(d))
+		if err != nil {
+			return 0, fmt.Errorf("must be a duration such as 500ms or 2s, not %q", d)
+		}
+		if r < 0 {
+			return 0, fmt.Errorf("must not be negative, got %q", d)
+		}
+		return r, nil
+	case int:
+		if d == 0 {
+			return 0, nil
+		}
+	}
+	return 0, fmt.Errorf("must be a duration with a unit such as 500ms or 2s, not %s", describe(v))
+}
