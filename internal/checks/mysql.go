@@ -350,8 +350,14 @@ func (c *MySQL) Close() error {
 	return nil
 }
 
-// Check runs one probe on a pooled connection.
+// Check runs one probe on a pooled connection, and once more on another
+// when the server had closed the one it took. Queries run read-only, so
+// trying again is safe.
 func (c *MySQL) Check(ctx context.Context) error {
+	return againIfClosed(ctx, func() error { return c.probe(ctx) })
+}
+
+func (c *MySQL) probe(ctx context.Context) error {
 	conn, err := c.db.Conn(ctx)
 	if err != nil {
 		return c.fail(ctx, err, false)

@@ -232,6 +232,11 @@ func (n *NATS) Check(ctx context.Context) error {
 	case <-ctx.Done():
 		return timeoutFailure(ctx, ctx.Err(), n.timeout, n.addr)
 	}
+	// A kept connection the server closed is dropped and dialled again.
+	return againIfClosed(ctx, func() error { return n.probe(ctx) })
+}
+
+func (n *NATS) probe(ctx context.Context) error {
 	conn, err := n.connect(ctx)
 	if err != nil {
 		return err

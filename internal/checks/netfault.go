@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -57,6 +58,23 @@ func timeoutFailure(ctx context.Context, err error, timeout time.Duration, where
 		msg = reasonCanceled
 	}
 	return &Error{Kind: KindUnavailable, Msg: msg + " (" + where + ")", Err: err}
+}
+
+// againIfClosed runs probe, and once more when it failed because the server
+// closed the connection (closed or reset) while time is left in ctx. Checks
+// that keep connections between probes use it: a driver tests an idle
+// connection before reusing it, but a close still on its way (a server
+// restarted between two probes, a proxy dropping idle sessions) passes that
+// test and breaks the first request. A second try, on a new connection,
+// tells a server that is gone from a connection that was.
+func againIfClosed(ctx context.Context, probe func() error) error {
+	err := probe()
+	var e *Error
+	if err == nil || ctx.Err() != nil || !errors.As(err, &e) || e.Kind != KindUnavailable ||
+		!(strings.HasPrefix(e.Msg, reasonClosed) || strings.HasPrefix(e.Msg, reasonReset)) {
+		return err
+	}
+	return probe()
 }
 
 // netFaultReason names a network-level failure in plain words ("connection

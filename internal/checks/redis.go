@@ -275,8 +275,13 @@ func redisSecrets(rawURL string) []string {
 // Close closes the check's connections.
 func (c *Redis) Close() error { return c.client.Close() }
 
-// Check runs one probe.
+// Check runs one probe, and a second when the server had closed the
+// pooled connection (see againIfClosed).
 func (c *Redis) Check(ctx context.Context) error {
+	return againIfClosed(ctx, func() error { return c.probe(ctx) })
+}
+
+func (c *Redis) probe(ctx context.Context) error {
 	client := c.client.get()
 	if err := client.Ping(ctx).Err(); err != nil {
 		return c.fail(ctx, err)

@@ -152,6 +152,16 @@ func (m *sqlMy) Close() error {
 }
 
 func (m *sqlMy) firstValue(ctx context.Context, query string) (string, bool, error) {
+	var text string
+	var null bool
+	err := againIfClosed(ctx, func() (err error) {
+		text, null, err = m.tryFirstValue(ctx, query)
+		return err
+	})
+	return text, null, err
+}
+
+func (m *sqlMy) tryFirstValue(ctx context.Context, query string) (string, bool, error) {
 	tx, err := m.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true}) // START TRANSACTION READ ONLY
 	if err != nil {
 		return "", false, m.fail(ctx, err, false)

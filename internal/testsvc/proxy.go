@@ -17,6 +17,7 @@ import (
 //     passing it on (a server that answers, too late);
 //   - Hang: accept and never answer (nothing is forwarded);
 //   - Cut: close every connection, in flight or not, and refuse new ones;
+//   - Stale: close each open connection at the client's next request;
 //   - Restore: forward again on the same port.
 type Proxy struct {
 	t      testing.TB
@@ -28,6 +29,7 @@ type Proxy struct {
 	mode  faultMode
 	delay time.Duration
 	conns map[net.Conn]struct{}
+	stale map[net.Conn]bool
 	wg    sync.WaitGroup
 }
 
@@ -48,7 +50,7 @@ func NewProxy(t testing.TB, target string) *Proxy {
 	if err != nil {
 		t.Fatalf("testsvc: fault proxy listen: %v", err)
 	}
-	p := &Proxy{t: t, target: target, l: l, addr: l.Addr().String(), conns: map[net.Conn]struct{}{}}
+	p := &Proxy{t: t, target: target, l: l, addr: l.Addr().String(), conns: map[net.Conn]struct{}{}, stale: map[net.Conn]bool{}}
 	p.wg.Add(1)
 	go p.serve(l)
 	t.Cleanup(func() {
@@ -81,6 +83,25 @@ func (p *Proxy) currentDelay() time.Duration {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.delay
+}
+
+// Stale makes every connection open now close, unforwarded, at the
+// client's next request; new connections forward. It is a server gone
+// since the client pooled the connection, whose close the client has not
+// seen yet (no FIN arrived, so a liveness test before reuse passes): the
+// client's write succeeds and its read finds the connection closed.
+func (p *Proxy) Stale() {
+	p.mu.Lock()
+	for c := range p.conns {
+		p.stale[c] = true
+	}
+	p.mu.Unlock()
+}
+
+func (p *Proxy) isStale(c net.Conn) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stale[c]
 }
 
 // Hang closes every connection; new ones are accepted and never answered.
@@ -153,6 +174,7 @@ func (p *Proxy) drop(cs ...net.Conn) {
 	p.mu.Lock()
 	for _, c := range cs {
 		delete(p.conns, c)
+		delete(p.stale, c)
 	}
 	p.mu.Unlock()
 	for _, c := range cs {
@@ -164,6 +186,7 @@ func (p *Proxy) closeAll() {
 	p.mu.Lock()
 	conns := p.conns
 	p.conns = map[net.Conn]struct{}{}
+	p.stale = map[net.Conn]bool{}
 	p.mu.Unlock()
 	for c := range conns {
 		c.Close()
@@ -205,11 +228,31 @@ func (p *Proxy) forward(c net.Conn) {
 		return
 	}
 	done := make(chan struct{}, 2)
-	go func() { io.Copy(up, c); done <- struct{}{} }()
+	go func() { p.copyUp(up, c); done <- struct{}{} }()
 	go func() { p.copyDelayed(c, up); done <- struct{}{} }()
 	<-done
 	p.drop(c, up) // unblocks the other copy
 	<-done
+}
+
+// copyUp copies the client's bytes (src) to the server (dst) until src is
+// marked stale.
+func (p *Proxy) copyUp(dst, src net.Conn) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			if p.isStale(src) {
+				return
+			}
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
 }
 
 // copyDelayed copies the server's bytes (src) to the client (dst), each
