@@ -7,7 +7,7 @@ CONFIG  ?= configs/healthd.yaml
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 GOVULNCHECK := golang.org/x/vuln/cmd/govulncheck@v1.9.0
 
-.PHONY: build run test test-busy test-setup lint vet fmt-check bench soak fuzz screenshots clean
+.PHONY: build run test test-busy test-setup lint vet fmt-check bench bench-scale soak fuzz screenshots clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/healthd
@@ -51,10 +51,18 @@ lint: vet fmt-check
 # figures to docs/benchmarks.md. See docs/benchmarks.md.
 BENCH_DURATION ?= 10s
 SOAK_DURATION  ?= 60s
+SCALE_FLAGS    ?=
 
 bench: build test-setup
 	$(GO) build -o bin/healthd-bench ./cmd/healthd-bench
 	./bin/healthd-bench bench -healthd $(BIN) -out docs/benchmarks.md -duration $(BENCH_DURATION)
+	./bin/healthd-bench scale -healthd $(BIN) -out docs/benchmarks.md $(SCALE_FLAGS)
+
+# bench-scale is make bench's 1,000-check run alone (about a minute and a half).
+# SCALE_FLAGS="-interval 1s -wait 150s" runs the checks 4x less often.
+bench-scale: build test-setup
+	$(GO) build -o bin/healthd-bench ./cmd/healthd-bench
+	./bin/healthd-bench scale -healthd $(BIN) -out docs/benchmarks.md -command "make bench-scale" $(SCALE_FLAGS)
 
 soak: build test-setup
 	$(GO) build -o bin/healthd-bench ./cmd/healthd-bench

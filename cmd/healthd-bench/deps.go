@@ -53,13 +53,8 @@ func startDeps() (*deps, error) {
 	}
 	fail := func(err error) (*deps, error) { d.stop(); return nil, err }
 
-	if _, err := psql("SELECT 1 FROM pg_database WHERE datname = '" + pgDB + "'"); err != nil {
+	if err := ensureDatabase(pgDB); err != nil {
 		return fail(err)
-	}
-	if out, _ := psql("SELECT 1 FROM pg_database WHERE datname = '" + pgDB + "'"); out != "1" {
-		if _, err := psql("CREATE DATABASE " + pgDB); err != nil {
-			return fail(err)
-		}
 	}
 	for _, p := range []struct {
 		dst    **proxy
@@ -99,6 +94,17 @@ func startDeps() (*deps, error) {
 	go d.httpSrv.Serve(ln)
 	d.httpURL = "http://" + ln.Addr().String() + "/"
 	return d, nil
+}
+
+// ensureDatabase creates the PostgreSQL database name on the machine's
+// server unless it exists.
+func ensureDatabase(name string) error {
+	out, err := psql("SELECT 1 FROM pg_database WHERE datname = '" + name + "'")
+	if err != nil || out == "1" {
+		return err
+	}
+	_, err = psql("CREATE DATABASE " + name)
+	return err
 }
 
 func (d *deps) startS3() error {

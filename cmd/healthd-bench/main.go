@@ -13,13 +13,15 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: bench bench|soak [flags]")
+		fmt.Fprintln(os.Stderr, "usage: bench bench|scale|soak [flags]")
 		os.Exit(2)
 	}
 	var err error
 	switch os.Args[1] {
 	case "bench":
 		err = runBench(os.Args[2:])
+	case "scale":
+		err = runScale(os.Args[2:])
 	case "soak":
 		err = runSoak(os.Args[2:])
 	default:
