@@ -49,7 +49,8 @@ type CeleryAMQP struct {
 // measures queue backlogs only.
 type CeleryRedis struct {
 	celeryBroker
-	client *redisClient
+	client  *redisClient // shared by the checks on the same broker URL and timeout
+	release func() error
 }
 
 const (
@@ -148,7 +149,13 @@ func (c *celeryConfig) Build(env Env) (Checker, error) {
 		opt := *c.redisOpts // Build may be called again on the same config
 		redisForProbes(&opt, b.timeout)
 		b.addr = opt.Addr
-		return &CeleryRedis{celeryBroker: b, client: newRedisClient(&opt)}, nil
+		client, release, err := Share(env.Clients, "celery-redis", []string{c.Broker, b.timeout.String()}, func() (*redisClient, error) {
+			return newRedisClient(&opt), nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		return &CeleryRedis{celeryBroker: b, client: client, release: release}, nil
 	}
 	b.addr = c.amqpAddr
 	ce := &CeleryAMQP{
@@ -447,14 +454,16 @@ func (c *CeleryAMQP) roundTripTask(ctx context.Context, ch *amqp.Channel, until 
 	}
 }
 
-// Close releases the broker's client.
-func (c *CeleryRedis) Close() error { return c.client.Close() }
+// Close releases the broker's client, which closes when no other check
+// holds it.
+func (c *CeleryRedis) Close() error { return c.release() }
 
 // Check measures the backlog of each queue on the Redis broker (kombu keeps
 // a queue as a list named after it), or pings the broker when no queue is
 // listed.
 func (c *CeleryRedis) Check(ctx context.Context) error {
-	client := c.client.get()
+	client, done := c.client.acquire()
+	defer done()
 	if len(c.queues) == 0 {
 		if err := client.Ping(ctx).Err(); err != nil {
 			return c.describe(ctx, err)

@@ -169,6 +169,9 @@ type Env struct {
 	Timeout  time.Duration // the check's deadline; clients may size their own timeouts from it
 	Settings Settings
 	Logger   *slog.Logger
+	// Clients shares clients between the checks of one runner (see
+	// Share); nil gives each check clients of its own.
+	Clients *Clients
 }
 
 // Secreter is a Config that knows its credentials better than the generic

@@ -20,9 +20,11 @@ import (
 
 // Memcached checks memcached servers the way django-health-check's cache
 // check does (set a unique key, get it back, compare) and then pings every
-// server, since a key lives on only one of them.
+// server, since a key lives on only one of them. Its client is shared by the
+// memcached checks of a runner with the same servers and timeout.
 type Memcached struct {
 	client  *memcache.Client
+	release func() error // gives back the shared client
 	servers memcachedServers
 	timeout time.Duration
 	// busy holds a token while a probe runs. gomemcache takes no context,
@@ -69,14 +71,25 @@ func (c *memcachedConfig) Build(env Env) (Checker, error) {
 	timeout := env.Timeout
 	// Names are resolved when dialing, not here: memcache.New would resolve
 	// every name at once.
-	client := memcache.NewFromSelector(c.addrs)
-	client.Timeout = timeout
-	client.MaxIdleConns = 1 // per server; probes run one at a time
-	return &Memcached{client: client, servers: c.addrs, timeout: timeout, busy: make(chan struct{}, 1)}, nil
+	client, release, err := Share(env.Clients, "memcached", append([]string{timeout.String()}, c.Servers...), func() (*memcache.Client, error) {
+		client := memcache.NewFromSelector(c.addrs)
+		client.Timeout = timeout
+		// Per server: a check's probes run one at a time, and the checks
+		// that share the client keep a spare for an overlapping probe.
+		// gomemcache has no bound on the connections in use; a busy moment
+		// dials more and closes them after.
+		client.MaxIdleConns = 2
+		return client, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &Memcached{client: client, release: release, servers: c.addrs, timeout: timeout, busy: make(chan struct{}, 1)}, nil
 }
 
-// Close closes the idle connections.
-func (c *Memcached) Close() error { return c.client.Close() }
+// Close releases the check's client, whose idle connections close when no
+// other check holds it.
+func (c *Memcached) Close() error { return c.release() }
 
 // Check runs one probe, bounded by ctx and by the client's timeouts.
 func (c *Memcached) Check(ctx context.Context) error {

@@ -20,13 +20,15 @@ import (
 )
 
 // MySQL checks a MySQL or MariaDB server with SELECT 1 (or a custom
-// read-only query) over a small pool of its own, and optionally that the
-// server is a writable primary or a read-only replica whose replication runs
-// and keeps up.
+// read-only query) over a small pool, shared by the checks of a runner with
+// the same DSN, TLS settings and timeout, and optionally that the server is
+// a writable primary or a read-only replica whose replication runs and
+// keeps up.
 type MySQL struct {
 	db      *sql.DB
-	addr    string   // host:port or socket path, for messages
-	secrets []string // scrubbed from any text that reaches a message
+	release func() error // gives back the shared pool
+	addr    string       // host:port or socket path, for messages
+	secrets []string     // scrubbed from any text that reaches a message
 	timeout time.Duration
 	expect  string // "", "primary" or "replica"
 	lagWarn time.Duration
@@ -38,8 +40,9 @@ type MySQL struct {
 	slaveStatus atomic.Bool
 }
 
-// mysqlMaxConns bounds the check's own pool: one connection for the probe,
-// one spare for an overlapping probe. Every probe reuses them.
+// mysqlMaxConns bounds a pool: one connection for the probe, one spare for
+// an overlapping probe. Every probe reuses them; the checks that share the
+// pool take turns on them.
 const mysqlMaxConns = 2
 
 type mysqlConfig struct {
@@ -213,16 +216,47 @@ func (c *mysqlConfig) Secrets() []string {
 	return out
 }
 
-// Build makes the check's pool, which connects lazily.
+// Build takes the pool of the check's DSN, TLS settings and timeout from
+// env.Clients, making it when no check holds it; the pool connects lazily.
 func (c *mysqlConfig) Build(env Env) (Checker, error) {
 	timeout := env.Timeout
-	cfg := c.parsed.Clone()
 	secrets := c.Secrets()
-
 	t := c.TLS
 	if t.Mode == "" { // the tls key wins over a URL's ssl-mode
 		t = c.urlTLS
 	}
+	key := []string{c.DSN, t.Mode, t.CAFile, t.ServerName, timeout.String()}
+	db, release, err := Share(env.Clients, "mysql", key, func() (*sql.DB, error) {
+		return newMySQLPool(c.parsed, t, timeout, secrets)
+	})
+	if err != nil {
+		return nil, err
+	}
+	expect := c.Expect
+	if expect == "any" {
+		expect = ""
+	}
+	query := ""
+	if c.Query != nil {
+		query = strings.TrimSpace(*c.Query)
+	}
+	return &MySQL{
+		db:      db,
+		release: release,
+		addr:    c.parsed.Addr,
+		secrets: secrets,
+		timeout: timeout,
+		expect:  expect,
+		lagWarn: c.LagWarn,
+		lagFail: c.LagFail,
+		query:   query,
+	}, nil
+}
+
+// newMySQLPool makes the pool for parsed with TLS t, its socket deadlines
+// sized from timeout; it connects lazily.
+func newMySQLPool(parsed *mysql.Config, t mysqlTLS, timeout time.Duration, secrets []string) (*sql.DB, error) {
+	cfg := parsed.Clone()
 	if t.Mode != "" {
 		tc, fallback, err := mysqlTLSConfig(t, cfg.Addr)
 		if err != nil {
@@ -264,25 +298,7 @@ func (c *mysqlConfig) Build(env Env) (Checker, error) {
 	db.SetMaxIdleConns(mysqlMaxConns)
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	db.SetConnMaxLifetime(time.Hour)
-
-	expect := c.Expect
-	if expect == "any" {
-		expect = ""
-	}
-	query := ""
-	if c.Query != nil {
-		query = strings.TrimSpace(*c.Query)
-	}
-	return &MySQL{
-		db:      db,
-		addr:    cfg.Addr,
-		secrets: secrets,
-		timeout: timeout,
-		expect:  expect,
-		lagWarn: c.LagWarn,
-		lagFail: c.LagFail,
-		query:   query,
-	}, nil
+	return db, nil
 }
 
 // mysqlTLSConfig makes the TLS config of a mode; fallback is whether the
@@ -343,10 +359,11 @@ func mysqlTLSConfig(t mysqlTLS, addr string) (*tls.Config, bool, error) {
 	}
 }
 
-// Close closes the check's pool. Connections in use close when their
-// probe ends, which its deadline bounds.
+// Close releases the check's pool, which closes when no other check holds
+// it. Connections in use close when their probe ends, which its deadline
+// bounds.
 func (c *MySQL) Close() error {
-	c.db.Close()
+	c.release() //nolint:errcheck // as before sharing: closing idle connections has nothing to report
 	return nil
 }
 

@@ -15,20 +15,24 @@ import (
 )
 
 // Postgres checks a PostgreSQL server with SELECT 1 (or a custom read-only
-// query) over a small pool of its own, and optionally that the server is
-// writable and that a standby is not lagging.
+// query) over a small pool, shared by the checks of a runner with the same
+// DSN and timeout, and optionally that the server is writable and that a
+// standby is not lagging.
 type Postgres struct {
 	pool      *pgxpool.Pool
-	addr      string   // host:port of the first host, for messages
-	secrets   []string // scrubbed from any text that reaches a message
+	release   func() error // gives back the shared pool
+	addr      string       // host:port of the first host, for messages
+	secrets   []string     // scrubbed from any text that reaches a message
 	timeout   time.Duration
 	readWrite bool
 	maxLag    time.Duration // 0: not checked
 	query     string
 }
 
-// postgresMaxConns bounds the check's own pool: one connection for the probe,
-// one spare for an overlapping probe. Every probe reuses them.
+// postgresMaxConns bounds a pool: one connection for the probe, one spare
+// for an overlapping probe. Every probe reuses them, and the checks that
+// share the pool (same DSN, same timeout) take turns on them: a probe waits
+// for a free connection within its deadline.
 const postgresMaxConns = 2
 
 type postgresConfig struct {
@@ -71,14 +75,46 @@ func (c *postgresConfig) Secrets() []string {
 	return out
 }
 
-// Build makes the check's pool, which connects lazily.
+// Build takes the pool of the check's DSN and timeout from env.Clients,
+// making it when no check holds it; the pool connects lazily.
 func (c *postgresConfig) Build(env Env) (Checker, error) {
 	timeout := env.Timeout
 	query := ""
 	if c.Query != nil {
 		query = strings.TrimSpace(*c.Query)
 	}
-	cfg := c.parsed.Copy()
+	cc := c.parsed.ConnConfig
+	// The DSN and what the environment added to it when Validate parsed it
+	// are the same for every check of one config; the timeout sizes the
+	// connect and statement timeouts.
+	pool, release, err := Share(env.Clients, "postgres", []string{c.DSN, timeout.String()}, func() (*postgresPool, error) {
+		return newPostgresPool(c.parsed, timeout)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &Postgres{
+		pool:      pool.pool,
+		release:   release,
+		addr:      postgresAddr(cc),
+		secrets:   []string{cc.Password},
+		timeout:   timeout,
+		readWrite: c.ReadWrite,
+		maxLag:    c.MaxLag,
+		query:     query,
+	}, nil
+}
+
+// postgresPool is a pool that the checks on one DSN and timeout share.
+type postgresPool struct {
+	pool    *pgxpool.Pool
+	timeout time.Duration
+}
+
+// newPostgresPool makes the pool for parsed, with its timeouts sized from
+// timeout; it connects lazily.
+func newPostgresPool(parsed *pgxpool.Config, timeout time.Duration) (*postgresPool, error) {
+	cfg := parsed.Copy()
 	cc := cfg.ConnConfig
 	if cc.ConnectTimeout <= 0 || cc.ConnectTimeout > timeout {
 		cc.ConnectTimeout = timeout
@@ -109,15 +145,7 @@ func (c *postgresConfig) Build(env Env) (Checker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: pool: %s", Redact(err.Error(), []string{cc.Password}))
 	}
-	return &Postgres{
-		pool:      pool,
-		addr:      postgresAddr(cc),
-		secrets:   []string{cc.Password},
-		timeout:   timeout,
-		readWrite: c.ReadWrite,
-		maxLag:    c.MaxLag,
-		query:     query,
-	}, nil
+	return &postgresPool{pool: pool, timeout: timeout}, nil
 }
 
 // postgresSecrets returns the passwords pgx reads from a DSN (URL or
@@ -136,17 +164,21 @@ func postgresAddr(cc *pgx.ConnConfig) string {
 	return net.JoinHostPort(cc.Host, strconv.Itoa(int(cc.Port)))
 }
 
-// Close closes the check's pool. It waits at most the check's timeout: a
-// connection that timed out against a hung server is cleaned up by pgx in
-// the background (a cancel request and a drain, which pgx bounds at 15 s),
-// and a reload must not wait for that.
-func (c *Postgres) Close() error {
+// Close releases the check's pool, which closes when no other check holds
+// it.
+func (c *Postgres) Close() error { return c.release() }
+
+// Close closes the pool. It waits at most the timeout: a connection that
+// timed out against a hung server is cleaned up by pgx in the background (a
+// cancel request and a drain, which pgx bounds at 15 s), and a reload must
+// not wait for that.
+func (p *postgresPool) Close() error {
 	done := make(chan struct{})
 	go func() {
-		c.pool.Close()
+		p.pool.Close()
 		close(done)
 	}()
-	t := time.NewTimer(c.timeout)
+	t := time.NewTimer(p.timeout)
 	defer t.Stop()
 	select {
 	case <-done:

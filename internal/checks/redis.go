@@ -17,9 +17,11 @@ import (
 )
 
 // Redis checks a Redis server with PING and, optionally, a write and read
-// back of a short-lived key.
+// back of a short-lived key. Its client is shared by the redis checks of a
+// runner with the same URL and timeout.
 type Redis struct {
 	client    *redisClient
+	release   func() error // gives back the shared client
 	addr      string
 	secrets   []string // the password, redacted from library text
 	timeout   time.Duration
@@ -50,14 +52,37 @@ func redisForProbes(o *redis.Options, timeout time.Duration) {
 // dial failed is replaced before the next probe. That costs one new client
 // (about 16 KB, no connection) per failed probe, only while Redis cannot be
 // reached; a client that works keeps its pooled connection.
+//
+// Checks that share a redisClient probe through it at once, so a replaced
+// client is closed only when the last probe that took it (acquire) is done
+// with it: closing it under a probe would fail that probe with "client is
+// closed".
 type redisClient struct {
 	opts *redis.Options
 	dial func(ctx context.Context, network, addr string) (net.Conn, error)
 
-	mu         sync.Mutex
-	current    *redis.Client
-	dialFailed *atomic.Bool // set by current's dialer
-	closed     bool
+	mu      sync.Mutex
+	current *redisGeneration
+	closed  bool
+}
+
+// redisGeneration is one go-redis client of a redisClient and its users.
+type redisGeneration struct {
+	client     *redis.Client
+	dialFailed atomic.Bool // set by client's dialer
+	// Under redisClient.mu:
+	users   int  // probes using client
+	retired bool // replaced, or the redisClient closed: close client when users drops to 0
+	shut    bool // client is closed
+}
+
+// shutIfUnused closes g's client once it is retired and unused; c.mu is
+// held.
+func (g *redisGeneration) shutIfUnused() {
+	if g.retired && g.users == 0 && !g.shut {
+		g.shut = true
+		g.client.Close()
+	}
 }
 
 // quietRedis silences go-redis's process-wide logger, which prints every
@@ -77,41 +102,65 @@ func newRedisClient(opts *redis.Options) *redisClient {
 	if c.dial == nil {
 		c.dial = redis.NewDialer(opts)
 	}
-	c.current, c.dialFailed = c.build()
+	c.current = c.build()
 	return c
 }
 
-func (c *redisClient) build() (*redis.Client, *atomic.Bool) {
-	failed := new(atomic.Bool)
+func (c *redisClient) build() *redisGeneration {
+	g := &redisGeneration{}
 	o := *c.opts
 	o.Dialer = func(ctx context.Context, network, addr string) (net.Conn, error) {
 		conn, err := c.dial(ctx, network, addr)
 		if err != nil {
-			failed.Store(true)
+			g.dialFailed.Store(true)
 		}
 		return conn, err
 	}
-	return redis.NewClient(&o), failed // NewClient copies o
+	g.client = redis.NewClient(&o) // NewClient copies o
+	return g
 }
 
-// get returns the client for the next probe: a new one if the last one
-// failed to dial.
-func (c *redisClient) get() *redis.Client {
+// acquire returns the client for the next probe (a new one if the last one
+// failed to dial) and the func the probe calls when done with it.
+func (c *redisClient) acquire() (*redis.Client, func()) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.dialFailed.Load() && !c.closed {
-		c.current.Close()
-		c.current, c.dialFailed = c.build()
+	if c.current.dialFailed.Load() && !c.closed {
+		c.current.retired = true
+		c.current.shutIfUnused()
+		c.current = c.build()
 	}
-	return c.current
+	g := c.current
+	g.users++
+	return g.client, func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		g.users--
+		g.shutIfUnused()
+	}
 }
 
-// Close closes the client's connections; later probes fail with ErrClosed.
+// get is acquire for a caller that is the client's only user, as the
+// Sentinel and Cluster checks' per-node clients are: a client replaced
+// after a failed dial is closed at once.
+func (c *redisClient) get() *redis.Client {
+	client, done := c.acquire()
+	done()
+	return client
+}
+
+// Close closes the client's connections, those of probes still running
+// too; later probes fail with ErrClosed.
 func (c *redisClient) Close() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.closed = true
-	return c.current.Close()
+	c.current.retired = true
+	if c.current.shut {
+		return nil
+	}
+	c.current.shut = true
+	return c.current.client.Close()
 }
 
 // redisKeyTTL is how long a write test's key lives; it is never deleted.
@@ -240,8 +289,16 @@ func (c *redisConfig) Build(env Env) (Checker, error) {
 	if opts.Network == "unix" {
 		addr = "unix:" + opts.Addr
 	}
+	// The URL shapes the client entirely; the timeout sizes its deadlines.
+	client, release, err := Share(env.Clients, "redis", []string{c.URL, timeout.String()}, func() (*redisClient, error) {
+		return newRedisClient(&opts), nil
+	})
+	if err != nil {
+		return nil, err
+	}
 	return &Redis{
-		client:    newRedisClient(&opts),
+		client:    client,
+		release:   release,
 		addr:      addr,
 		secrets:   []string{opts.Password},
 		timeout:   timeout,
@@ -272,8 +329,9 @@ func redisSecrets(rawURL string) []string {
 	return nil
 }
 
-// Close closes the check's connections.
-func (c *Redis) Close() error { return c.client.Close() }
+// Close releases the check's client, which closes when no other check
+// holds it.
+func (c *Redis) Close() error { return c.release() }
 
 // Check runs one probe, and a second when the server had closed the
 // pooled connection (see againIfClosed).
@@ -282,7 +340,8 @@ func (c *Redis) Check(ctx context.Context) error {
 }
 
 func (c *Redis) probe(ctx context.Context) error {
-	client := c.client.get()
+	client, done := c.client.acquire()
+	defer done()
 	if err := client.Ping(ctx).Err(); err != nil {
 		return c.fail(ctx, err)
 	}

@@ -88,7 +88,8 @@ func (c *sqlConfig) Secrets() []string {
 	return SecretsIn("dsn", c.DSN)
 }
 
-// Build makes the check's pool, which connects lazily.
+// Build takes the check's pool from env.Clients (see the postgres check and
+// newSQLMy), making it when no check holds it; it connects lazily.
 func (c *sqlConfig) Build(env Env) (Checker, error) {
 	s := &SQL{
 		query:  strings.TrimSpace(c.Query),
@@ -103,7 +104,7 @@ func (c *sqlConfig) Build(env Env) (Checker, error) {
 		}
 		s.db = &sqlPostgres{pg: ck.(*Postgres)}
 	case c.my != nil:
-		db, err := newSQLMy(c.my, env)
+		db, err := newSQLMy(c.DSN, c.my, env)
 		if err != nil {
 			return nil, err
 		}
@@ -114,7 +115,7 @@ func (c *sqlConfig) Build(env Env) (Checker, error) {
 	return s, nil
 }
 
-// Close closes the check's pool.
+// Close releases the check's pool.
 func (s *SQL) Close() error { return s.db.Close() }
 
 // Check runs the query once and judges its value.

@@ -85,12 +85,14 @@ func parseSQLMyDSN(raw string) (*sqlMyDSN, error) {
 	return d, nil
 }
 
-// sqlMyMaxConns bounds the check's pool as the postgres check's is.
+// sqlMyMaxConns bounds a pool as the postgres check's is.
 const sqlMyMaxConns = 2
 
-// sqlMy runs the query on a database/sql pool of the check's own.
+// sqlMy runs the query on a database/sql pool, shared by the sql checks of
+// a runner with the same mysql:// URL and timeout.
 type sqlMy struct {
 	db      *sql.DB
+	release func() error // gives back the shared pool
 	addr    string
 	secrets []string
 	timeout time.Duration
@@ -103,23 +105,44 @@ const (
 	sqlMyMySQL
 )
 
-func newSQLMy(d *sqlMyDSN, env Env) (*sqlMy, error) {
-	cfg := d.cfg.Clone()
-	if cfg.Timeout <= 0 || cfg.Timeout > env.Timeout {
-		cfg.Timeout = env.Timeout // dial; ctx bounds the rest
+// newSQLMy takes the pool of dsn (the URL d was parsed from) and the
+// check's timeout from env.Clients, making it when no check holds it.
+func newSQLMy(dsn string, d *sqlMyDSN, env Env) (*sqlMy, error) {
+	secrets := []string{d.cfg.Passwd}
+	// The driver's complaints go to the log of the check that made the
+	// pool: they are about connections, which its sharers have too.
+	db, release, err := Share(env.Clients, "sql-mysql", []string{dsn, env.Timeout.String()}, func() (*sqlMyPool, error) {
+		return newSQLMyPool(d, env.Timeout, sqlMyLogger{env.Logger, secrets})
+	})
+	if err != nil {
+		return nil, err
 	}
-	secrets := []string{cfg.Passwd}
-	cfg.Logger = sqlMyLogger{env.Logger, secrets}
+	return &sqlMy{db: db.db, release: release, addr: d.addr, secrets: secrets, timeout: env.Timeout}, nil
+}
+
+// sqlMyPool is a pool that the sql checks on one mysql:// URL and timeout
+// share.
+type sqlMyPool struct {
+	db      *sql.DB
+	timeout time.Duration
+}
+
+func newSQLMyPool(d *sqlMyDSN, timeout time.Duration, logger sqlMyLogger) (*sqlMyPool, error) {
+	cfg := d.cfg.Clone()
+	if cfg.Timeout <= 0 || cfg.Timeout > timeout {
+		cfg.Timeout = timeout // dial; ctx bounds the rest
+	}
+	cfg.Logger = logger
 	conn, err := mysql.NewConnector(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("sql: mysql: %s", Redact(err.Error(), secrets))
+		return nil, fmt.Errorf("sql: mysql: %s", Redact(err.Error(), logger.secrets))
 	}
 	db := sql.OpenDB(conn) // connects lazily
 	db.SetMaxOpenConns(sqlMyMaxConns)
 	db.SetMaxIdleConns(sqlMyMaxConns)
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	db.SetConnMaxLifetime(time.Hour)
-	return &sqlMy{db: db, addr: d.addr, secrets: secrets, timeout: env.Timeout}, nil
+	return &sqlMyPool{db: db, timeout: timeout}, nil
 }
 
 // sqlMyLogger sends the driver's complaints (a connection found dead) to
@@ -135,14 +158,18 @@ func (s sqlMyLogger) Print(v ...any) {
 	}
 }
 
-// Close closes the pool, waiting at most the check's timeout.
-func (m *sqlMy) Close() error {
+// Close releases the check's pool, which closes when no other check holds
+// it.
+func (m *sqlMy) Close() error { return m.release() }
+
+// Close closes the pool, waiting at most the timeout.
+func (p *sqlMyPool) Close() error {
 	done := make(chan struct{})
 	go func() {
-		m.db.Close()
+		p.db.Close()
 		close(done)
 	}()
-	t := time.NewTimer(m.timeout)
+	t := time.NewTimer(p.timeout)
 	defer t.Stop()
 	select {
 	case <-done:

@@ -183,8 +183,9 @@ func New(cfg *config.Config, opts Options) (*Runner, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &Runner{opts: opts, byName: map[string]*Check{}, ctx: ctx, cancel: cancel}
 	var errs []error
+	clients := new(checks.Clients) // checks on one server and credentials share a client; each Close releases it
 	for _, cc := range cfg.Checks {
-		checker, err := build(cc, cfg.HealthCheck, opts.Logger)
+		checker, err := build(cc, cfg.HealthCheck, opts.Logger, clients)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("check %q: %s", cc.Name, checks.Redact(err.Error(), cc.Secrets)))
 			continue
@@ -202,7 +203,7 @@ func New(cfg *config.Config, opts Options) (*Runner, error) {
 }
 
 // build opens c's clients; a panic in a check type is that check's error.
-func build(c *config.Check, s checks.Settings, logger *slog.Logger) (ch checks.Checker, err error) {
+func build(c *config.Check, s checks.Settings, logger *slog.Logger, clients *checks.Clients) (ch checks.Checker, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			ch, err = nil, fmt.Errorf("check type failed to build: %v", p)
@@ -211,7 +212,7 @@ func build(c *config.Check, s checks.Settings, logger *slog.Logger) (ch checks.C
 	if c.Spec == nil {
 		return nil, errors.New("the check was not loaded from a config")
 	}
-	ch, err = c.Spec.Build(checks.Env{Name: c.Name, Timeout: c.Timeout, Settings: s, Logger: logger.With("check", c.Name)})
+	ch, err = c.Spec.Build(checks.Env{Name: c.Name, Timeout: c.Timeout, Settings: s, Logger: logger.With("check", c.Name), Clients: clients})
 	if err == nil && ch == nil {
 		err = errors.New("check type returned no checker")
 	}

@@ -30,7 +30,10 @@ type Proxy struct {
 	delay time.Duration
 	conns map[net.Conn]struct{}
 	stale map[net.Conn]bool
-	wg    sync.WaitGroup
+	// clients are the accepted connections still open (conns also holds
+	// the proxy's own connections to the target).
+	clients map[net.Conn]struct{}
+	wg      sync.WaitGroup
 }
 
 type faultMode int
@@ -50,7 +53,7 @@ func NewProxy(t testing.TB, target string) *Proxy {
 	if err != nil {
 		t.Fatalf("testsvc: fault proxy listen: %v", err)
 	}
-	p := &Proxy{t: t, target: target, l: l, addr: l.Addr().String(), conns: map[net.Conn]struct{}{}, stale: map[net.Conn]bool{}}
+	p := &Proxy{t: t, target: target, l: l, addr: l.Addr().String(), conns: map[net.Conn]struct{}{}, stale: map[net.Conn]bool{}, clients: map[net.Conn]struct{}{}}
 	p.wg.Add(1)
 	go p.serve(l)
 	t.Cleanup(func() {
@@ -68,6 +71,15 @@ func (p *Proxy) Port() int {
 	_, ps, _ := net.SplitHostPort(p.addr)
 	n, _ := strconv.Atoi(ps)
 	return n
+}
+
+// Open returns how many client connections are open through the proxy
+// now: a client's pool size, seen from outside. A connection the client
+// closed counts until the proxy has read its end.
+func (p *Proxy) Open() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.clients)
 }
 
 // Delay makes the proxy hold the server's answers for d, on connections
@@ -158,8 +170,9 @@ func (p *Proxy) Restore() {
 	go p.serve(l)
 }
 
-// track registers c; it returns false (and closes c) when the proxy is cut.
-func (p *Proxy) track(c net.Conn) (faultMode, bool) {
+// track registers c, a client's connection or the proxy's own to the
+// target; it returns false (and closes c) when the proxy is cut.
+func (p *Proxy) track(c net.Conn, client bool) (faultMode, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.mode == faultCut {
@@ -167,6 +180,9 @@ func (p *Proxy) track(c net.Conn) (faultMode, bool) {
 		return p.mode, false
 	}
 	p.conns[c] = struct{}{}
+	if client {
+		p.clients[c] = struct{}{}
+	}
 	return p.mode, true
 }
 
@@ -175,6 +191,7 @@ func (p *Proxy) drop(cs ...net.Conn) {
 	for _, c := range cs {
 		delete(p.conns, c)
 		delete(p.stale, c)
+		delete(p.clients, c)
 	}
 	p.mu.Unlock()
 	for _, c := range cs {
@@ -187,6 +204,7 @@ func (p *Proxy) closeAll() {
 	conns := p.conns
 	p.conns = map[net.Conn]struct{}{}
 	p.stale = map[net.Conn]bool{}
+	p.clients = map[net.Conn]struct{}{}
 	p.mu.Unlock()
 	for c := range conns {
 		c.Close()
@@ -200,7 +218,7 @@ func (p *Proxy) serve(l net.Listener) {
 		if err != nil {
 			return
 		}
-		mode, ok := p.track(c)
+		mode, ok := p.track(c, true)
 		if !ok {
 			continue
 		}
@@ -223,7 +241,7 @@ func (p *Proxy) forward(c net.Conn) {
 		p.drop(c)
 		return
 	}
-	if _, ok := p.track(up); !ok {
+	if _, ok := p.track(up, false); !ok {
 		p.drop(c)
 		return
 	}

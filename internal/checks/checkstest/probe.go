@@ -47,6 +47,9 @@ type Options struct {
 	// finds its check's connections on the server by name gives it one of
 	// its own.
 	Name string
+	// Clients shares clients between the checks built with it, as the
+	// runner's does; nil gives the check clients of its own.
+	Clients *checks.Clients
 }
 
 // Build parses keys as a check of type typ and builds it, as the config
@@ -65,7 +68,7 @@ func Build(typ string, keys map[string]any, o Options) (*Check, error) {
 	if o.Name == "" {
 		o.Name = typ + "-test"
 	}
-	c, err := ty.Build(keys, checks.Env{Name: o.Name, Timeout: o.Timeout, Settings: o.Settings, Logger: o.Logger})
+	c, err := ty.Build(keys, checks.Env{Name: o.Name, Timeout: o.Timeout, Settings: o.Settings, Logger: o.Logger, Clients: o.Clients})
 	if err != nil {
 		return nil, err
 	}
