@@ -151,7 +151,7 @@ func TestHTTP_NoSecretInTheMessage(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			url := "http://monitor:" + password + "@" + tc.addr(t) + "/health?token=" + token
-			r := newHTTPCheck(t, map[string]any{"url": url}).Fails(t, "")
+			r := checkstest.New(t, "http", map[string]any{"url": url}, checkstest.Options{Timeout: httpShortTimeout}).Fails(t, "")
 			for _, secret := range []string{password, token, "monitor"} {
 				if strings.Contains(r.Message, secret) {
 					t.Fatalf("message %q contains %q", r.Message, secret)
@@ -232,14 +232,14 @@ func TestHTTP_RecoversWhenTheServerReturns(t *testing.T) {
 	t.Parallel() // a hanging server is waited for to the deadline
 	srv, _ := countingHTTPServer(t, func(w http.ResponseWriter, r *http.Request) {})
 	p := testsvc.NewProxy(t, strings.TrimPrefix(srv.URL, "http://"))
-	c := newHTTPCheck(t, map[string]any{"url": "http://" + p.Addr() + "/"})
+	c := checkstest.New(t, "http", map[string]any{"url": "http://" + p.Addr() + "/"}, checkstest.Options{Timeout: time.Second})
 	c.Passes(t)
 	p.Cut()
 	c.FailsWith(t, "unavailable: connection refused ("+p.Addr()+")")
 	p.Restore()
 	c.Passes(t)
 	p.Hang()
-	c.FailsWith(t, "unavailable: timed out after "+checkstest.Timeout.String()+" ("+p.Addr()+")") // within the deadline
+	c.FailsWith(t, "unavailable: timed out after 1s ("+p.Addr()+")") // within the deadline
 	p.Restore()
 	c.Passes(t)
 }
