@@ -17,6 +17,11 @@ type History struct {
 	next   int
 	full   bool
 	failed []*Result // aged-out failures, oldest first, at most keptFailures
+	// up and total sum the spans between consecutive results in the ring
+	// (up: those that start with a result not failing), kept as results
+	// come and go, so that Uptime does not walk the ring: a page of 1,000
+	// checks asks for every uptime on each render.
+	up, total time.Duration
 }
 
 func newHistory(size int) *History {
@@ -29,16 +34,35 @@ func newHistory(size int) *History {
 func (h *History) add(r *Result) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if old := h.ring[h.next]; h.full && old != nil && old.Status != Passing {
-		h.failed = append(h.failed, old)
-		if len(h.failed) > keptFailures {
-			h.failed = h.failed[len(h.failed)-keptFailures:]
+	n := len(h.ring)
+	if old := h.ring[h.next]; h.full && old != nil {
+		if old.Status != Passing {
+			h.failed = append(h.failed, old)
+			if len(h.failed) > keptFailures {
+				h.failed = h.failed[len(h.failed)-keptFailures:]
+			}
+		}
+		if n > 1 { // the span from the oldest result to the next leaves the window
+			h.count(old, h.ring[(h.next+1)%n], -1)
 		}
 	}
+	if prev := h.ring[(h.next+n-1)%n]; n > 1 && prev != nil {
+		h.count(prev, r, 1)
+	}
 	h.ring[h.next] = r
-	h.next = (h.next + 1) % len(h.ring)
+	h.next = (h.next + 1) % n
 	if h.next == 0 {
 		h.full = true
+	}
+}
+
+// count adds (sign 1) or removes (-1) the span from r to next in up and
+// total: r's state holds until next ends.
+func (h *History) count(r, next *Result, sign time.Duration) {
+	span := max(next.Finished().Sub(r.Finished()), 0)
+	h.total += sign * span
+	if r.Status != Failing {
+		h.up += sign * span
 	}
 }
 
@@ -65,27 +89,21 @@ func (h *History) KeptFailures() []*Result {
 // check was not failing (each result holds until the next one), and the
 // window's length. With no results it is 0, 0.
 func (h *History) Uptime(now time.Time) (float64, time.Duration) {
-	rs := h.Results()
-	if len(rs) == 0 {
+	h.mu.Lock()
+	n := len(h.ring)
+	last := h.ring[(h.next+n-1)%n]
+	up, total := h.up, h.total
+	h.mu.Unlock()
+	if last == nil {
 		return 0, 0
 	}
-	var up, total time.Duration
-	for i, r := range rs {
-		end := now
-		if i+1 < len(rs) {
-			end = rs[i+1].Finished()
-		}
-		span := end.Sub(r.Finished())
-		if span < 0 {
-			span = 0
-		}
-		total += span
-		if r.Status != Failing {
-			up += span
-		}
+	span := max(now.Sub(last.Finished()), 0) // the newest result holds until now
+	total += span
+	if last.Status != Failing {
+		up += span
 	}
 	if total == 0 {
-		if rs[len(rs)-1].Status != Failing {
+		if last.Status != Failing {
 			return 1, 0
 		}
 		return 0, 0

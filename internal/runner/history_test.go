@@ -45,3 +45,45 @@ func TestHistory_UptimeIsTimeWeighted(t *testing.T) {
 		t.Errorf("empty history: %v %v", u, w)
 	}
 }
+
+// Uptime keeps running sums as results come and leave the ring; they must
+// equal the sum over the ring's results, whatever the ring's size, with
+// results out of order (a clock step) and with a ring that wrapped many times.
+func TestHistory_UptimeEqualsTheSumOverTheRing(t *testing.T) {
+	walk := func(rs []*Result, now time.Time) (float64, time.Duration) {
+		var up, total time.Duration
+		for i, r := range rs {
+			end := now
+			if i+1 < len(rs) {
+				end = rs[i+1].Finished()
+			}
+			span := max(end.Sub(r.Finished()), 0)
+			total += span
+			if r.Status != Failing {
+				up += span
+			}
+		}
+		if total == 0 {
+			if rs[len(rs)-1].Status != Failing {
+				return 1, 0
+			}
+			return 0, 0
+		}
+		return float64(up) / float64(total), total
+	}
+	t0 := time.Unix(1000, 0)
+	for _, size := range []int{1, 2, 3, 7, 100} {
+		h := newHistory(size)
+		for i := range 250 {
+			st := []Status{Passing, Passing, Failing, Warning, Passing}[i*7%5]
+			at := t0.Add(time.Duration(i*i%97) * time.Second) // not monotonic: spans below 0 count as 0
+			h.add(&Result{Status: st, Started: at, Duration: time.Duration(i%3) * time.Millisecond})
+			now := at.Add(time.Duration(i%4) * time.Second)
+			gotUp, gotWindow := h.Uptime(now)
+			wantUp, wantWindow := walk(h.Results(), now)
+			if gotUp != wantUp || gotWindow != wantWindow {
+				t.Fatalf("size %d, after %d results: uptime %v over %v, want %v over %v", size, i+1, gotUp, gotWindow, wantUp, wantWindow)
+			}
+		}
+	}
+}

@@ -2,8 +2,10 @@ package server_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/healthd/healthd/internal/checks/checkstest"
@@ -75,5 +77,97 @@ func BenchmarkHT(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// largeDeployment is a config of n checks in 10 groups (grp0…grp9, in
+// blocks of n/10), of which 5 fail (the first two not critical) and 10 warn;
+// every 7th passing check failed twice early in its history.
+func largeDeployment(n int, extra string) string {
+	var b strings.Builder
+	b.WriteString("health_check: {WARNINGS_AS_ERRORS: false}\n" + extra + "\nchecks:\n")
+	per := max(n/10, 1)
+	for i := range n {
+		fmt.Fprintf(&b, "  - {name: svc-%04d, type: fake, groups: [grp%d]", i, min(i/per, 9))
+		switch {
+		case i%(n/5) == n/10: // 5 failing, spread over the groups
+			if i < n/2 {
+				b.WriteString(", critical: false")
+			}
+			fmt.Fprintf(&b, ", fail: \"connection refused (10.0.%d.%d:5432)\"", i/256, i%256)
+		case i%(n/10) == n/20: // 10 warning
+			fmt.Fprintf(&b, ", warn: \"disk %d%% used on /srv (threshold 90%%)\"", 90+i%10)
+		default:
+			b.WriteString(`, note: "connected, 3 ms"`)
+		}
+		b.WriteString("}\n")
+	}
+	return b.String()
+}
+
+// largeServer serves largeDeployment(n) with cached results, each check
+// having runs results of history (a reload carries the history of a runner
+// that ran them: runs with cache_ttl 1h would not run again).
+func largeServer(tb testing.TB, n, runs int) (*server.Server, *server.State) {
+	tb.Helper()
+	fill := checkstest.Load(tb, largeDeployment(n, "defaults: {cache_ttl: 0s, max_stale: 0s, history: 100}"))
+	old := checkstest.NewRunner(tb, fill, runner.Options{})
+	for i := range runs {
+		for j, c := range old.Checks() {
+			if j%7 == 3 && (i == 2 || i == 3) && c.Checker().(*checkstest.Fake).Fail == "" {
+				checkstest.FakeOf(old, c.Name).SetFail("timeout after 5s")
+			}
+			if j%7 == 3 && i == 4 {
+				checkstest.FakeOf(old, c.Name).SetFail(checkstest.FakeOf(old, c.Name).Fail)
+			}
+		}
+		old.Run(context.Background(), old.Checks())
+	}
+	cfg := checkstest.Load(tb, largeDeployment(n, "defaults: {cache_ttl: 1h, max_stale: 0s, history: 100}"))
+	r := checkstest.NewRunner(tb, cfg, runner.Options{})
+	r.Inherit(old)
+	r.Run(context.Background(), r.Checks())
+	srv := server.New(server.Options{Version: "bench"})
+	st, err := srv.NewState(cfg, r)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	srv.Swap(st)
+	return srv, st
+}
+
+// BenchmarkHT_1000Checks measures the answers of a large deployment (1,000
+// checks, full history): "cached" is a probe on an unchanged result set (the
+// body cache answers), "render" one that renders the body again, as after a
+// result changed, "cold" one that renders everything again, as after a
+// reload or when every check ran since the last render (health+json keeps
+// each check's history written while it is unchanged).
+func BenchmarkHT_1000Checks(b *testing.B) {
+	srv, st := largeServer(b, 1000, 100)
+	for _, c := range []struct{ name, accept string }{
+		{"html", "text/html"},
+		{"json", "application/json"},
+		{"health", "application/health+json"},
+	} {
+		for _, how := range []string{"cached", "render", "cold"} {
+			b.Run(c.name+"/"+how, func(b *testing.B) {
+				req := httptest.NewRequest(http.MethodGet, "/ht/", nil)
+				req.Header.Set("Accept", c.accept)
+				b.ReportAllocs()
+				var size int
+				for b.Loop() {
+					if how != "cached" {
+						st.ForgetBodies(how == "cold")
+					}
+					w := httptest.NewRecorder()
+					srv.ServeHTTP(w, req)
+					if w.Code != 500 { // three critical checks fail
+						b.Fatalf("status %d: %.200s", w.Code, w.Body)
+					}
+					size = w.Body.Len()
+				}
+				b.ReportMetric(float64(size), "body-bytes")
+			})
+		}
 	}
 }

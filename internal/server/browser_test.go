@@ -210,14 +210,20 @@ func TestDashboard_InChromium(t *testing.T) {
 	must(t, "load", chromedp.Do(ctx,
 		chromedp.EmulateViewport(1280, 900),
 		chromedp.Navigate(pageURL),
-		chromedp.WaitVisible(chromedp.CSS("#checks")),
+		chromedp.WaitVisible(chromedp.CSS("#summary")),
 	))
 
-	t.Run("rows match the config", func(t *testing.T) {
-		names, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("#checks tbody tr")).map(tr => tr.dataset.check)`))
+	t.Run("problems first, then passing checks by group", func(t *testing.T) {
+		names, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("tr[data-check]")).map(tr => tr.dataset.check)`))
 		must(t, "read rows", err)
-		if want := []string{"database", "cache", "queue", "search", "disk"}; !slices.Equal(names, want) {
+		// queue is in two groups, so in both lists; a small page opens them.
+		if want := []string{"search", "disk", "database", "cache", "queue", "queue"}; !slices.Equal(names, want) {
 			t.Errorf("rows %q, want %q", names, want)
+		}
+		open, err := chromedp.Run(ctx, chromedp.Evaluate[[]bool](`Array.from(document.querySelectorAll("details.group")).map(d => d.open)`))
+		must(t, "read groups", err)
+		if !slices.Equal(open, []bool{true, true}) {
+			t.Errorf("groups of passing checks open: %v, want both open on a small page", open)
 		}
 		h1, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("h1").textContent`))
 		must(t, "read h1", err)
@@ -247,10 +253,18 @@ func TestDashboard_InChromium(t *testing.T) {
 	})
 
 	t.Run("history strips", func(t *testing.T) {
-		cells, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('tr[data-check="queue"] .strip .cell').length`))
-		must(t, "count cells", err)
-		if cells < 13 {
-			t.Errorf("queue has %d history cells, want at least 13", cells)
+		strip, err := chromedp.Run(ctx, chromedp.Evaluate[map[string]any](`(() => {
+			const s = document.querySelector('tr[data-check="queue"] .bars');
+			return {bars: s.textContent, label: s.getAttribute("aria-label"), runs: s.children.length};
+		})()`))
+		must(t, "read strip", err)
+		// Runs: pass ×3, warn, pass, fail ×2, then passes (5 before the
+		// page opened, and one per refresh since): five runs, one element each.
+		bars, _ := strip["bars"].(string)
+		label, _ := strip["label"].(string)
+		if !strings.HasPrefix(bars, "▂▂▂▅▂██▂▂▂▂▂▂") || strip["runs"] != float64(5) ||
+			!strings.HasPrefix(label, "Recent results, oldest first: 3 passing, 1 warning, 1 passing, 2 failing, ") {
+			t.Errorf("queue's strip: %v", strip)
 		}
 	})
 
@@ -263,7 +277,7 @@ func TestDashboard_InChromium(t *testing.T) {
 			must(t, "tab", chromedp.Do(ctx, chromedp.KeyEvent(kb.Tab)))
 			got, err = chromedp.Run(ctx, chromedp.Evaluate[map[string]any](`(() => {
 				const el = document.activeElement;
-				if (!el || !el.classList.contains("cell")) return {cell: false};
+				if (!el || !el.classList.contains("run")) return {cell: false};
 				const tip = el.querySelector(".tip").getBoundingClientRect(), style = getComputedStyle(el);
 				return {cell: true, tipWidth: tip.width, tipHeight: tip.height, outline: style.outlineStyle, text: el.textContent};
 			})()`))
@@ -273,13 +287,13 @@ func TestDashboard_InChromium(t *testing.T) {
 			}
 		}
 		if got["cell"] != true {
-			t.Fatalf("20 presses of Tab never reached a history cell")
+			t.Fatalf("20 presses of Tab never reached a history run")
 		}
 		if w, _ := got["tipWidth"].(float64); w < 100 {
-			t.Errorf("focused cell's tooltip is not shown: %v", got)
+			t.Errorf("focused run's tooltip is not shown: %v", got)
 		}
 		if got["outline"] == "none" {
-			t.Errorf("focused cell has no visible focus ring: %v", got)
+			t.Errorf("focused run has no visible focus ring: %v", got)
 		}
 		if txt, _ := got["text"].(string); !strings.Contains(txt, "took") {
 			t.Errorf("tooltip text %q lacks the duration", txt)
@@ -302,6 +316,18 @@ func TestDashboard_InChromium(t *testing.T) {
 		if res["kept"] != true {
 			t.Errorf("the page was reloaded instead of refreshed in place")
 		}
+		// A group the reader closed stays closed across refreshes.
+		_, err = chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void](`document.getElementById("g-readiness").open = false`))
+		must(t, "close a group", err)
+		write("fail replica lag 43s exceeds 30s")
+		_, err = chromedp.Run(ctx, chromedp.Poll[bool](`document.querySelector('tr[data-check="queue"] .message').textContent.includes("43s")`,
+			chromedp.WithPollingTimeout(6*time.Second)))
+		must(t, "wait for the next refresh", err)
+		if open, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById("g-readiness").open`)); err != nil || open {
+			t.Errorf("a closed group reopened on refresh (open %v, %v)", open, err)
+		}
+		_, err = chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void](`document.getElementById("g-readiness").open = true`))
+		must(t, "reopen the group", err)
 		if res["message"] != "unavailable: replica lag 42s exceeds 30s" {
 			t.Errorf("queue message %q", res["message"])
 		}
@@ -315,7 +341,7 @@ func TestDashboard_InChromium(t *testing.T) {
 		shot := func(name string) {
 			t.Helper()
 			// Wait for a refresh to land so the page shows its latest state.
-			_, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.querySelector('tr[data-check="queue"] .cell:last-child.cell_failing') !== null`,
+			_, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.querySelector('tr[data-check="queue"] .run:last-child.run_failing') !== null`,
 				chromedp.WithPollingTimeout(5*time.Second)))
 			must(t, "wait for refresh", err)
 			buf, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
@@ -356,8 +382,8 @@ func TestDashboard_InChromium(t *testing.T) {
 	t.Run("usable with JavaScript off", func(t *testing.T) {
 		_, err := chromedp.Call(ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true})
 		must(t, "disable JavaScript", err)
-		must(t, "load without JavaScript", chromedp.Do(ctx, chromedp.Navigate(pageURL), chromedp.WaitVisible(chromedp.CSS("#checks"))))
-		rows, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("#checks tbody tr").length`))
+		must(t, "load without JavaScript", chromedp.Do(ctx, chromedp.Navigate(pageURL), chromedp.WaitVisible(chromedp.CSS("#summary"))))
+		rows, err := chromedp.Run(ctx, chromedp.Evaluate[int](`new Set(Array.from(document.querySelectorAll("tr[data-check]")).map(tr => tr.dataset.check)).size`))
 		must(t, "count rows", err)
 		note, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("refresh-note").innerText`))
 		must(t, "read note", err)

@@ -27,6 +27,31 @@ type Page struct {
 	Checks   []Row // in config order
 	Refresh  int   // seconds between in-place refreshes; 0 disables them
 	JSONPath string
+
+	// Problems are the failing checks, then the warning ones, each in
+	// config order: the built-in page shows them in full, first.
+	Problems []Row
+	// Groups sums the checks up by group, in config order of each group's
+	// first check. A check counts in each of its groups; the checks in no
+	// group make a last entry named "".
+	Groups []Group
+	// Expanded is true for a small page (at most ExpandedChecks checks):
+	// the built-in page then shows the passing checks' groups open.
+	Expanded bool
+}
+
+// ExpandedChecks is the most checks a page may have for the built-in page
+// to open its groups of passing checks: beyond it, they start closed.
+const ExpandedChecks = 20
+
+// Group is one group's line in the summary, and its passing checks.
+type Group struct {
+	Name   string // "" for the checks in no group
+	Status string // worst state of its checks (their own: a non-critical failure is failing)
+	Icon   string // ✓ ! ✗, for Status
+	// Passing, Warnings and Failing count its checks by state.
+	Passing, Warnings, Failing int
+	Passed                     []Row // its passing checks, in config order
 }
 
 // Overall is the page's headline.
@@ -44,6 +69,7 @@ type Overall struct {
 	Draining bool   // healthd is shutting down: the answer fails whatever the checks say
 	Failing  int
 	Warnings int
+	Passing  int
 }
 
 // Row is one check on the page.
@@ -59,9 +85,13 @@ type Row struct {
 	Age      string    // how old the result is, "3.2s"
 	Taken    time.Time // when the run ended
 
-	// History is the strip of recent results, oldest first (at most
-	// StripCells of them); empty before a check has run.
-	History []Cell
+	// Runs is History in stretches of results with the same state and
+	// message, oldest first: the built-in page draws one element per run,
+	// not per result.
+	Runs []Run
+	// Recent says History in words, oldest first, for screen readers:
+	// "27 passing, 2 failing, 1 passing".
+	Recent string
 	// Earlier are failures that aged out of the history ring, oldest first.
 	Earlier []Cell
 	// Kept is how many results the history holds (the uptime window).
@@ -71,6 +101,20 @@ type Row struct {
 	// history.
 	Uptime string
 	Window string
+
+	strip []*runner.Result // History's results
+	now   time.Time        // the page's Taken
+}
+
+// History is the strip of recent results, oldest first (at most
+// StripCells of them); empty before a check has run. It is made when a
+// template asks for it: the built-in page draws Runs instead.
+func (r Row) History() []Cell {
+	cells := make([]Cell, 0, len(r.strip))
+	for _, res := range r.strip {
+		cells = append(cells, cell(res, r.now))
+	}
+	return cells
 }
 
 // Cell is one past result in a history strip.
@@ -84,10 +128,29 @@ type Cell struct {
 	Seq      uint64 // unique per result: a stable key for the page's script
 }
 
+// Run is a stretch of consecutive results in a history strip with the same
+// state and message.
+type Run struct {
+	Status string // passing, warning, failing
+	Icon   string
+	Count  int
+	// Bars has one block character per result, its height telling the
+	// state (▂ passing, ▅ warning, █ failing), so the strip does not rely
+	// on colour.
+	Bars     string
+	From, To string // when the first and the last result ended, as Cell.When
+	Took     string // the run's duration, or its shortest and longest: "1ms to 3ms"
+	Message  string
+	Seq      uint64 // the first result's Seq: a stable key for the page's script
+}
+
 // StripCells is how many of a check's latest results the page shows.
 const StripCells = 30
 
 var icons = map[runner.Status]string{runner.Passing: "✓", runner.Warning: "!", runner.Failing: "✗"}
+
+// bars are the strip's block characters: a state's height is its shape.
+var bars = map[runner.Status]string{runner.Passing: "▂", runner.Warning: "▅", runner.Failing: "█"}
 
 // verdictIcons are the headline's icons, by verdict.
 var verdictIcons = map[string]string{"passing": "✓", "warning": "!", "failing": "✗"}
@@ -105,8 +168,9 @@ func (st *State) pageData(v view) Page {
 		JSONPath: "?format=json",
 		Overall: Overall{
 			Status: o.Status.String(), Verdict: verdict(v), OK: v.ok, Draining: v.draining,
-			Failing: o.Failing, Warnings: o.Warnings, Word: "Healthy",
+			Failing: o.Failing, Warnings: o.Warnings, Passing: len(snaps) - o.Failing - o.Warnings, Word: "Healthy",
 		},
+		Expanded: len(snaps) <= ExpandedChecks,
 	}
 	p.Overall.Icon = verdictIcons[p.Overall.Verdict]
 	if st.Config.Server.Refresh > 0 && p.Refresh == 0 {
@@ -139,9 +203,8 @@ func (st *State) pageData(v view) Page {
 			if len(rs) > StripCells {
 				rs = rs[len(rs)-StripCells:]
 			}
-			for _, hr := range rs {
-				row.History = append(row.History, cell(hr, now))
-			}
+			row.strip, row.now = rs, now
+			row.Runs, row.Recent = runs(rs, now)
 			for _, hr := range h.KeptFailures() {
 				row.Earlier = append(row.Earlier, cell(hr, now))
 			}
@@ -153,7 +216,115 @@ func (st *State) pageData(v view) Page {
 		}
 		p.Checks = append(p.Checks, row)
 	}
+	p.Problems, p.Groups = arrange(p.Checks)
 	return p
+}
+
+// arrange orders rows for the built-in page: the problems (failing, then
+// warning) and the groups with their counts and passing checks.
+func arrange(rows []Row) (problems []Row, groups []Group) {
+	for _, want := range []string{"failing", "warning"} {
+		for _, r := range rows {
+			if r.Status == want {
+				problems = append(problems, r)
+			}
+		}
+	}
+	index := map[string]int{}
+	var none *Group
+	add := func(g *Group, r Row) {
+		switch r.Status {
+		case "failing":
+			g.Failing++
+		case "warning":
+			g.Warnings++
+		default:
+			g.Passing++
+			g.Passed = append(g.Passed, r)
+		}
+	}
+	for _, r := range rows {
+		if len(r.Groups) == 0 {
+			if none == nil {
+				none = &Group{}
+			}
+			add(none, r)
+		}
+		for _, name := range r.Groups {
+			i, ok := index[name]
+			if !ok {
+				i = len(groups)
+				index[name] = i
+				groups = append(groups, Group{Name: name})
+			}
+			add(&groups[i], r)
+		}
+	}
+	if none != nil {
+		groups = append(groups, *none)
+	}
+	for i := range groups {
+		g := &groups[i]
+		g.Status = "passing"
+		switch {
+		case g.Failing > 0:
+			g.Status = "failing"
+		case g.Warnings > 0:
+			g.Status = "warning"
+		}
+		g.Icon = verdictIcons[g.Status]
+	}
+	return problems, groups
+}
+
+// runs groups a strip's results (oldest first) into runs of the same state
+// and message, and says them in words.
+func runs(rs []*runner.Result, now time.Time) ([]Run, string) {
+	var out []Run
+	type span struct {
+		first, last *runner.Result
+		short, long time.Duration
+	}
+	var spans []span
+	for _, r := range rs {
+		if n := len(spans); n > 0 && spans[n-1].last.Status == r.Status && message(spans[n-1].last) == message(r) {
+			sp := &spans[n-1]
+			out[n-1].Count++
+			sp.last, sp.short, sp.long = r, min(sp.short, r.Duration), max(sp.long, r.Duration)
+			continue
+		}
+		out = append(out, Run{Status: r.Status.String(), Icon: icons[r.Status], Count: 1, Message: message(r), Seq: r.Seq})
+		spans = append(spans, span{r, r, r.Duration, r.Duration})
+	}
+	for i, sp := range spans {
+		run := &out[i]
+		run.Bars = strings.Repeat(bars[sp.first.Status], run.Count)
+		run.From = when(sp.first.Finished(), now)
+		run.To = run.From
+		if sp.last != sp.first {
+			run.To = when(sp.last.Finished(), now)
+		}
+		run.Took = tookRange(sp.short, sp.long)
+	}
+	// In words, runs of one state with different messages count as one.
+	var words []string
+	for i := 0; i < len(out); {
+		n, j := 0, i
+		for ; j < len(out) && out[j].Status == out[i].Status; j++ {
+			n += out[j].Count
+		}
+		words = append(words, strconv.Itoa(n)+" "+out[i].Status)
+		i = j
+	}
+	return out, strings.Join(words, ", ")
+}
+
+func tookRange(lo, hi time.Duration) string {
+	a, b := formatDuration(lo), formatDuration(hi)
+	if a == b {
+		return a
+	}
+	return a + " to " + b
 }
 
 func message(r *runner.Result) string {
@@ -164,20 +335,25 @@ func message(r *runner.Result) string {
 }
 
 func cell(r *runner.Result, now time.Time) Cell {
-	t := r.Finished().UTC()
-	layout := "15:04:05 UTC"
-	if y, m, d := t.Date(); y != now.UTC().Year() || m != now.UTC().Month() || d != now.UTC().Day() {
-		layout = "Jan 2 15:04:05 UTC"
-	}
 	return Cell{
 		Status:   r.Status.String(),
 		Icon:     icons[r.Status],
-		Taken:    t,
-		When:     t.Format(layout),
+		Taken:    r.Finished().UTC(),
+		When:     when(r.Finished(), now),
 		Duration: formatDuration(r.Duration),
 		Message:  message(r),
 		Seq:      r.Seq,
 	}
+}
+
+// when is t as "15:04:05 UTC", with the date when it is not now's.
+func when(t, now time.Time) string {
+	t, now = t.UTC(), now.UTC()
+	layout := "15:04:05 UTC"
+	if y, m, d := t.Date(); y != now.Year() || m != now.Month() || d != now.Day() {
+		layout = "Jan 2 15:04:05 UTC"
+	}
+	return t.Format(layout)
 }
 
 // formatPercent shows an uptime with as many decimals as it takes not to

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -78,10 +79,12 @@ checks: [{name: db, type: fake, fail: "down <b>hard</b>", history: 4}]`)
 		get(t, ts.URL+"/ht/?format=json")
 	}
 	_, body := get(t, ts.URL+"/ht/")
-	if n := strings.Count(body, `<li class="cell cell_failing" tabindex="0"`); n != 4 {
-		t.Errorf("history strip has %d failing cells, want 4", n)
+	// Four failures with one message are one run: one element, four bars.
+	if n := strings.Count(body, `<li class="run run_failing" tabindex="0"`); n != 1 {
+		t.Errorf("history strip has %d failing runs, want 1", n)
 	}
-	for _, want := range []string{"<strong>0%</strong> up over", "(4 results)", ">2 earlier problems</summary>", "unavailable: down &lt;b&gt;hard&lt;/b&gt;", `aria-label="Last 4 results of db, oldest first"`} {
+	for _, want := range []string{`<span class="bars" aria-hidden="true">████</span>`, "<b>✗ 4 failing</b>", "<strong>0%</strong> up over", "(4 results)",
+		">2 earlier problems</summary>", "unavailable: down &lt;b&gt;hard&lt;/b&gt;", `aria-label="Recent results of db, oldest first"`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("page lacks %q", want)
 		}
@@ -189,5 +192,101 @@ func TestMinimalPage_CSPAllowsItsOwnStyle(t *testing.T) {
 		if got := resp.Header.Get(k); got != v {
 			t.Errorf("%s: %q, want %q", k, got, v)
 		}
+	}
+}
+
+// rowAt matches a check's row on the built-in page.
+var rowAt = regexp.MustCompile(`<tr class="status_(passing|warning|failing)" data-check="([^"]+)"`)
+
+// TestDashboard_LargePageSummarisesAndCollapses: at 1,000 checks with
+// their history, the page stays under 1 MB; it shows the failing checks,
+// then the warning ones, before any passing one, and every passing check
+// sits in its group's <details>, closed.
+func TestDashboard_LargePageSummarisesAndCollapses(t *testing.T) {
+	srv, _ := largeServer(t, 1000, 31) // 31 runs fill the 30-result strip
+	ts := serve(t, srv)
+	resp, body := get(t, ts.URL+"/ht/", "Accept", "text/html")
+	if resp.StatusCode != 500 {
+		t.Fatalf("status %d, want 500: three critical checks fail", resp.StatusCode)
+	}
+	if len(body) > 1<<20 {
+		t.Errorf("page of 1,000 checks is %d bytes, want at most 1 MiB", len(body))
+	}
+	t.Logf("page of 1,000 checks: %d bytes", len(body))
+
+	rows := rowAt.FindAllStringSubmatchIndex(body, -1)
+	seen := map[string]bool{}
+	var order []string // states in page order, consecutive duplicates dropped
+	for _, m := range rows {
+		state, name := body[m[2]:m[3]], body[m[4]:m[5]]
+		seen[name] = true
+		if len(order) == 0 || order[len(order)-1] != state {
+			order = append(order, state)
+		}
+		if state == "passing" {
+			open := strings.LastIndex(body[:m[0]], "<details class=\"card group\"")
+			if open < 0 || strings.Contains(body[open:m[0]], "</details>") {
+				t.Fatalf("passing check %s is not inside a group's <details>", name)
+			}
+			if tag := body[open : open+strings.Index(body[open:], ">")]; strings.Contains(tag, " open") {
+				t.Fatalf("the <details> of passing check %s is open: %s", name, tag)
+			}
+		}
+	}
+	if want := []string{"failing", "warning", "passing"}; !slices.Equal(order, want) {
+		t.Errorf("rows come in the order %q, want %q", order, want)
+	}
+	if len(seen) != 1000 {
+		t.Errorf("%d checks on the page, want 1000", len(seen))
+	}
+	for _, want := range []string{
+		`<li class="count_passing"><span class="icon" aria-hidden="true">✓</span><strong>985</strong> passing</li>`,
+		`<li class="count_warning"><span class="icon" aria-hidden="true">!</span><strong>10</strong> warning</li>`,
+		`<li class="count_failing"><span class="icon" aria-hidden="true">✗</span><strong>5</strong> failing</li>`,
+		// grp1 holds svc-0100..0199: svc-0100 fails, svc-0150 warns.
+		`<tr class="group_failing"><th scope="row"><span class="icon" aria-hidden="true">✗</span><a href="#g-grp1">grp1</a></th><td class="num">98</td><td class="num n_warning">1</td><td class="num n_failing">1</td></tr>`,
+		`<h2 id="problems-title">Failing and warning checks <span class="meta">15</span></h2>`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("page lacks %s", want)
+		}
+	}
+	if n := strings.Count(body, `<details class="card group"`); n != 10 {
+		t.Errorf("%d groups of passing checks, want 10", n)
+	}
+}
+
+// A small page (at most server.ExpandedChecks checks) opens its groups;
+// the summary counts a check in each of its groups, and the checks in no
+// group in a last line.
+func TestDashboard_SmallPageGroupsOpen(t *testing.T) {
+	ts := newServer(t, `
+health_check: {WARNINGS_AS_ERRORS: false}
+checks:
+  - {name: database, type: fake, groups: [readiness, liveness]}
+  - {name: cache, type: fake, groups: [readiness]}
+  - {name: queue, type: fake, warn: lagging, groups: [readiness]}
+  - {name: search, type: fake, critical: false, fail: down}
+  - {name: media, type: fake}
+`)
+	_, body := get(t, ts.URL+"/ht/", "Accept", "text/html")
+	for _, want := range []string{
+		`<a href="#g-readiness">readiness</a></th><td class="num">2</td><td class="num n_warning">1</td><td class="num zero">0</td>`,
+		`<a href="#g-liveness">liveness</a></th><td class="num">1</td><td class="num zero">0</td><td class="num zero">0</td>`,
+		`<a href="#g-"><span class="nogroup">no group</span></a></th><td class="num">1</td><td class="num zero">0</td><td class="num n_failing">1</td>`,
+		`<details class="card group" id="g-readiness" data-key="g-readiness" open>`,
+		`<details class="card group" id="g-liveness" data-key="g-liveness" open>`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("page lacks %s", want)
+		}
+	}
+	var names []string
+	for _, m := range rowAt.FindAllStringSubmatch(body, -1) {
+		names = append(names, m[2])
+	}
+	// Problems first, then each group's passing checks (database is in two).
+	if want := []string{"search", "queue", "database", "cache", "database", "media"}; !slices.Equal(names, want) {
+		t.Errorf("rows %q, want %q", names, want)
 	}
 }

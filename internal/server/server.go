@@ -63,6 +63,9 @@ type State struct {
 	inflight atomic.Int64 // requests served from this state; see acquire and WaitIdle
 	bodies   bodyCache    // bodycache.go
 	accepts  acceptCache
+	// histories holds each check's history as health+json writes it
+	// (healthjson.go); the map is filled once, in NewState.
+	histories map[*runner.Check]*atomic.Pointer[historyJSON]
 }
 
 // New returns a server with no state; call Swap before serving.
@@ -77,8 +80,10 @@ func New(opts Options) *Server {
 // NewState prepares the routes and templates for cfg and r. It fails (and
 // the caller keeps its current state) when a custom template does not parse.
 func (s *Server) NewState(cfg *config.Config, r *runner.Runner) (*State, error) {
-	st := &State{Config: cfg, Runner: r, proc: s.proc, groups: map[string][]*runner.Check{}, tokens: newTokens(cfg.Server.AuthTokens)}
+	st := &State{Config: cfg, Runner: r, proc: s.proc, groups: map[string][]*runner.Check{}, tokens: newTokens(cfg.Server.AuthTokens),
+		histories: make(map[*runner.Check]*atomic.Pointer[historyJSON], len(r.Checks()))}
 	for _, c := range r.Checks() {
+		st.histories[c] = new(atomic.Pointer[historyJSON])
 		for _, g := range c.Groups {
 			st.groups[g] = append(st.groups[g], c)
 		}
