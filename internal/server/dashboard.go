@@ -126,7 +126,7 @@ func (st *State) pageData(v view) Page {
 			Type:     s.Check.Type,
 			Status:   r.Status.String(),
 			Icon:     icons[r.Status],
-			Message:  message(r),
+			Message:  message(r.Status, r.Message),
 			Critical: s.Check.Critical,
 			Groups:   s.Check.Groups,
 			Duration: formatDuration(r.Duration),
@@ -156,14 +156,14 @@ func (st *State) pageData(v view) Page {
 	return p
 }
 
-func message(r *runner.Result) string {
-	if r.Status == runner.Passing && r.Message == "" {
+func message(st runner.Status, msg string) string {
+	if st == runner.Passing && msg == "" {
 		return "working"
 	}
-	return r.Message
+	return msg
 }
 
-func cell(r *runner.Result, now time.Time) Cell {
+func cell(r runner.Entry, now time.Time) Cell {
 	t := r.Finished().UTC()
 	layout := "15:04:05 UTC"
 	if y, m, d := t.Date(); y != now.UTC().Year() || m != now.UTC().Month() || d != now.UTC().Day() {
@@ -175,7 +175,7 @@ func cell(r *runner.Result, now time.Time) Cell {
 		Taken:    t,
 		When:     t.Format(layout),
 		Duration: formatDuration(r.Duration),
-		Message:  message(r),
+		Message:  message(r.Status, r.Message),
 		Seq:      r.Seq,
 	}
 }
