@@ -73,7 +73,7 @@ func TestReloader_ClosesOldClientsCarriesHistoryAndNotifies(t *testing.T) {
 	// notified by the new config's webhook.
 	res := cur.Runner.Run(context.Background(), []*runner.Check{db})[0].Result
 	hist := db.History().Results()
-	if res.Status != runner.Passing || len(hist) < 2 || hist[0].Status != runner.Failing || hist[len(hist)-1] != res {
+	if res.Status != runner.Passing || len(hist) < 2 || hist[0].Status != runner.Failing || hist[len(hist)-1].Seq != res.Seq {
 		t.Errorf("after reload: %v; history of %d results, want the carried failure first and this pass last", res.Status, len(hist))
 	}
 	// Observers run just after the run's waiters are released: wait for the

@@ -39,7 +39,7 @@ func (h *History) carry(old *History) {
 		h.failed = h.failed[len(h.failed)-keptFailures:]
 	}
 	h.mu.Unlock()
-	for _, res := range rs {
-		h.add(res)
+	for _, e := range rs {
+		h.addEntry(e)
 	}
 }

@@ -3,20 +3,43 @@ package runner
 import (
 	"sync"
 	"time"
+
+	"github.com/healthd/healthd/internal/checks"
 )
 
 // keptFailures is how many failures are kept after they leave the ring, so
 // the last outages stay visible on a check that has passed for a long time.
 const keptFailures = 10
 
+// Entry is one run as the history keeps it: what pages show of a past run,
+// in 56 bytes and no pointer but the message's, rather than the run's whole
+// Result (its observations, its raw state). With 1,000 checks keeping 100
+// runs each, that is the difference between a few megabytes and tens.
+type Entry struct {
+	Status   Status
+	Kind     checks.Kind
+	Message  string
+	Seq      uint64
+	Duration time.Duration
+	finished int64 // Unix nanoseconds
+}
+
+// Finished is when the run ended.
+func (e Entry) Finished() time.Time { return time.Unix(0, e.finished) }
+
+// EntryOf is r as a history keeps it.
+func EntryOf(r *Result) Entry {
+	return Entry{Status: r.Status, Kind: r.Kind, Message: r.Message, Seq: r.Seq, Duration: r.Duration, finished: r.Finished().UnixNano()}
+}
+
 // History is a bounded record of a check's results: the last N, plus the
 // most recent failures that have aged out of them.
 type History struct {
 	mu     sync.Mutex
-	ring   []*Result // oldest first once full; next is the write position
+	ring   []Entry // oldest first once full; next is the write position
 	next   int
 	full   bool
-	failed []*Result // aged-out failures, oldest first, at most keptFailures
+	failed []Entry // aged-out failures, oldest first, at most keptFailures
 	// up and total sum the spans between consecutive results in the ring
 	// (up: those that start with a result not failing), kept as results
 	// come and go, so that Uptime does not walk the ring: a page of 1,000
@@ -28,28 +51,39 @@ func newHistory(size int) *History {
 	if size < 1 {
 		size = 1
 	}
-	return &History{ring: make([]*Result, size)}
+	return &History{ring: make([]Entry, size)}
 }
 
-func (h *History) add(r *Result) {
+func (h *History) add(r *Result) { h.addEntry(EntryOf(r)) }
+
+func (h *History) addEntry(e Entry) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	n := len(h.ring)
-	if old := h.ring[h.next]; h.full && old != nil {
+	if h.full {
+		old := h.ring[h.next]
 		if old.Status != Passing {
 			h.failed = append(h.failed, old)
 			if len(h.failed) > keptFailures {
-				h.failed = h.failed[len(h.failed)-keptFailures:]
+				h.failed = append(h.failed[:0:0], h.failed[len(h.failed)-keptFailures:]...)
 			}
 		}
 		if n > 1 { // the span from the oldest result to the next leaves the window
 			h.count(old, h.ring[(h.next+1)%n], -1)
 		}
 	}
-	if prev := h.ring[(h.next+n-1)%n]; n > 1 && prev != nil {
-		h.count(prev, r, 1)
+	if h.full || h.next > 0 {
+		prev := h.ring[(h.next+n-1)%n]
+		if n > 1 {
+			h.count(prev, e, 1)
+		}
+		// A message the run before had too is kept once: the run's own
+		// copy goes with its Result.
+		if prev.Message == e.Message {
+			e.Message = prev.Message
+		}
 	}
-	h.ring[h.next] = r
+	h.ring[h.next] = e
 	h.next = (h.next + 1) % n
 	if h.next == 0 {
 		h.full = true
@@ -58,7 +92,7 @@ func (h *History) add(r *Result) {
 
 // count adds (sign 1) or removes (-1) the span from r to next in up and
 // total: r's state holds until next ends.
-func (h *History) count(r, next *Result, sign time.Duration) {
+func (h *History) count(r, next Entry, sign time.Duration) {
 	span := max(next.Finished().Sub(r.Finished()), 0)
 	h.total += sign * span
 	if r.Status != Failing {
@@ -66,23 +100,52 @@ func (h *History) count(r, next *Result, sign time.Duration) {
 	}
 }
 
-// Results returns the ring's results, oldest first.
-func (h *History) Results() []*Result {
+// Len is how many runs the ring holds.
+func (h *History) Len() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if !h.full {
-		return append([]*Result(nil), h.ring[:h.next]...)
+	if h.full {
+		return len(h.ring)
 	}
-	out := make([]*Result, 0, len(h.ring))
-	out = append(out, h.ring[h.next:]...)
-	return append(out, h.ring[:h.next]...)
+	return h.next
+}
+
+// Newest returns the ring's last run; false when it holds none.
+func (h *History) Newest() (Entry, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.full && h.next == 0 {
+		return Entry{}, false
+	}
+	return h.ring[(h.next+len(h.ring)-1)%len(h.ring)], true
+}
+
+// Results returns the ring's runs, oldest first.
+func (h *History) Results() []Entry { return h.Recent(0) }
+
+// Recent returns the ring's last n runs (all when n <= 0), oldest first.
+func (h *History) Recent(n int) []Entry {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []Entry
+	if !h.full {
+		out = append(out, h.ring[:h.next]...)
+	} else {
+		out = make([]Entry, 0, len(h.ring))
+		out = append(out, h.ring[h.next:]...)
+		out = append(out, h.ring[:h.next]...)
+	}
+	if n > 0 && len(out) > n {
+		out = out[len(out)-n:]
+	}
+	return out
 }
 
 // KeptFailures returns failures that aged out of the ring, oldest first.
-func (h *History) KeptFailures() []*Result {
+func (h *History) KeptFailures() []Entry {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return append([]*Result(nil), h.failed...)
+	return append([]Entry(nil), h.failed...)
 }
 
 // Uptime is the share of time, over the ring's window up to now, that the
@@ -91,10 +154,10 @@ func (h *History) KeptFailures() []*Result {
 func (h *History) Uptime(now time.Time) (float64, time.Duration) {
 	h.mu.Lock()
 	n := len(h.ring)
-	last := h.ring[(h.next+n-1)%n]
+	last, held := h.ring[(h.next+n-1)%n], h.full || h.next > 0
 	up, total := h.up, h.total
 	h.mu.Unlock()
-	if last == nil {
+	if !held {
 		return 0, 0
 	}
 	span := max(now.Sub(last.Finished()), 0) // the newest result holds until now

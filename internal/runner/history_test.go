@@ -1,8 +1,12 @@
 package runner
 
 import (
+	"strings"
 	"testing"
 	"time"
+	"unsafe"
+
+	"github.com/healthd/healthd/internal/checks"
 )
 
 func TestHistory_BoundedRingKeepsAgedOutFailures(t *testing.T) {
@@ -50,7 +54,7 @@ func TestHistory_UptimeIsTimeWeighted(t *testing.T) {
 // equal the sum over the ring's results, whatever the ring's size, with
 // results out of order (a clock step) and with a ring that wrapped many times.
 func TestHistory_UptimeEqualsTheSumOverTheRing(t *testing.T) {
-	walk := func(rs []*Result, now time.Time) (float64, time.Duration) {
+	walk := func(rs []Entry, now time.Time) (float64, time.Duration) {
 		var up, total time.Duration
 		for i, r := range rs {
 			end := now
@@ -85,5 +89,34 @@ func TestHistory_UptimeEqualsTheSumOverTheRing(t *testing.T) {
 				t.Fatalf("size %d, after %d results: uptime %v over %v, want %v over %v", size, i+1, gotUp, gotWindow, wantUp, wantWindow)
 			}
 		}
+	}
+}
+
+// The ring keeps what pages show of each run and a message repeated from
+// the run before once: a thousand checks' full histories stay small.
+func TestHistory_EntriesKeepWhatPagesShow(t *testing.T) {
+	h := newHistory(3)
+	t0 := time.Unix(1000, 0)
+	for i := range 4 {
+		msg := strings.Repeat("x", 10) // a new string each run, equal to the last
+		h.add(&Result{Status: Failing, Kind: checks.KindUnavailable, Message: msg, Started: t0.Add(time.Duration(i) * time.Second),
+			Duration: 5 * time.Millisecond, Seq: uint64(i), Observations: []checks.Observation{{Measurement: "x"}}})
+	}
+	rs := h.Results()
+	if len(rs) != 3 || rs[2].Seq != 3 || rs[2].Kind != checks.KindUnavailable || rs[2].Duration != 5*time.Millisecond ||
+		!rs[2].Finished().Equal(t0.Add(3*time.Second+5*time.Millisecond)) {
+		t.Fatalf("entries: %+v", rs)
+	}
+	if unsafe.StringData(rs[1].Message) != unsafe.StringData(rs[2].Message) {
+		t.Error("a message repeated from the run before is stored twice")
+	}
+	if got := h.Recent(2); len(got) != 2 || got[0].Seq != 2 {
+		t.Errorf("Recent(2) = %+v", got)
+	}
+	if h.Len() != 3 {
+		t.Errorf("Len = %d", h.Len())
+	}
+	if n := unsafe.Sizeof(Entry{}); n > 56 {
+		t.Errorf("an entry takes %d bytes, want at most 56", n)
 	}
 }

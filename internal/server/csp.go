@@ -156,7 +156,7 @@ func walkText(n parse.Node, f func(*parse.TextNode)) {
 // template when it is loaded.
 func samplePage() Page {
 	now := time.Now()
-	res := &runner.Result{Status: runner.Failing, Message: "unavailable: down", Started: now, Duration: time.Millisecond, Seq: 1}
+	res := runner.EntryOf(&runner.Result{Status: runner.Failing, Message: "unavailable: down", Started: now, Duration: time.Millisecond, Seq: 1})
 	c := cell(res, now)
 	run := Run{Status: "failing", Icon: "✗", Count: 1, Bars: "█", From: c.When, To: c.When, Took: "1ms", Message: c.Message, Seq: 1}
 	p := Page{
@@ -164,10 +164,10 @@ func samplePage() Page {
 		Overall: Overall{Status: "failing", Verdict: "failing", Icon: "✗", Word: "Unhealthy", Summary: "1 failing", Failing: 1, Passing: 1},
 		Checks: []Row{
 			{Name: "a", Type: "t", Status: "failing", Icon: "✗", Message: "unavailable: down", Critical: true,
-				Groups: []string{"g"}, Duration: "1ms", Age: "1s", Taken: now, Earlier: []Cell{c}, strip: []*runner.Result{res}, now: now,
+				Groups: []string{"g"}, Duration: "1ms", Age: "1s", Taken: now, Earlier: []Cell{c}, strip: []runner.Entry{res}, now: now,
 				Runs: []Run{run}, Recent: "1 failing", Kept: 1, Uptime: "0%", Window: "1s"},
 			{Name: "b", Type: "t", Status: "passing", Icon: "✓", Message: "working", Duration: "1ms", Age: "1s", Taken: now,
-				Earlier: []Cell{c}, strip: []*runner.Result{res}, now: now, Runs: []Run{run}, Recent: "1 failing", Kept: 1, Uptime: "0%", Window: "1s"},
+				Earlier: []Cell{c}, strip: []runner.Entry{res}, now: now, Runs: []Run{run}, Recent: "1 failing", Kept: 1, Uptime: "0%", Window: "1s"},
 		},
 		Expanded: true,
 	}

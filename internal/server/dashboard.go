@@ -102,8 +102,8 @@ type Row struct {
 	Uptime string
 	Window string
 
-	strip []*runner.Result // History's results
-	now   time.Time        // the page's Taken
+	strip []runner.Entry // History's results
+	now   time.Time      // the page's Taken
 }
 
 // History is the strip of recent results, oldest first (at most
@@ -190,7 +190,7 @@ func (st *State) pageData(v view) Page {
 			Type:     s.Check.Type,
 			Status:   r.Status.String(),
 			Icon:     icons[r.Status],
-			Message:  message(r),
+			Message:  message(r.Status, r.Message),
 			Critical: s.Check.Critical,
 			Groups:   s.Check.Groups,
 			Duration: formatDuration(r.Duration),
@@ -198,11 +198,8 @@ func (st *State) pageData(v view) Page {
 			Taken:    r.Finished(),
 		}
 		if h := s.Check.History(); h != nil {
-			rs := h.Results()
-			row.Kept = len(rs)
-			if len(rs) > StripCells {
-				rs = rs[len(rs)-StripCells:]
-			}
+			row.Kept = h.Len()
+			rs := h.Recent(StripCells)
 			row.strip, row.now = rs, now
 			row.Runs, row.Recent = runs(rs, now)
 			for _, hr := range h.KeptFailures() {
@@ -279,21 +276,21 @@ func arrange(rows []Row) (problems []Row, groups []Group) {
 
 // runs groups a strip's results (oldest first) into runs of the same state
 // and message, and says them in words.
-func runs(rs []*runner.Result, now time.Time) ([]Run, string) {
+func runs(rs []runner.Entry, now time.Time) ([]Run, string) {
 	var out []Run
 	type span struct {
-		first, last *runner.Result
+		first, last runner.Entry
 		short, long time.Duration
 	}
 	var spans []span
 	for _, r := range rs {
-		if n := len(spans); n > 0 && spans[n-1].last.Status == r.Status && message(spans[n-1].last) == message(r) {
+		if n := len(spans); n > 0 && spans[n-1].last.Status == r.Status && spans[n-1].last.Message == r.Message {
 			sp := &spans[n-1]
 			out[n-1].Count++
 			sp.last, sp.short, sp.long = r, min(sp.short, r.Duration), max(sp.long, r.Duration)
 			continue
 		}
-		out = append(out, Run{Status: r.Status.String(), Icon: icons[r.Status], Count: 1, Message: message(r), Seq: r.Seq})
+		out = append(out, Run{Status: r.Status.String(), Icon: icons[r.Status], Count: 1, Message: message(r.Status, r.Message), Seq: r.Seq})
 		spans = append(spans, span{r, r, r.Duration, r.Duration})
 	}
 	for i, sp := range spans {
@@ -301,7 +298,7 @@ func runs(rs []*runner.Result, now time.Time) ([]Run, string) {
 		run.Bars = strings.Repeat(bars[sp.first.Status], run.Count)
 		run.From = when(sp.first.Finished(), now)
 		run.To = run.From
-		if sp.last != sp.first {
+		if sp.last.Seq != sp.first.Seq {
 			run.To = when(sp.last.Finished(), now)
 		}
 		run.Took = tookRange(sp.short, sp.long)
@@ -327,21 +324,21 @@ func tookRange(lo, hi time.Duration) string {
 	return a + " to " + b
 }
 
-func message(r *runner.Result) string {
-	if r.Status == runner.Passing && r.Message == "" {
+func message(st runner.Status, msg string) string {
+	if st == runner.Passing && msg == "" {
 		return "working"
 	}
-	return r.Message
+	return msg
 }
 
-func cell(r *runner.Result, now time.Time) Cell {
+func cell(r runner.Entry, now time.Time) Cell {
 	return Cell{
 		Status:   r.Status.String(),
 		Icon:     icons[r.Status],
 		Taken:    r.Finished().UTC(),
 		When:     when(r.Finished(), now),
 		Duration: formatDuration(r.Duration),
-		Message:  message(r),
+		Message:  message(r.Status, r.Message),
 		Seq:      r.Seq,
 	}
 }

@@ -214,23 +214,24 @@ func appendComponent(b []byte, s runner.Snapshot, hist *historyJSON, obs int, no
 // result: a render after one check ran writes one history again, not a
 // thousand (touching every stored result was most of a render's time).
 type historyJSON struct {
-	newest        *runner.Result
+	newest        runner.Entry
 	results, kept []byte // kept is nil when there are none
 }
 
 // historyJSON returns h's arrays, from the check's kept copy when its
 // newest result is the same.
 func (st *State) historyJSON(c *runner.Check, h *runner.History) *historyJSON {
-	rs := h.Results()
-	if len(rs) == 0 {
+	newest, ok := h.Newest()
+	if !ok {
 		return &historyJSON{results: []byte("[]")}
 	}
 	slot := st.histories[c]
 	if slot != nil {
-		if hj := slot.Load(); hj != nil && hj.newest == rs[len(rs)-1] {
+		if hj := slot.Load(); hj != nil && hj.newest == newest {
 			return hj
 		}
 	}
+	rs := h.Results()
 	hj := &historyJSON{newest: rs[len(rs)-1], results: appendEvents(make([]byte, 0, 2+len(rs)*eventSize), rs)}
 	if kept := h.KeptFailures(); len(kept) > 0 {
 		hj.kept = appendEvents(make([]byte, 0, 2+len(kept)*eventSize), kept)
@@ -245,7 +246,7 @@ func (st *State) historyJSON(c *runner.Check, h *runner.History) *historyJSON {
 const eventSize = 72
 
 // appendEvents writes rs as a JSON array of healthEvent.
-func appendEvents(b []byte, rs []*runner.Result) []byte {
+func appendEvents(b []byte, rs []runner.Entry) []byte {
 	b = append(b, '[')
 	for i, r := range rs {
 		if i > 0 {

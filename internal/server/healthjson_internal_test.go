@@ -87,7 +87,7 @@ func historyDoc(c *runner.Check, now time.Time) *healthHistory {
 	return out
 }
 
-func event(r *runner.Result) healthEvent {
+func event(r runner.Entry) healthEvent {
 	e := healthEvent{Status: healthStatus(r.Status), Time: r.Finished().UTC().Format(healthTime), DurationMs: ms(r.Duration)}
 	if r.Status != runner.Passing {
 		e.Output = r.Message
