@@ -35,8 +35,11 @@ type Config struct {
 	Server      Server
 	HealthCheck checks.Settings
 	Defaults    Defaults
-	Checks      []*Check
-	Notify      []Notify
+	// MaxRunsPerTarget bounds the runs in progress at once against one
+	// dependency (checks.Targeter): defaults.max_runs_per_target.
+	MaxRunsPerTarget int
+	Checks           []*Check
+	Notify           []Notify
 }
 
 // Server holds the `server:` section.
@@ -872,9 +875,13 @@ func (l *loader) healthCheck(cfg *Config, e entry) {
 
 func (l *loader) defaults(cfg *Config, e entry) {
 	raw, sources := l.section(e, "defaults")
-	cfg.Defaults = defaultPerCheckKeys()
-	p := decodeSection(raw, &cfg.Defaults)
-	cfg.Defaults.validate(raw, &p)
+	k := defaultDefaultsKeys()
+	p := decodeSection(raw, &k)
+	k.Defaults.validate(raw, &p)
+	if k.MaxRunsPerTarget < 1 {
+		p.Add("max_runs_per_target", "must be 1 or more")
+	}
+	cfg.Defaults, cfg.MaxRunsPerTarget = k.Defaults, k.MaxRunsPerTarget
 	l.collectLayered(p.Err(), e, "defaults", sources)
 }
 

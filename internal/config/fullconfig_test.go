@@ -24,7 +24,7 @@ func TestFullConfig_HasEveryDeclaredKey(t *testing.T) {
 	}
 	server := defaultServerKeys()
 	health := defaultHealthCheckKeys()
-	defaults := defaultPerCheckKeys()
+	defaults := defaultDefaultsKeys()
 	notify := defaultNotifyKeys()
 	sections := map[string][]checks.Key{
 		"server":       checks.KeysOf(&server),

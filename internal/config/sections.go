@@ -37,8 +37,8 @@ var fileSections = []fileSection{
 		keys: func() any { k := defaultServerKeys(); return &k }},
 	{name: "health_check", doc: "django-health-check's HEALTH_CHECK settings", layered: true,
 		keys: func() any { k := defaultHealthCheckKeys(); return &k }},
-	{name: "defaults", doc: "per-check keys' values for checks that do not set them", layered: true,
-		keys: func() any { k := defaultPerCheckKeys(); return &k }},
+	{name: "defaults", doc: "per-check keys' values for checks that do not set them, and how many runs may load one dependency at once", layered: true,
+		keys: func() any { k := defaultDefaultsKeys(); return &k }},
 	{name: "notify", doc: "webhooks called on state changes", list: true,
 		keys: func() any { k := defaultNotifyKeys(); return &k }},
 	{name: "checks", doc: "the checks", list: true,
@@ -161,7 +161,7 @@ type Defaults struct {
 	Timeout                time.Duration `key:"timeout" doc:"deadline of one run"`
 	CacheTTL               time.Duration `key:"cache_ttl" doc:"probes within this long of a run share its result; 0 runs the check on every probe (concurrent probes still share a run)"`
 	MaxStale               time.Duration `key:"max_stale" doc:"while a run is under way, a result this old may still be served"`
-	Interval               time.Duration `key:"interval" doc:"run in the background this often, at least 100ms; 0 runs on demand"`
+	Interval               time.Duration `key:"interval" doc:"run in the background this often (±10%; the first time at a random point of the first interval), at least 100ms; 0 runs on demand"`
 	FailuresBeforeCritical int           `key:"failures_before_critical" doc:"failed runs in a row before the check fails (a warning before)"`
 	SuccessesBeforePassing int           `key:"successes_before_passing" doc:"passing runs in a row before a failed check passes again"`
 	History                int           `key:"history" doc:"results kept per check, 1 to 100000"`
@@ -178,6 +178,18 @@ func defaultPerCheckKeys() Defaults {
 		SuccessesBeforePassing: 1,
 		History:                100,
 	}
+}
+
+// defaultsKeys is the `defaults:` section: the per-check keys' defaults,
+// and the runner's bound on runs per dependency, which no check sets for
+// itself (a bound shared by the checks of one target is not one check's).
+type defaultsKeys struct {
+	Defaults
+	MaxRunsPerTarget int `key:"max_runs_per_target" doc:"runs in progress at once against one dependency (the same host:port, socket or path, whatever the check type); more wait, within their own timeout"`
+}
+
+func defaultDefaultsKeys() defaultsKeys {
+	return defaultsKeys{Defaults: defaultPerCheckKeys(), MaxRunsPerTarget: 4}
 }
 
 // Notify is one entry of the `notify:` list: a webhook called on state

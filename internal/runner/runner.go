@@ -1,8 +1,9 @@
 // Package runner executes checks: each under its own deadline, in parallel,
-// with concurrent requests sharing one run per check (single flight),
-// results reused for their cache TTL, and checks with an interval refreshed
-// in the background. A probe never waits longer than the slowest selected
-// check's timeout, whatever a check does.
+// with concurrent requests sharing one run per check (single flight), at
+// most max_runs_per_target runs against one dependency at once, results
+// reused for their cache TTL, and checks with an interval refreshed in the
+// background on staggered schedules. A probe never waits longer than the
+// slowest selected check's timeout, whatever a check does.
 package runner
 
 import (
@@ -119,6 +120,11 @@ type Check struct {
 	inherited atomic.Bool
 	// warningsAsErrors is the runner's Options.WarningsAsErrors.
 	warningsAsErrors bool
+	// target is the dependency the check loads (checks.Targeter) and
+	// slots the semaphore of the runs against it that every check of the
+	// target shares; nil (no bound) when the check names none.
+	target string
+	slots  chan struct{}
 
 	// Observers hear of results in the order they were published: each
 	// publication takes a ticket (published, guarded by mu) and tells the
@@ -155,7 +161,12 @@ type flight struct {
 	res  *Result
 }
 
-// Runner runs a fixed set of checks. Build a new one on reload.
+// DefaultMaxRunsPerTarget is defaults.max_runs_per_target's default, used
+// when a Config sets none.
+const DefaultMaxRunsPerTarget = 4
+
+// Runner runs a fixed set of checks. Build a new one on reload: the
+// per-target semaphores belong to it.
 type Runner struct {
 	opts   Options
 	checks []*Check
@@ -182,6 +193,11 @@ func New(cfg *config.Config, opts Options) (*Runner, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &Runner{opts: opts, byName: map[string]*Check{}, ctx: ctx, cancel: cancel}
+	perTarget := cfg.MaxRunsPerTarget
+	if perTarget < 1 { // a Config not from the loader
+		perTarget = DefaultMaxRunsPerTarget
+	}
+	slots := map[string]chan struct{}{}
 	var errs []error
 	clients := new(checks.Clients) // checks on one server and credentials share a client; each Close releases it
 	for _, cc := range cfg.Checks {
@@ -192,6 +208,13 @@ func New(cfg *config.Config, opts Options) (*Runner, error) {
 		}
 		c := &Check{Check: *cc, checker: checker, history: newHistory(cc.History), warningsAsErrors: opts.WarningsAsErrors}
 		c.tellTurn.L = &c.tellMu
+		if t, ok := checker.(checks.Targeter); ok && t.Target() != "" {
+			c.target = t.Target()
+			if slots[c.target] == nil {
+				slots[c.target] = make(chan struct{}, perTarget)
+			}
+			c.slots = slots[c.target]
+		}
 		r.checks = append(r.checks, c)
 		r.byName[c.Name] = c
 	}
@@ -248,7 +271,9 @@ func (r *Runner) AddObserver(o Observer) { r.opts.Observers = append(r.opts.Obse
 
 // Start runs every check once now, so the first probe has results (or joins
 // the run in flight) instead of reporting unknown, and starts the
-// background loops of checks with an interval.
+// background loops of checks with an interval. The warm-up runs take their
+// turns against each dependency like any run: a thousand checks of one
+// database queue behind max_runs_per_target instead of connecting at once.
 func (r *Runner) Start() {
 	for _, c := range r.checks {
 		c.mu.Lock()
@@ -272,11 +297,14 @@ func (r *Runner) Stop() {
 	})
 }
 
-// loop refreshes c every Interval, with ±10% jitter so checks started
-// together drift apart instead of hitting their dependencies in step.
+// loop refreshes c every Interval. As consul staggers its checks, the first
+// refresh comes at a random point of the first interval, so checks started
+// together (or reloaded together) are spread over it instead of all firing
+// one interval after Start; the ±10% jitter of every later one keeps them
+// from falling back into step.
 func (r *Runner) loop(c *Check) {
 	defer r.wg.Done()
-	t := time.NewTimer(jitter(c.Interval))
+	t := time.NewTimer(stagger(c.Interval))
 	defer t.Stop()
 	for {
 		select {
@@ -297,6 +325,11 @@ func (r *Runner) loop(c *Check) {
 		}
 		t.Reset(jitter(c.Interval))
 	}
+}
+
+// stagger is a random offset in [0, d).
+func stagger(d time.Duration) time.Duration {
+	return time.Duration(rand.Int64N(int64(d)))
 }
 
 func jitter(d time.Duration) time.Duration {
@@ -437,7 +470,10 @@ func (r *Runner) execute(c *Check, f *flight) {
 // runOnce runs the check under its deadline. The check runs in its own
 // goroutine so that one ignoring its context still cannot hold the caller
 // past Timeout+Grace; until that goroutine returns, c is "stuck" and later
-// runs fail at once instead of stacking up.
+// runs fail at once instead of stacking up. A check with a target first
+// waits for one of its target's slots, within the same deadline, and
+// holds it until its goroutine returns: a run abandoned at its deadline
+// still loads the dependency.
 func (r *Runner) runOnce(c *Check) *Result {
 	start := time.Now()
 	res := &Result{Started: start, Seq: r.seq.Add(1)}
@@ -450,6 +486,12 @@ func (r *Runner) runOnce(c *Check) *Result {
 	defer cancel()
 	details := &checks.Details{}
 	ctx = checks.WithDetails(ctx, details)
+	if err := r.acquire(ctx, c); err != nil {
+		res.Duration = time.Since(start)
+		res.Status, res.Raw, res.Kind = Failing, Failing, checks.KindUnavailable
+		res.Message = checks.Redact(checks.Message(err), c.Secrets)
+		return res
+	}
 
 	errc := make(chan error, 1)
 	c.stuck.Store(true)
@@ -458,6 +500,7 @@ func (r *Runner) runOnce(c *Check) *Result {
 		// stuck is cleared before the result is handed over: a run
 		// started right after this one ends must not find it still set.
 		defer func() { c.stuck.Store(false); errc <- err }()
+		defer r.release(c)
 		defer func() {
 			if p := recover(); p != nil {
 				r.opts.Logger.Error("check panicked", "check", c.Name, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
@@ -466,7 +509,7 @@ func (r *Runner) runOnce(c *Check) *Result {
 		}()
 		err = c.checker.Check(ctx)
 	}()
-	timer := time.NewTimer(c.Timeout + r.opts.Grace)
+	timer := time.NewTimer(time.Until(start.Add(c.Timeout + r.opts.Grace)))
 	var err error
 	select {
 	case err = <-errc:
@@ -499,6 +542,35 @@ func (r *Runner) runOnce(c *Check) *Result {
 	}
 	res.Raw = res.Status
 	return res
+}
+
+// acquire takes one of c's target's slots, waiting while every one is
+// taken until ctx, the run's, ends.
+func (r *Runner) acquire(ctx context.Context, c *Check) error {
+	if c.slots == nil {
+		return nil
+	}
+	select {
+	case c.slots <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+	}
+	if r.ctx.Err() != nil {
+		return checks.Unavailable("cancelled: healthd is stopping")
+	}
+	runs := "runs"
+	if cap(c.slots) == 1 {
+		runs = "run"
+	}
+	return checks.Unavailable("timed out after %s waiting for a free slot: %d %s against %s in progress (defaults.max_runs_per_target)",
+		c.Timeout, cap(c.slots), runs, c.target)
+}
+
+// release gives back the slot acquire took.
+func (r *Runner) release(c *Check) {
+	if c.slots != nil {
+		<-c.slots
+	}
 }
 
 func isCheckError(err error) bool {

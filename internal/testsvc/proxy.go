@@ -30,10 +30,11 @@ type Proxy struct {
 	delay time.Duration
 	conns map[net.Conn]struct{}
 	stale map[net.Conn]bool
-	// clients are the accepted connections still open (conns also holds
-	// the proxy's own connections to the target).
+	wg    sync.WaitGroup
+	// clients are the client connections open now, and peak the most
+	// there ever were at once.
 	clients map[net.Conn]struct{}
-	wg      sync.WaitGroup
+	peak    int
 }
 
 type faultMode int
@@ -88,6 +89,15 @@ func (p *Proxy) Delay(d time.Duration) {
 	p.mu.Lock()
 	p.mode, p.delay = faultDelay, d
 	p.mu.Unlock()
+}
+
+// PeakClients is the most client connections the proxy ever held open at
+// once: a client's connections counted from its side (one is gone as soon
+// as the client closes it), whatever the server does.
+func (p *Proxy) PeakClients() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.peak
 }
 
 // currentDelay is how long the next chunk from the server is held.
@@ -182,6 +192,7 @@ func (p *Proxy) track(c net.Conn, client bool) (faultMode, bool) {
 	p.conns[c] = struct{}{}
 	if client {
 		p.clients[c] = struct{}{}
+		p.peak = max(p.peak, len(p.clients))
 	}
 	return p.mode, true
 }
