@@ -124,19 +124,25 @@ func (h *History) Newest() (Entry, bool) {
 func (h *History) Results() []Entry { return h.Recent(0) }
 
 // Recent returns the ring's last n runs (all when n <= 0), oldest first.
+// It copies only those n: the dashboard asks for 30 of each check's 100.
 func (h *History) Recent(n int) []Entry {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	var out []Entry
-	if !h.full {
-		out = append(out, h.ring[:h.next]...)
-	} else {
-		out = make([]Entry, 0, len(h.ring))
-		out = append(out, h.ring[h.next:]...)
-		out = append(out, h.ring[:h.next]...)
+	held := h.next
+	if h.full {
+		held = len(h.ring)
 	}
-	if n > 0 && len(out) > n {
-		out = out[len(out)-n:]
+	if n <= 0 || n > held {
+		n = held
+	}
+	if n == 0 {
+		return nil
+	}
+	out := make([]Entry, n)
+	// The newest n end at h.next: copy the part before the wrap, then the rest.
+	start := (h.next - n + len(h.ring)) % len(h.ring)
+	if k := copy(out, h.ring[start:min(start+n, len(h.ring))]); k < n {
+		copy(out[k:], h.ring[:n-k])
 	}
 	return out
 }

@@ -120,3 +120,32 @@ func TestHistory_EntriesKeepWhatPagesShow(t *testing.T) {
 		t.Errorf("an entry takes %d bytes, want at most 56", n)
 	}
 }
+
+// Recent copies only the runs asked for, wherever the ring's write position
+// is: the newest n, oldest first.
+func TestHistory_RecentAcrossTheWrap(t *testing.T) {
+	for size := 1; size <= 5; size++ {
+		for added := 0; added <= 12; added++ {
+			h := newHistory(size)
+			for i := range added {
+				h.add(&Result{Status: Passing, Seq: uint64(i)})
+			}
+			held := min(added, size)
+			for n := -1; n <= size+1; n++ {
+				want := held
+				if n > 0 && n < held {
+					want = n
+				}
+				got := h.Recent(n)
+				if len(got) != want {
+					t.Fatalf("size %d, %d added: Recent(%d) holds %d runs, want %d", size, added, n, len(got), want)
+				}
+				for i, e := range got {
+					if seq := uint64(added - want + i); e.Seq != seq {
+						t.Fatalf("size %d, %d added: Recent(%d)[%d] is run %d, want %d", size, added, n, i, e.Seq, seq)
+					}
+				}
+			}
+		}
+	}
+}
