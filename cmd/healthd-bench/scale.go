@@ -321,7 +321,8 @@ func runScale(args []string) error {
 		res.bodies[f] = len(b)
 	}
 
-	// Latency of JSON and HTML, one connection (the render time) and 8.
+	// Latency of JSON, health+json and HTML, one connection (the render
+	// time) and 8.
 	answered := func(code int, b []byte) error {
 		if (code != 200 && code != 500) || len(b) == 0 {
 			return fmt.Errorf("status %d, %d bytes", code, len(b))
@@ -329,7 +330,7 @@ func runScale(args []string) error {
 		return nil
 	}
 	ls := sampleMemory(h.Pid())
-	for _, f := range []string{"json", "html"} {
+	for _, f := range []string{"json", "health", "html"} {
 		path := "/ht/?format=" + f
 		load(addr, path, 1, time.Second, nil) // warm-up
 		for _, c := range []int{1, 8} {
@@ -385,9 +386,9 @@ func (r *scaleRun) report(res scaleResult, command, note string, loadDur time.Du
 	fmt.Fprintf(&b, "| body size: HTML (the dashboard) | %s | | <= 1 MB | %s |\n", kb(res.bodies["html"]), passFail(res.bodies["html"] <= 1<<20))
 	fmt.Fprintf(&b, "| body size: JSON | %s | | | |\n", kb(res.bodies["json"]))
 	fmt.Fprintf(&b, "| body size: health+json (with every check's history) | %s | | | |\n", kb(res.bodies["health+json"]))
-	targets := map[string]time.Duration{"html": 50 * time.Millisecond, "json": 20 * time.Millisecond}
+	targets := map[string]time.Duration{"html": 50 * time.Millisecond, "json": 20 * time.Millisecond, "health": 20 * time.Millisecond}
 	for _, l := range res.lat {
-		name := strings.ToUpper(l.format)
+		name := map[string]string{"html": "HTML", "json": "JSON", "health": "health+json"}[l.format]
 		bad := ""
 		if n := l.res.BadBodies + l.res.SockErrors; n > 0 {
 			bad = fmt.Sprintf("; %d bad answers or socket errors", n)
@@ -409,7 +410,7 @@ func (r *scaleRun) report(res scaleResult, command, note string, loadDur time.Du
 	fmt.Fprintf(&b, "| open file descriptors of healthd with every history full | %d | | | |\n", res.fds)
 	fmt.Fprintf(&b, "| healthd's CPU while the histories fill (%d runs/s) | %.0f%% of one core | | | |\n",
 		int(float64(scaleChecks)/r.interval.Seconds()), 100*res.cpuFill)
-	fmt.Fprintf(&b, "\nLoad runs: %s each after a 1 s warm-up, the load generator of `make bench` with `?format=json` or `?format=html`, while every check still runs every %s; a 500 (a check failing) counts as an answer.\n", loadDur, r.interval)
+	fmt.Fprintf(&b, "\nLoad runs: %s each after a 1 s warm-up, the load generator of `make bench` with `?format=json`, `?format=health` or `?format=html`, while every check still runs every %s; a 500 (a check failing) counts as an answer.\n", loadDur, r.interval)
 	return b.String()
 }
 
