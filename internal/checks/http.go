@@ -19,15 +19,15 @@ import (
 // fields meet expectations. One client, and so one pool of keep-alive
 // connections, serves every probe.
 type HTTP struct {
-	url       string
-	shown     string // scheme://host/path: no userinfo, no query
-	method    string
-	statuses  []statusRange
-	body      string
-	json      []jsonExpectation
-	timeout   time.Duration
-	client    *http.Client
-	transport *http.Transport
+	url      string
+	shown    string // scheme://host/path: no userinfo, no query
+	method   string
+	statuses []statusRange
+	body     string
+	json     []jsonExpectation
+	timeout  time.Duration
+	client   *http.Client
+	release  func() error // lets go of the shared transport
 }
 
 type statusRange struct{ lo, hi int }
@@ -94,18 +94,30 @@ func (c *httpConfig) Build(env Env) (Checker, error) {
 		json:     c.ExpectJSON,
 		timeout:  env.Timeout,
 	}
-	h.transport = &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: env.Timeout, KeepAlive: 30 * time.Second}).DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          2,
-		MaxIdleConnsPerHost:   2,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   env.Timeout, // ctx bounds every phase as well
-		ResponseHeaderTimeout: env.Timeout,
+	// The transport holds no credentials (a URL's user:password is sent
+	// per request) and nothing of the check but its timeout, so every http
+	// check of one timeout shares one: 200 checks of one app keep a few
+	// idle connections to it, not 200 (and 400 goroutines serving them).
+	transport, release, err := Share(env.Clients, "http", []string{env.Timeout.String()}, func() (idleTransport, error) {
+		return idleTransport{&http.Transport{
+			Proxy:             http.ProxyFromEnvironment,
+			DialContext:       (&net.Dialer{Timeout: env.Timeout, KeepAlive: 30 * time.Second}).DialContext,
+			ForceAttemptHTTP2: true,
+			// As many idle connections per server as runs may be in
+			// progress against it (the runner's default
+			// max_runs_per_target), so steady probing opens none.
+			MaxIdleConnsPerHost:   4,
+			IdleConnTimeout:       90 * time.Second,
+			TLSHandshakeTimeout:   env.Timeout, // ctx bounds every phase as well
+			ResponseHeaderTimeout: env.Timeout,
+		}}, nil
+	})
+	if err != nil {
+		return nil, err
 	}
+	h.release = release
 	h.client = &http.Client{
-		Transport: h.transport,
+		Transport: transport.Transport,
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
 			if len(via) > httpMaxRedirects {
 				return fmt.Errorf("stopped after %d redirects", httpMaxRedirects)
@@ -300,8 +312,15 @@ func (h *HTTP) failure(ctx context.Context, err error) error {
 	return otherFailure(err, h.shown)
 }
 
-// Close drops the idle keep-alive connections.
-func (h *HTTP) Close() error {
-	h.transport.CloseIdleConnections()
+// Close lets go of the shared transport; the last check to let go drops
+// its idle keep-alive connections.
+func (h *HTTP) Close() error { return h.release() }
+
+// idleTransport is a transport as a shared client: closing it drops its
+// idle connections.
+type idleTransport struct{ *http.Transport }
+
+func (t idleTransport) Close() error {
+	t.CloseIdleConnections()
 	return nil
 }
