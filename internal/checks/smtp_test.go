@@ -23,7 +23,7 @@ func TestSMTP_PlainSessionPasses(t *testing.T) {
 	if want := `^` + regexp.QuoteMeta(srv.Addr) + ` answered EHLO, QUIT in \d+\.\d ms$`; !regexp.MustCompile(want).MatchString(r.Note) {
 		t.Errorf("note = %q, want %s", r.Note, want)
 	}
-	r.Observation(t, "responseTime", "ms")
+	r.Observation(t, "sessionTime", "ms")
 	// A server without STARTTLS fails a check that asks for it.
 	smtpCheck(t, map[string]any{"address": srv.Addr, "starttls": true}).Fails(t, "unexpected result: server does not offer STARTTLS ("+srv.Addr+")")
 }
