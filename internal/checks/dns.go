@@ -139,11 +139,15 @@ func (d *DNS) exchange(ctx context.Context) ([][]string, error) {
 	q.SetQuestion(dns.Fqdn(d.name), d.qtype)
 	q.RecursionDesired = true
 	resp, _, err := d.udp.ExchangeContext(ctx, q, d.server)
+	where := d.server
 	if err == nil && resp.Truncated {
+		// Say so when the retry fails: a UDP query to the same server (dig's)
+		// works, so "refused" alone would send the reader the wrong way.
+		where += ", over TCP after a truncated UDP answer"
 		resp, _, err = d.tcp.ExchangeContext(ctx, q, d.server)
 	}
 	if err != nil {
-		return nil, dialFailure(ctx, err, d.timeout, d.server)
+		return nil, dialFailure(ctx, err, d.timeout, where)
 	}
 	switch resp.Rcode {
 	case dns.RcodeSuccess:

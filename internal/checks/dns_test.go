@@ -129,6 +129,90 @@ func TestDNS_ServerFaults(t *testing.T) {
 		Fails(t, "unavailable: timed out after 300ms ("+srv+")")
 }
 
+// A real dnsmasq behind a relay that holds its answers: an answer later
+// than the timeout is a timeout, at the timeout, each time; one within it
+// passes, and its resolution time counts the wait.
+func TestDNS_SlowServer(t *testing.T) {
+	t.Parallel()
+	const short = 300 * time.Millisecond
+	relay := testsvc.NewUDPRelay(t, startDNS(t))
+	late := checkstest.New(t, "dns", map[string]any{"domain": "web.test", "server": relay.Addr()}, checkstest.Options{Timeout: short})
+	inTime := checkstest.New(t, "dns", map[string]any{"domain": "web.test", "server": relay.Addr()}, checkstest.Options{Timeout: testsvc.AnswerTimeout})
+
+	relay.Delay(2 * short)
+	for range 2 {
+		r := late.FailsWith(t, "unavailable: timed out after 300ms ("+relay.Addr()+")")
+		t.Logf("answer after 600ms, timeout 300ms: failed in %v", r.Took)
+	}
+	relay.Delay(short)
+	r := inTime.Passes(t)
+	if ms := r.Observation(t, "resolutionTime", "ms"); ms < 300 {
+		t.Errorf("resolutionTime = %v ms, want at least the relay's 300 ms", ms)
+	}
+	t.Logf("answer after 300ms, timeout %v: passed in %v", testsvc.AnswerTimeout, r.Took)
+}
+
+// dnsmasq stopped (SIGSTOP): the queries queue in its socket and the probe
+// times out at its deadline; after SIGCONT the first probe passes.
+// dnsmasq killed: refused; started again on the same port: the first probe
+// passes.
+func TestDNS_ServerHungThenKilledAndRestarted(t *testing.T) {
+	t.Parallel()
+	const short = 300 * time.Millisecond
+	d := testsvc.StartDnsmasq(t, []string{"10.1.2.3 web.test"}, "--local=/test/")
+	c := checkstest.New(t, "dns", map[string]any{"domain": "web.test", "server": d.Addr, "expect": "10.1.2.3"}, checkstest.Options{Timeout: short})
+	c.Passes(t)
+
+	d.Hang()
+	for range 2 {
+		r := c.FailsWith(t, "unavailable: timed out after 300ms ("+d.Addr+")")
+		t.Logf("hung: failed in %v", r.Took)
+	}
+	d.Resume()
+	r := c.Passes(t)
+	t.Logf("after SIGCONT: passed in %v", r.Took)
+
+	d.Stop()
+	c.FailsWith(t, "unavailable: connection refused ("+d.Addr+")")
+	d.Start()
+	r = c.Passes(t)
+	t.Logf("after the restart: passed in %v", r.Took)
+}
+
+// An answer too big for UDP comes back truncated, and the check asks again
+// over TCP on the same port: a TCP side that refuses or hangs fails within
+// the timeout, with words that say it was the TCP retry (a UDP query to the
+// same server, as dig sends, works).
+func TestDNS_TCPRetryFaults(t *testing.T) {
+	t.Parallel()
+	const short = 300 * time.Millisecond
+	var hosts []string
+	for i := 1; i <= 60; i++ {
+		hosts = append(hosts, fmt.Sprintf("10.2.0.%d big.test", i))
+	}
+	d := testsvc.StartDnsmasq(t, hosts, "--local=/test/")
+	for _, tc := range []struct {
+		name string
+		tcp  func(t *testing.T, addr string) // what listens on the relay's port over TCP
+		want string
+	}{
+		{name: "refused", tcp: func(*testing.T, string) {}, want: "unavailable: connection refused (ADDR, over TCP after a truncated UDP answer)"},
+		{name: "hanging", tcp: func(t *testing.T, addr string) { testsvc.HangingAt(t, addr) }, want: "unavailable: timed out after 300ms (ADDR, over TCP after a truncated UDP answer)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			// The relay carries UDP only: its port's TCP side is the fault.
+			relay := testsvc.NewUDPRelay(t, d.Addr)
+			tc.tcp(t, relay.Addr())
+			c := checkstest.New(t, "dns", map[string]any{"domain": "big.test", "server": relay.Addr()}, checkstest.Options{Timeout: short})
+			for range 2 {
+				r := c.FailsWith(t, strings.ReplaceAll(tc.want, "ADDR", relay.Addr()))
+				t.Logf("%s: failed in %v", tc.name, r.Took)
+			}
+		})
+	}
+}
+
 // Without server, the system resolver: localhost is in every /etc/hosts,
 // which Go reads before asking any server, so this stays off the network.
 func TestDNS_SystemResolver(t *testing.T) {

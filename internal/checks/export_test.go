@@ -4,7 +4,11 @@ package checks
 // is compiled into the test binary only). Everything else they do through
 // the exported API and checkstest, as the daemon does.
 
-import amqp "github.com/rabbitmq/amqp091-go"
+import (
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+)
 
 // Hostname is the host name the disk and memory checks' messages start with.
 var Hostname = hostname
@@ -26,3 +30,7 @@ func SetMemoryCgroup(c Checker, root, procCgroup string) {
 // RabbitMQConnection is the broker connection the rabbitmq check c holds
 // now (nil before its first probe).
 func RabbitMQConnection(c Checker) *amqp.Connection { return c.(*RabbitMQ).conn.current() }
+
+// SetTLSClock makes the tls check c judge certificates at the times now
+// returns instead of the wall clock's.
+func SetTLSClock(c Checker, now func() time.Time) { c.(*TLSCert).now = now }

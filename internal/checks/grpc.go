@@ -177,7 +177,7 @@ func (g *GRPC) Check(ctx context.Context) error {
 		return g.fail(ctx, ch, err)
 	}
 	ms := float64(time.Since(start).Microseconds()) / 1000
-	Observe(ctx, "responseTime", ms, "ms")
+	Observe(ctx, "callTime", ms, "ms")
 	what := "server"
 	if g.service != "" {
 		what = "service " + g.service

@@ -25,7 +25,7 @@ func TestGRPC_ServingStatusSwitchedAtRunTime(t *testing.T) {
 	if want := `^server is SERVING \(` + regexp.QuoteMeta(srv.Addr()) + `, \d+\.\d ms\)$`; !regexp.MustCompile(want).MatchString(r.Note) {
 		t.Errorf("note = %q, want %s", r.Note, want)
 	}
-	r.Observation(t, "responseTime", "ms")
+	r.Observation(t, "callTime", "ms")
 	orders.Passes(t)
 
 	srv.Health.SetServingStatus("orders.v1.Orders", healthpb.HealthCheckResponse_NOT_SERVING)

@@ -92,3 +92,35 @@ func TestMQTT_TLS(t *testing.T) {
 	r = checkstest.New(t, "mqtt", map[string]any{"url": "mqtt://" + srv.Addr()}, checkstest.Options{Timeout: 2 * time.Second}).Fails(t, "unavailable: ")
 	t.Logf("plain to a TLS listener: %s", r.Message)
 }
+
+// The broker admits only client ids with a given prefix (mosquitto's
+// clientid_prefixes), so a pass shows which id the check sent: client_id
+// when set, else healthd-<check name>-<random>.
+func TestMQTT_ClientIDIsSent(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, prefix, clientID string
+		passes                 bool
+	}{
+		{name: "client_id admitted", prefix: "orders-probe-", clientID: "orders-probe-1", passes: true},
+		{name: "default id refused", prefix: "orders-probe-"},
+		{name: "default id admitted", prefix: "healthd-mqtt-id-", passes: true},
+		{name: "client_id refused", prefix: "healthd-mqtt-id-", clientID: "orders-probe-1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := testsvc.StartMosquitto(t, "", "", "clientid_prefixes "+tc.prefix)
+			keys := map[string]any{"url": "mqtt://" + srv.Addr()}
+			if tc.clientID != "" {
+				keys["client_id"] = tc.clientID
+			}
+			c := checkstest.New(t, "mqtt", keys, checkstest.Options{Name: "mqtt-id"})
+			if tc.passes {
+				c.Passes(t)
+				return
+			}
+			r := c.Fails(t, "unavailable: broker refused the connection: ")
+			t.Logf("%s: %s", tc.name, r.Message)
+		})
+	}
+}

@@ -140,7 +140,7 @@ func (s *SMTP) Check(ctx context.Context) error {
 		return smtpFailure(ctx, err, s.timeout, s.addr, "QUIT", s.secrets)
 	}
 	ms := float64(time.Since(start).Microseconds()) / 1000
-	Observe(ctx, "responseTime", ms, "ms")
+	Observe(ctx, "sessionTime", ms, "ms")
 	Note(ctx, "%s answered %s in %.1f ms", s.addr, s.steps(), ms)
 	return nil
 }

@@ -213,7 +213,7 @@ func (t *TLSCert) judge(ctx context.Context, state tls.ConnectionState) error {
 	days := math.Floor(expires.Sub(now).Hours()/24*10) / 10
 	Observe(ctx, "daysLeft", days, "days")
 	if err != nil {
-		return &Error{Kind: KindUnavailable, Msg: certProblem(err, t.serverName) + " (" + t.addr + ")", Err: err}
+		return &Error{Kind: KindUnavailable, Msg: certProblem(err, t.serverName, now) + " (" + t.addr + ")", Err: err}
 	}
 	when := expires.UTC().Format("2006-01-02 15:04 MST")
 	switch {
@@ -226,14 +226,16 @@ func (t *TLSCert) judge(ctx context.Context, state tls.ConnectionState) error {
 	return nil
 }
 
-// certProblem words a verification error: what a client would refuse.
-func certProblem(err error, serverName string) string {
+// certProblem words a verification error: what a client would refuse. now
+// is the time the chain was verified at, so "not yet valid" and "expired"
+// are told apart by the same clock that found the certificate invalid.
+func certProblem(err error, serverName string, now time.Time) string {
 	var inv x509.CertificateInvalidError
 	var host x509.HostnameError
 	var unknown x509.UnknownAuthorityError
 	switch {
 	case errors.As(err, &inv) && inv.Reason == x509.Expired && inv.Cert != nil:
-		if time.Now().Before(inv.Cert.NotBefore) {
+		if now.Before(inv.Cert.NotBefore) {
 			return "certificate is not valid before " + inv.Cert.NotBefore.UTC().Format("2006-01-02 15:04 MST")
 		}
 		return "certificate expired on " + inv.Cert.NotAfter.UTC().Format("2006-01-02 15:04 MST")

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/healthd/healthd/internal/checks"
 	"github.com/healthd/healthd/internal/checks/checkstest"
 	"github.com/healthd/healthd/internal/testsvc"
 )
@@ -76,6 +77,37 @@ func TestTLS_CertificateStates(t *testing.T) {
 					t.Errorf("message = %q, want %s", r.Message, re)
 				}
 			}
+			if got := r.Observation(t, "daysLeft", "days"); got < tc.days-0.2 || got > tc.days+0.1 {
+				t.Errorf("daysLeft = %v, want about %v", got, tc.days)
+			}
+		})
+	}
+}
+
+// The check judges a certificate at its own clock's time, the wording of
+// the failure too: a certificate whose validity starts after that time is
+// "not valid before", not "expired", whatever the wall clock says.
+func TestTLS_CertificateIsJudgedByTheChecksClock(t *testing.T) {
+	t.Parallel()
+	ca := testsvc.NewCA(t)
+	leaf := ca.Issue([]string{"127.0.0.1"}, time.Now().Add(100*day))
+	addr := testsvc.ServeTLS(t, leaf)
+	notBefore := leaf.TLS.Leaf.NotBefore.UTC().Format("2006-01-02 15:04")
+	notAfter := leaf.TLS.Leaf.NotAfter.UTC().Format("2006-01-02 15:04")
+	for _, tc := range []struct {
+		name  string
+		shift time.Duration // the check's clock minus the wall clock
+		want  string
+		days  float64
+	}{
+		{name: "30 days early", shift: -30 * day, want: "unavailable: certificate is not valid before " + notBefore + " UTC (" + addr + ")", days: 130},
+		{name: "200 days late", shift: 200 * day, want: "unavailable: certificate expired on " + notAfter + " UTC (" + addr + ")", days: -100},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c := tlsCheck(t, addr, ca, nil)
+			checks.SetTLSClock(c.Checker, func() time.Time { return time.Now().Add(tc.shift) })
+			r := c.FailsWith(t, tc.want)
 			if got := r.Observation(t, "daysLeft", "days"); got < tc.days-0.2 || got > tc.days+0.1 {
 				t.Errorf("daysLeft = %v, want about %v", got, tc.days)
 			}

@@ -150,7 +150,90 @@ checks:
 			}
 
 			test := filepath.Join(t.TempDir(), "scraped_test.yml")
-			if err := os.WriteFile(test, []byte(promtoolTest(rules, fams)), 0o644); err != nil {
+			if err := os.WriteFile(test, []byte(promtoolTest(rules, fams, diskAlerts)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			runPromtool(t, "test", "rules", test)
+		})
+	}
+}
+
+// A certificate within warn_days pages nobody: a real tls check against a
+// loopback server whose certificate expires in 10 days (warn_days 14) warns,
+// and over the scraped series HealthdCertificateExpiring fires, with the days
+// left from its daysLeft observation, while HealthdCheckWarning (which leaves
+// tls to it) and HealthdCheckFailing do not. A certificate within fail_days
+// (2 days left; fail_days 3) or expired fails, and HealthdCheckFailing fires
+// instead.
+func TestAlertRules_ExpiringCertificateWarnsAndExpiredPages(t *testing.T) {
+	if testing.Short() {
+		t.Skip("serves real checks and runs promtool")
+	}
+	rules, err := filepath.Abs("../../deploy/prometheus/alerts.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const day = 24 * time.Hour
+	ca := testsvc.NewCA(t)
+	failing := `      - eval_time: 40m
+        alertname: HealthdCheckFailing
+        exp_alerts:
+          - exp_labels: {severity: critical, job: healthd, instance: "healthd:8000", check: cert, type: tls}
+            exp_annotations:
+              summary: "cert (tls) is failing on healthd:8000"
+              description: "healthd's check cert has failed for 5 minutes. The message is on the dashboard and in GET /ht/check/cert/?format=text (with the bearer token)."
+      - eval_time: 40m
+        alertname: HealthdCertificateExpiring
+        exp_alerts: []
+      - eval_time: 40m
+        alertname: HealthdCheckWarning
+        exp_alerts: []
+`
+	for _, tc := range []struct {
+		name     string
+		expires  time.Duration // from now
+		state    float64       // healthd_check_state: 0 failing, 1 warning
+		up       float64
+		daysLeft float64 // in tenths, rounded down
+		alerts   string
+	}{
+		{name: "10 days left warns", expires: 10 * day, state: 1, up: 1, daysLeft: 9.9, alerts: `      - eval_time: 40m
+        alertname: HealthdCertificateExpiring
+        exp_alerts:
+          - exp_labels: {severity: warning, job: healthd, instance: "healthd:8000", check: cert, type: tls}
+            exp_annotations:
+              summary: "The certificate checked by cert expires within its warn_days (healthd:8000): 9.9 days left"
+              description: "Renew it before fail_days, when the check fails and pages; the message says the date: /ht/check/cert/."
+      - eval_time: 40m
+        alertname: HealthdCheckWarning
+        exp_alerts: []
+      - eval_time: 40m
+        alertname: HealthdCheckFailing
+        exp_alerts: []
+`},
+		{name: "2 days left pages", expires: 2 * day, state: 0, up: 0, daysLeft: 1.9, alerts: failing},
+		{name: "expired pages", expires: -2 * day, state: 0, up: 0, daysLeft: -2.1, alerts: failing},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			addr := testsvc.ServeTLS(t, ca.Issue([]string{"127.0.0.1"}, time.Now().Add(tc.expires)))
+			base := serveDaemon(t, fmt.Sprintf(`
+server: {listen: "127.0.0.1:0"}
+checks:
+  - {name: cert, type: tls, address: "%s", ca_file: "%s", warn_days: 14, fail_days: 3}
+`, addr, ca.File))
+			fams := scrapeRuns(t, base, 1)
+			l := map[string]string{"check": "cert", "type": "tls"}
+			for name, want := range map[string]float64{metrics.NameState: tc.state, metrics.NameUp: tc.up} {
+				if v, _ := series(fams, name, l); v != want {
+					t.Errorf("cert %s %v, want %v", name, v, want)
+				}
+			}
+			if v, ok := series(fams, metrics.NameObserved, map[string]string{"check": "cert", "measurement": "daysLeft", "unit": "days"}); !ok || v != tc.daysLeft {
+				t.Errorf("cert daysLeft %v (exported: %v), want %v", v, ok, tc.daysLeft)
+			}
+
+			test := filepath.Join(t.TempDir(), "scraped_test.yml")
+			if err := os.WriteFile(test, []byte(promtoolTest(rules, fams, tc.alerts)), 0o644); err != nil {
 				t.Fatal(err)
 			}
 			runPromtool(t, "test", "rules", test)
@@ -252,9 +335,8 @@ func labelValue(m *dto.Metric, name string) string {
 // promtoolTest is a promtool rule unit test of rules over the gauges and
 // counters of fams, as Prometheus would have stored them from a target
 // (job healthd, instance healthd:8000) that answered the same for 40
-// minutes: HealthdCheckWarning fires for disk only and HealthdCheckFailing
-// for refused only.
-func promtoolTest(rules string, fams map[string]*dto.MetricFamily) string {
+// minutes, with alerts as its alert_rule_test list.
+func promtoolTest(rules string, fams map[string]*dto.MetricFamily, alerts string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "rule_files: [%q]\nevaluation_interval: 1m\ntests:\n  - interval: 1m\n    input_series:\n", rules)
 	names := slices.Sorted(maps.Keys(fams))
@@ -280,8 +362,14 @@ func promtoolTest(rules string, fams map[string]*dto.MetricFamily) string {
 			fmt.Fprintf(&b, "      - series: %q\n        values: '%sx40'\n", series, strconv.FormatFloat(v, 'f', -1, 64))
 		}
 	}
-	b.WriteString(`    alert_rule_test:
-      - eval_time: 40m
+	b.WriteString("    alert_rule_test:\n")
+	b.WriteString(alerts)
+	return b.String()
+}
+
+// diskAlerts: HealthdCheckWarning fires for disk only and
+// HealthdCheckFailing for refused only.
+const diskAlerts = `      - eval_time: 40m
         alertname: HealthdCheckWarning
         exp_alerts:
           - exp_labels: {severity: warning, job: healthd, instance: "healthd:8000", check: disk, type: disk}
@@ -295,6 +383,4 @@ func promtoolTest(rules string, fams map[string]*dto.MetricFamily) string {
             exp_annotations:
               summary: "refused (tcp) is failing on healthd:8000"
               description: "healthd's check refused has failed for 5 minutes. The message is on the dashboard and in GET /ht/check/refused/?format=text (with the bearer token)."
-`)
-	return b.String()
-}
+`

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -16,16 +15,18 @@ import (
 
 // Dnsmasq is a dnsmasq of the test's own on a loopback port (UDP and TCP),
 // answering from its own records and nothing else: no /etc/hosts, no
-// resolv.conf, no upstream but those the test names.
+// resolv.conf, no upstream but those the test names. The test may kill it
+// (Stop), start it again on the same port (Start), and hang it (Hang,
+// Resume); Cleanup kills it.
 type Dnsmasq struct {
 	Addr string
-	cmd  *exec.Cmd
+	proc *serverProc
 }
 
 // StartDnsmasq starts `dnsmasq --no-daemon` on a free port with hosts (the
 // lines of an /etc/hosts file) and extra options (--txt-record=…,
 // --mx-host=…, --srv-host=…, --cname=…, --server=/zone/addr…), and waits
-// until it answers. Cleanup kills it.
+// until it answers.
 func StartDnsmasq(t testing.TB, hosts []string, options ...string) *Dnsmasq {
 	NeedsServer(t)
 	t.Helper()
@@ -42,21 +43,22 @@ func StartDnsmasq(t testing.TB, hosts []string, options ...string) *Dnsmasq {
 	if err := os.WriteFile(hostsFile, []byte(strings.Join(hosts, "\n")+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	port := FreePort(t)
-	args := append([]string{"--no-daemon", "--port=" + strconv.Itoa(port), "--listen-address=127.0.0.1",
-		"--bind-interfaces", "--no-resolv", "--no-hosts", "--addn-hosts=" + hostsFile, "--pid-file=",
-		"--log-facility=-"}, options...)
-	cmd := exec.Command(bin, args...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	var out Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("testsvc: start dnsmasq: %v", err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() { cmd.Process.Kill(); <-exited })
-	d := &Dnsmasq{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), cmd: cmd}
+	d := &Dnsmasq{}
+	d.proc = newServerProc(t, "dnsmasq", func() []string {
+		return append([]string{bin, "--no-daemon", "--port=" + strconv.Itoa(d.proc.Port()), "--listen-address=127.0.0.1",
+			"--bind-interfaces", "--no-resolv", "--no-hosts", "--addn-hosts=" + hostsFile, "--pid-file=",
+			"--log-facility=-"}, options...)
+	})
+	d.Addr = d.proc.Addr()
+	d.Start()
+	return d
+}
+
+// Start starts dnsmasq (again, on the same port) and waits until it
+// answers over UDP: its TCP port, which Start watches, opens first.
+func (d *Dnsmasq) Start() {
+	d.proc.t.Helper()
+	d.proc.Start()
 	// Ready when it answers anything (its own version, in class CHAOS).
 	q := new(dns.Msg)
 	q.SetQuestion("version.bind.", dns.TypeTXT)
@@ -64,20 +66,26 @@ func StartDnsmasq(t testing.TB, hosts []string, options ...string) *Dnsmasq {
 	c := &dns.Client{Timeout: 200 * time.Millisecond}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		if _, _, err := c.Exchange(q, d.Addr); err == nil {
-			return d
-		}
-		select {
-		case <-exited:
-			t.Fatalf("testsvc: dnsmasq exited at start: %s", out.String())
-		default:
+		_, _, err := c.Exchange(q, d.Addr)
+		if err == nil {
+			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("testsvc: dnsmasq on %s not answering after 10s: %s", d.Addr, out.String())
+			d.proc.t.Fatalf("testsvc: dnsmasq on %s not answering after 10s: %v\n%s", d.Addr, err, d.proc.out)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// Stop kills dnsmasq (SIGKILL, like a crash) and waits until it is gone.
+func (d *Dnsmasq) Stop() { d.proc.Stop() }
+
+// Hang stops dnsmasq's process (SIGSTOP): queries queue in its socket and
+// nothing answers, until Resume.
+func (d *Dnsmasq) Hang() { d.proc.t.Helper(); d.proc.Hang() }
+
+// Resume continues a hung dnsmasq (SIGCONT).
+func (d *Dnsmasq) Resume() { d.proc.Resume() }
 
 // SilentUDPAddr returns the address of a UDP socket that reads every
 // datagram and never answers: a DNS server that is up but hung.

@@ -51,7 +51,14 @@ func FreePort(t testing.TB) int {
 // never writes a byte: a server that is up but hung.
 func HangingAddr(t testing.TB) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	return HangingAt(t, "127.0.0.1:0")
+}
+
+// HangingAt is HangingAddr on a given address: a hung TCP server on the port
+// of a UDP one (a DNS server whose TCP side hangs), for instance.
+func HangingAt(t testing.TB, addr string) string {
+	t.Helper()
+	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatalf("testsvc: listen: %v", err)
 	}

@@ -28,6 +28,24 @@ type SMTPOptions struct {
 // accepts no mail. Cleanup kills it.
 type SMTP struct {
 	Addr string
+	hang string // while this file exists, EHLO is not answered
+}
+
+// HangAfterBanner makes the server greet each new session and then never
+// answer its EHLO (an aiosmtpd handler that awaits), until Answer.
+func (s *SMTP) HangAfterBanner(t testing.TB) {
+	t.Helper()
+	if err := os.WriteFile(s.hang, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Answer ends HangAfterBanner: EHLO is answered again.
+func (s *SMTP) Answer(t testing.TB) {
+	t.Helper()
+	if err := os.Remove(s.hang); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // StartSMTP starts Debian's aiosmtpd (/usr/bin/python3; scripts/setup/
@@ -35,12 +53,14 @@ type SMTP struct {
 func StartSMTP(t testing.TB, o SMTPOptions) *SMTP {
 	NeedsServer(t)
 	t.Helper()
-	script := filepath.Join(t.TempDir(), "smtpserver.py")
+	dir := t.TempDir()
+	script := filepath.Join(dir, "smtpserver.py")
 	if err := os.WriteFile(script, smtpServerScript, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	port := FreePort(t)
-	args := []string{script, strconv.Itoa(port)}
+	hang := filepath.Join(dir, "hang-ehlo")
+	args := []string{script, strconv.Itoa(port), "--hang-ehlo-while", hang}
 	if o.Leaf != nil {
 		args = append(args, "--cert", o.Leaf.CertFile, "--key", o.Leaf.KeyFile)
 		if o.ImplicitTLS {
@@ -60,7 +80,7 @@ func StartSMTP(t testing.TB, o SMTPOptions) *SMTP {
 	exited := make(chan struct{})
 	go func() { cmd.Wait(); close(exited) }()
 	t.Cleanup(func() { cmd.Process.Kill(); <-exited })
-	s := &SMTP{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port))}
+	s := &SMTP{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), hang: hang}
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		select {
@@ -79,37 +99,4 @@ func StartSMTP(t testing.TB, o SMTPOptions) *SMTP {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-}
-
-// BannerThenSilenceAddr returns the address of a listener that greets each
-// connection with "220 hi" and then never writes again: an SMTP server
-// hung after its banner.
-func BannerThenSilenceAddr(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("testsvc: listen: %v", err)
-	}
-	done := make(chan struct{})
-	t.Cleanup(func() { l.Close(); close(done) })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				c.Write([]byte("220 hi\r\n"))
-				buf := make([]byte, 512)
-				go func() { <-done; c.Close() }()
-				for {
-					if _, err := c.Read(buf); err != nil {
-						return
-					}
-				}
-			}()
-		}
-	}()
-	return l.Addr().String()
 }

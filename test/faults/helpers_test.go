@@ -85,8 +85,10 @@ func dependencies() []dependency {
 		{typ: "http", upstream: fixed(`url: "http://%s/healthz"`, httpUpstream)},
 		{typ: "tcp", upstream: fixed(`address: "%s"`, httpUpstream), connectOnly: true},
 		// dns is not here: it speaks UDP, which the TCP proxy cannot carry.
-		// internal/checks/dns_test.go holds its faults (silent and refused
-		// ports, SERVFAIL, an upstream that never answers).
+		// internal/checks/dns_test.go holds its faults against a real
+		// dnsmasq (silent and refused ports, SERVFAIL, answers held by a UDP
+		// relay, SIGSTOP, kill and restart, a failing TCP retry); the leak
+		// test gives it the same share as the others.
 		{typ: "smtp", upstream: fixed(`address: "%s"`, func(t *testing.T) string { return testsvc.StartSMTP(t, testsvc.SMTPOptions{}).Addr })},
 		// server_name: the proxy's address is 127.0.0.1 too, but a name
 		// proves SNI and host checks go to the name, not the address.

@@ -4,7 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"runtime"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,7 +19,7 @@ import (
 const (
 	leakTimeout = 200 * time.Millisecond
 	// leakChecksPerFault checks per dependency type and fault; with three
-	// faults and leakRounds rounds, each type runs 3*10*34 = 1,020 times.
+	// faults and leakRounds rounds, each dependency runs 3*10*34 = 1,020 times.
 	leakChecksPerFault = 10
 	leakRounds         = 34
 	warmupRounds       = 3
@@ -41,6 +44,15 @@ const (
 // closed back to what they were before it was loaded.
 func TestFaults_NoGoroutineOrDescriptorLeakAfterAThousandFailingRuns(t *testing.T) {
 	yaml := header(leakTimeout)
+	perLabel := map[string]int{} // checks per dependency (its label)
+	add := func(label, typ, keys, refused, hanging, slow string) {
+		for i := range leakChecksPerFault {
+			yaml += checkYAML(typ, keys, fmt.Sprintf("%s-refused-%d", label, i), refused)
+			yaml += checkYAML(typ, keys, fmt.Sprintf("%s-hanging-%d", label, i), hanging)
+			yaml += checkYAML(typ, keys, fmt.Sprintf("%s-slow-%d", label, i), slow)
+			perLabel[label] += 3
+		}
+	}
 	for _, d := range dependencies() {
 		up, keys := d.upstream(t)
 		// Fixtures close their side of every connection when the client
@@ -49,23 +61,18 @@ func TestFaults_NoGoroutineOrDescriptorLeakAfterAThousandFailingRuns(t *testing.
 		hang.Hang()
 		slow := testsvc.NewProxy(t, up)
 		slow.Delay(2 * leakTimeout)
-		refused, hangAddr, slowAddr := testsvc.RefusedAddr(t), hang.Addr(), slow.Addr()
+		hangAddr, slowAddr := hang.Addr(), slow.Addr()
 		if d.connectOnly { // accepting is passing: hang the handshake instead
 			hangAddr, slowAddr = testsvc.BlackholeAddr(t), testsvc.BlackholeAddr(t)
 		}
-		for i := range leakChecksPerFault {
-			yaml += checkYAML(d.typ, keys, fmt.Sprintf("%s-refused-%d", d.label(), i), refused)
-			yaml += checkYAML(d.typ, keys, fmt.Sprintf("%s-hanging-%d", d.label(), i), hangAddr)
-			yaml += checkYAML(d.typ, keys, fmt.Sprintf("%s-slow-%d", d.label(), i), slowAddr)
-		}
+		add(d.label(), d.typ, keys, testsvc.RefusedAddr(t), hangAddr, slowAddr)
 	}
 	// dns speaks UDP, which the proxies do not carry: its faults are a port
-	// that answers ICMP unreachable and a socket that never answers.
-	dnsRefused, dnsSilent := testsvc.RefusedUDPAddr(t), testsvc.SilentUDPAddr(t)
-	for i := range leakChecksPerFault {
-		yaml += fmt.Sprintf("  - {name: dns-refused-%d, type: dns, domain: db.test, server: %q}\n", i, dnsRefused)
-		yaml += fmt.Sprintf("  - {name: dns-silent-%d, type: dns, domain: db.test, server: %q}\n", i, dnsSilent)
-	}
+	// that answers ICMP unreachable, a socket that never answers, and a
+	// real dnsmasq whose answers a UDP relay holds for twice the timeout.
+	dnsSlow := testsvc.NewUDPRelay(t, testsvc.StartDnsmasq(t, []string{"10.1.2.3 db.test"}, "--local=/test/").Addr)
+	dnsSlow.Delay(2 * leakTimeout)
+	add("dns", "dns", `domain: db.test, server: "%s"`, testsvc.RefusedUDPAddr(t), testsvc.SilentUDPAddr(t), dnsSlow.Addr())
 	g0, f0 := settle(t, 0, 0, 0, 0, 0, nil)
 
 	cfg := load(t, yaml)
@@ -118,7 +125,16 @@ func TestFaults_NoGoroutineOrDescriptorLeakAfterAThousandFailingRuns(t *testing.
 	tolG, tolF := goroutineTolerance+3*pooled, fdTolerance+3*pooled
 	g2, f2 := settle(t, g1, f1, goroutineTolerance, fdTolerance, settleTime, dropIdle)
 	runs := leakRounds * len(r.Checks())
-	t.Logf("%d runs (%d failing, %d per type) in %s", runs, failing, runs/len(dependencies()), took.Round(time.Millisecond))
+	// Every dependency gets the same share of the runs: the same faults,
+	// as many checks of each.
+	var shares []string
+	for _, label := range slices.Sorted(maps.Keys(perLabel)) {
+		shares = append(shares, fmt.Sprintf("%s %d", label, leakRounds*perLabel[label]))
+		if perLabel[label] != 3*leakChecksPerFault {
+			t.Errorf("%s has %d checks, want %d like every dependency", label, perLabel[label], 3*leakChecksPerFault)
+		}
+	}
+	t.Logf("%d runs (%d failing) in %s; per dependency: %s", runs, failing, took.Round(time.Millisecond), strings.Join(shares, ", "))
 	t.Logf("goroutines: %d before load, %d after warm-up, %d after %d runs", g0, g1, g2, runs)
 	t.Logf("open fds:   %d before load, %d after warm-up, %d after %d runs", f0, f1, f2, runs)
 	if failing != runs {

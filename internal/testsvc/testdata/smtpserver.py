@@ -1,15 +1,20 @@
 """An SMTP server for healthd's smtp and tls checks' tests (aiosmtpd).
 
 Usage: smtpserver.py PORT [--cert FILE --key FILE] [--implicit-tls]
-                          [--user NAME --password PW]
+                          [--user NAME --password PW] [--hang-ehlo-while FILE]
 
 With --cert and --key it offers STARTTLS (or, with --implicit-tls, speaks
 TLS from the first byte); with --user and --password it offers AUTH PLAIN
 and LOGIN once the connection is encrypted, accepting that one pair and
-refusing any other. It accepts no mail: the checks never send any. Prints
+refusing any other. With --hang-ehlo-while, EHLO is not answered while FILE
+exists: the session has its banner and then hangs, as a server does whose
+handler is stuck (its event loop still runs; only that session waits). It
+accepts no mail: the checks never send any. Prints
 "ready" once it listens.
 """
 import argparse
+import asyncio
+import os
 import ssl
 import sys
 import time
@@ -23,6 +28,20 @@ class Refuse:
         return "554 5.7.1 this test server accepts no mail"
 
 
+class HangEHLO(Refuse):
+    """Refuse, and while the file at flag exists, an EHLO handler that awaits
+    (asyncio, so the server keeps accepting and greeting other sessions)."""
+
+    def __init__(self, flag):
+        self.flag = flag
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        while os.path.exists(self.flag):
+            await asyncio.sleep(0.02)
+        session.host_name = hostname
+        return responses
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("port", type=int)
@@ -31,6 +50,7 @@ def main():
     p.add_argument("--implicit-tls", action="store_true")
     p.add_argument("--user")
     p.add_argument("--password")
+    p.add_argument("--hang-ehlo-while")
     a = p.parse_args()
 
     kw = {}
@@ -53,7 +73,8 @@ def main():
         kw["authenticator"] = authenticator
         kw["auth_require_tls"] = not a.implicit_tls  # implicit TLS is TLS already
 
-    c = Controller(Refuse(), hostname="127.0.0.1", port=a.port, server_hostname="smtp.test", **kw)
+    handler = HangEHLO(a.hang_ehlo_while) if a.hang_ehlo_while else Refuse()
+    c = Controller(handler, hostname="127.0.0.1", port=a.port, server_hostname="smtp.test", **kw)
     c.start()
     print("ready", flush=True)
     try:
