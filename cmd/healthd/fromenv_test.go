@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -10,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/healthd/healthd/internal/daemon"
 	"github.com/healthd/healthd/internal/testsvc"
@@ -190,6 +192,45 @@ func TestInitAndConfig(t *testing.T) {
 		}
 		if strings.Contains(got, "s3cr3t") {
 			t.Errorf("%v shows a password:\n%s", args, got)
+		}
+	}
+}
+
+// With a Redis broker, the zero-config Celery check pings the workers as it
+// does on AMQP: it passes with a worker up, and once the worker is gone it
+// says so, non-critical unless HEALTHD_CELERY_CRITICAL=true.
+func TestZeroConfig_RedisBrokerPingsTheWorkers(t *testing.T) {
+	testsvc.NeedsServer(t)
+	srv := testsvc.StartRedis(t, "")
+	broker := "redis://" + srv.Addr() + "/0"
+	w := testsvc.StartCeleryWorkerOn(t, "../../internal/checks/testdata", "celeryapp", broker)
+	env := map[string]string{"CELERY_BROKER_URL": broker, "DISK_USAGE_MAX": "100", "MEMORY_MIN": "0"}
+	code, got, stderr := zeroConfig(t, env)
+	if code != daemon.ExitOK || got["CeleryPingHealthCheck"] != "passing" || got["CeleryBrokerHealthCheck"] != "passing" {
+		t.Fatalf("worker up: exit %d, %v\n%s\nworker log:\n%s", code, got, stderr, w.Log())
+	}
+
+	w.Stop()
+	admin := srv.Client()
+	defer admin.Close()
+	// Redis drops the dead worker's subscription when its socket closes.
+	for i := 0; admin.PubSubNumPat(context.Background()).Val() != 0; i++ {
+		if i == 100 {
+			t.Fatal("the worker's subscription is still there 5s after it was killed")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, tc := range []struct {
+		critical string
+		code     int
+	}{{"", daemon.ExitOK}, {"true", daemon.ExitFailed}} {
+		env["HEALTHD_CELERY_CRITICAL"] = tc.critical
+		code, got, stderr = zeroConfig(t, env)
+		if got["CeleryPingHealthCheck"] != "unavailable: no worker replied" || got["CeleryBrokerHealthCheck"] != "passing" {
+			t.Errorf("HEALTHD_CELERY_CRITICAL=%q, worker stopped: %v", tc.critical, got)
+		}
+		if code != tc.code {
+			t.Errorf("HEALTHD_CELERY_CRITICAL=%q, worker stopped: exit %d, want %d\n%s", tc.critical, code, tc.code, stderr)
 		}
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"os"
 	"slices"
@@ -23,8 +22,9 @@ import (
 // picks one of two checkers by the broker URL's scheme: CeleryAMQP, which
 // can inspect queues (passive declare), broadcast the remote-control ping
 // and wait for the workers' pongs, and send the built-in celery.accumulate
-// task and wait for its rpc:// result; or CeleryRedis, which can only
-// measure queue backlogs (LLEN).
+// task and wait for its rpc:// result; or CeleryRedis (celeryredis.go),
+// which measures queue backlogs (LLEN) and broadcasts the same ping the way
+// kombu's Redis transport carries it.
 
 // celeryBroker is what both checkers share: the broker's host:port, the
 // check's timeout and the queues to inspect.
@@ -34,23 +34,21 @@ type celeryBroker struct {
 	queues  []queueSpec
 }
 
+// celeryPing is what a probe wants of the remote-control ping, the same on
+// both brokers.
+type celeryPing struct {
+	minWorkers int      // 0 with no workers: no ping
+	workers    []string // when set, ping these and want every one
+}
+
 // CeleryAMQP is the celery check on an amqp:// or amqps:// broker.
 type CeleryAMQP struct {
 	celeryBroker
+	celeryPing
 	conn *amqpConn
 
-	minWorkers     int      // 0 with no workers: no ping
-	workers        []string // when set, ping these and want every one
 	roundTrip      bool
 	roundTripQueue string
-}
-
-// CeleryRedis is the celery check on a redis:// or rediss:// broker: it
-// measures queue backlogs only.
-type CeleryRedis struct {
-	celeryBroker
-	client  *redisClient // shared by the checks on the same broker URL and timeout
-	release func() error
 }
 
 const (
@@ -60,7 +58,7 @@ const (
 )
 
 type celeryConfig struct {
-	Broker         string        `key:"broker" required:"true" doc:"amqp://user:pass@host:5672/vhost, amqps://… or Celery's pyamqp://…; redis:// or rediss:// checks queue backlogs only"`
+	Broker         string        `key:"broker" required:"true" doc:"amqp://user:pass@host:5672/vhost, amqps://… or Celery's pyamqp://…; or redis://:pass@host:6379/0, rediss://… (ping and queue backlogs, no round trip)"`
 	MinWorkers     *int          `key:"min_workers" default:"1" doc:"pass when at least this many workers answer the ping; 0 (with no workers) disables the ping"`
 	Workers        []string      `key:"workers" doc:"node names (celery@host1) to ping, every one of which must answer; not with min_workers"`
 	Queues         []celeryQueue `key:"queues" doc:"queues to inspect, as in the rabbitmq check, but min_consumers defaults to 1"`
@@ -120,17 +118,12 @@ func (c *celeryConfig) Validate() error {
 		p.Add("round_trip_queue", "must not be empty")
 	}
 	if c.redisOpts != nil {
-		const why = "is not supported with a redis:// broker (only queue backlogs are)"
-		set := map[string]bool{
-			"min_workers":      c.MinWorkers != nil,
-			"workers":          c.Workers != nil,
-			"round_trip":       c.RoundTrip != nil,
-			"round_trip_queue": c.RoundTripQueue != nil,
+		const why = "is not supported with a redis:// broker (only the ping and queue backlogs are)"
+		if c.RoundTrip != nil {
+			p.Add("round_trip", "%s", why)
 		}
-		for _, k := range []string{"min_workers", "workers", "round_trip", "round_trip_queue"} {
-			if set[k] {
-				p.Add(k, "%s", why)
-			}
+		if c.RoundTripQueue != nil {
+			p.Add("round_trip_queue", "%s", why)
 		}
 		for i, q := range c.Queues {
 			if q.MinConsumers != nil {
@@ -139,6 +132,19 @@ func (c *celeryConfig) Validate() error {
 		}
 	}
 	return p.Err()
+}
+
+// ping is what the probes want of the ping: min_workers (1 by default), or
+// every listed worker.
+func (c *celeryConfig) ping() celeryPing {
+	p := celeryPing{minWorkers: 1, workers: c.Workers}
+	if c.MinWorkers != nil {
+		p.minWorkers = *c.MinWorkers
+	}
+	if len(c.Workers) > 0 {
+		p.minWorkers = len(c.Workers)
+	}
+	return p
 }
 
 // Build makes the checker for the broker's scheme, and its broker client,
@@ -155,21 +161,14 @@ func (c *celeryConfig) Build(env Env) (Checker, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &CeleryRedis{celeryBroker: b, client: client, release: release}, nil
+		return &CeleryRedis{celeryBroker: b, celeryPing: c.ping(), db: opt.DB, client: client, release: release}, nil
 	}
 	b.addr = c.amqpAddr
 	ce := &CeleryAMQP{
 		celeryBroker:   b,
+		celeryPing:     c.ping(),
 		conn:           newAMQPConn(c.Broker, c.amqpAddr, env.Name, b.timeout),
-		minWorkers:     1,
-		workers:        c.Workers,
 		roundTripQueue: "celery",
-	}
-	if c.MinWorkers != nil {
-		ce.minWorkers = *c.MinWorkers
-	}
-	if len(c.Workers) > 0 {
-		ce.minWorkers = len(c.Workers)
 	}
 	if c.RoundTrip != nil {
 		ce.roundTrip = *c.RoundTrip
@@ -316,15 +315,7 @@ wait:
 			if t, _ := m.Headers["ticket"].(string); t != ticket {
 				continue
 			}
-			var r map[string]map[string]any
-			if json.Unmarshal(m.Body, &r) != nil {
-				continue
-			}
-			for node, reply := range r {
-				if reply["ok"] == "pong" && !slices.Contains(replied, node) {
-					replied = append(replied, node)
-				}
-			}
+			replied = pongs(m.Body, replied)
 		case _, ok := <-returns:
 			if ok { // unroutable: no worker's pidbox queue is bound
 				break wait
@@ -335,13 +326,30 @@ wait:
 			break wait
 		}
 	}
-	slices.Sort(replied)
 	Observe(ctx, "workers", float64(len(replied)), "workers")
 	Observe(ctx, "ping", time.Since(start).Seconds(), "s")
-	return c.pingResult(replied)
+	return c.result(replied)
 }
 
-func (c *CeleryAMQP) pingResult(replied []string) (string, error) {
+// pongs adds to replied the nodes that answered "pong" in a reply body,
+// {"<node>": {"ok": "pong"}}; a body it cannot read adds none.
+func pongs(body []byte, replied []string) []string {
+	var r map[string]map[string]any
+	if json.Unmarshal(body, &r) != nil {
+		return replied
+	}
+	for node, reply := range r {
+		if reply["ok"] == "pong" && !slices.Contains(replied, node) {
+			replied = append(replied, node)
+		}
+	}
+	return replied
+}
+
+// result words the ping's outcome from the workers that replied: the note
+// when enough did, else the failure.
+func (c celeryPing) result(replied []string) (string, error) {
+	slices.Sort(replied)
 	names := strings.Join(replied, ", ")
 	if len(c.workers) > 0 {
 		var missing []string
@@ -452,62 +460,6 @@ func (c *CeleryAMQP) roundTripTask(ctx context.Context, ch *amqp.Channel, until 
 			return "", Unavailable("no reply to the round-trip task on queue %s within %s", c.roundTripQueue, c.timeout)
 		}
 	}
-}
-
-// Close releases the broker's client, which closes when no other check
-// holds it.
-func (c *CeleryRedis) Close() error { return c.release() }
-
-// Check measures the backlog of each queue on the Redis broker (kombu keeps
-// a queue as a list named after it), or pings the broker when no queue is
-// listed.
-func (c *CeleryRedis) Check(ctx context.Context) error {
-	client, done := c.client.acquire()
-	defer done()
-	if len(c.queues) == 0 {
-		if err := client.Ping(ctx).Err(); err != nil {
-			return c.describe(ctx, err)
-		}
-		Note(ctx, "connected to %s", c.addr)
-		return nil
-	}
-	var problems queueProblems
-	var ok []string
-	for _, q := range c.queues {
-		n, err := client.LLen(ctx, q.name).Result()
-		if err != nil {
-			return c.describe(ctx, err)
-		}
-		Observe(ctx, q.name+":messages", float64(n), "messages")
-		if q.maxMessages >= 0 && n > int64(q.maxMessages) {
-			problems.add(KindWarning, "queue %s has %d messages ready (more than %d)", q.name, n, q.maxMessages)
-			continue
-		}
-		ok = append(ok, fmt.Sprintf("%s (%d messages)", q.name, n))
-	}
-	if err := problems.err(); err != nil {
-		return err
-	}
-	Note(ctx, "queues %s", strings.Join(ok, ", "))
-	return nil
-}
-
-// describe words a Redis broker's error: its login refusal, or a network
-// failure in the shared vocabulary.
-func (c *CeleryRedis) describe(ctx context.Context, err error) error {
-	msg := err.Error()
-	if ctx.Err() == nil && (strings.HasPrefix(msg, "WRONGPASS") || strings.HasPrefix(msg, "NOAUTH") ||
-		strings.Contains(msg, "invalid password") || strings.Contains(msg, "invalid username-password")) {
-		return Unavailable("access refused (username or password rejected) (%s)", c.addr)
-	}
-	if nf := netFailure(ctx, err, c.timeout, c.addr); nf != nil {
-		return nf
-	}
-	var ne *net.OpError
-	if errors.As(err, &ne) {
-		return Unavailable("%s failed (%s)", ne.Op, c.addr)
-	}
-	return Unavailable("%s (%s)", msg, c.addr)
 }
 
 // newUUID returns a random (version 4) UUID.

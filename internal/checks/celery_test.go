@@ -38,6 +38,7 @@ func TestCelery_ConfigErrors(t *testing.T) {
 		{Name: "unknown scheme", Keys: map[string]any{"broker": "sqs://x"}, Want: `key "broker": must be an amqp://, amqps://, redis:// or rediss:// URL`, Contains: true},
 		{Name: "negative min_workers", Keys: map[string]any{"broker": "amqp://h/", "min_workers": -1}, Want: `key "min_workers": must not be negative`, Contains: true},
 		{Name: "min_workers with workers", Keys: map[string]any{"broker": "amqp://h/", "min_workers": 2, "workers": []any{"a@h"}}, Want: `key "workers": every listed worker must answer`, Contains: true},
+		{Name: "min_workers with workers on redis", Keys: map[string]any{"broker": "redis://h:6379/0", "min_workers": 1, "workers": []any{"a@h"}}, Want: `key "workers": every listed worker must answer`, Contains: true},
 		{Name: "round trip on redis", Keys: map[string]any{"broker": "redis://h:6379/0", "round_trip": true}, Want: `key "round_trip": is not supported with a redis:// broker`, Contains: true},
 		{Name: "consumers on redis", Keys: map[string]any{"broker": "redis://h:6379/0", "queues": []any{map[string]any{"name": "celery", "min_consumers": 1}}}, Want: `key "queues[0].min_consumers": is not supported with a redis:// broker`, Contains: true},
 		{Name: "misspelt key", Keys: map[string]any{"broker": "amqp://h/", "roundtrip": true}, Want: `key "roundtrip": unknown key (did you mean "round_trip"?)`, Contains: true},
@@ -274,7 +275,7 @@ func TestCelery_RedisBrokerMeasuresBacklog(t *testing.T) {
 		{2, fmt.Sprintf("warning: queue %s has 3 messages ready (more than 2)", key), ""},
 		{3, "", fmt.Sprintf("queues %s (3 messages)", key)},
 	} {
-		r := checkstest.New(t, "celery", map[string]any{"broker": broker, "queues": []any{map[string]any{"name": key, "max_messages": tc.max}}}, checkstest.Options{}).Run()
+		r := checkstest.New(t, "celery", map[string]any{"broker": broker, "min_workers": 0, "queues": []any{map[string]any{"name": key, "max_messages": tc.max}}}, checkstest.Options{}).Run()
 		if r.Message != tc.msg || r.Note != tc.not {
 			t.Fatalf("max %d: message %q note %q, want %q %q", tc.max, r.Message, r.Note, tc.msg, tc.not)
 		}

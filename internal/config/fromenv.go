@@ -176,7 +176,7 @@ checks:
 			add(v, "CeleryPingHealthCheck", "celery", "    broker: ${"+v+"}\n    critical: "+critical+"   # a worker ping; HEALTHD_CELERY_CRITICAL=true makes it fail /ht/\n")
 		case "redis", "rediss":
 			add(v, "CeleryBrokerHealthCheck", "redis", "    url: ${"+v+"}\n")
-			add(v, "CeleryPingHealthCheck", "celery", "    broker: ${"+v+"}\n    critical: "+critical+"   # queue backlogs; HEALTHD_CELERY_CRITICAL=true makes it fail /ht/\n")
+			add(v, "CeleryPingHealthCheck", "celery", "    broker: ${"+v+"}\n    critical: "+critical+"   # a worker ping; HEALTHD_CELERY_CRITICAL=true makes it fail /ht/\n")
 		default:
 			fail(envError(v, "has scheme %q: healthd checks amqp://, amqps://, redis:// and rediss:// brokers", scheme))
 		}

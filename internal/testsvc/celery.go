@@ -61,6 +61,14 @@ func StartCeleryWorker(t testing.TB, dir, app string) *CeleryWorker {
 	NeedsServer(t)
 	t.Helper()
 	RabbitMQ(t)
+	return StartCeleryWorkerOn(t, dir, app, CeleryBrokerURL)
+}
+
+// StartCeleryWorkerOn is StartCeleryWorker on another broker, such as a
+// redis:// URL of the test's own redis-server.
+func StartCeleryWorkerOn(t testing.TB, dir, app, broker string) *CeleryWorker {
+	NeedsServer(t)
+	t.Helper()
 	python := "/usr/bin/python3" // Debian's python3-celery lives in the system Python
 	if out, err := exec.Command(python, "-c", "import celery").CombinedOutput(); err != nil {
 		t.Fatalf("testsvc: celery is not installed for %s (%v: %s); run scripts/test-setup.sh", python, err, out)
@@ -71,7 +79,7 @@ func StartCeleryWorker(t testing.TB, dir, app string) *CeleryWorker {
 	w.cmd = exec.Command(python, "-m", "celery", "-A", app, "worker", "-P", "solo", "-n", id+"@%h",
 		"--without-gossip", "--without-mingle", "--without-heartbeat", "-Q", id, "-l", "info")
 	w.cmd.Dir = dir
-	w.cmd.Env = append(os.Environ(), "HEALTHD_CELERY_BROKER="+CeleryBrokerURL, "PYTHONUNBUFFERED=1")
+	w.cmd.Env = append(os.Environ(), "HEALTHD_CELERY_BROKER="+broker, "PYTHONUNBUFFERED=1")
 	w.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
 	out, err := w.cmd.StderrPipe()
 	if err != nil {
@@ -121,6 +129,13 @@ func (w *CeleryWorker) Log() string {
 
 // Pattern is a regular expression that matches the worker's command line only.
 func (w *CeleryWorker) Pattern() string { return `-n ` + w.name + `@` }
+
+// Pause stops the worker (SIGSTOP) without closing its connections, as a
+// worker stuck in a long task: it stays subscribed but does not answer.
+func (w *CeleryWorker) Pause() { syscall.Kill(-w.cmd.Process.Pid, syscall.SIGSTOP) }
+
+// Resume continues a paused worker (SIGCONT).
+func (w *CeleryWorker) Resume() { syscall.Kill(-w.cmd.Process.Pid, syscall.SIGCONT) }
 
 // Stop kills the worker (SIGKILL, as a crash would) and waits for it to exit.
 func (w *CeleryWorker) Stop() {
