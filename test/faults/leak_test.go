@@ -66,7 +66,7 @@ func TestFaults_NoGoroutineOrDescriptorLeakAfterAThousandFailingRuns(t *testing.
 		yaml += fmt.Sprintf("  - {name: dns-refused-%d, type: dns, domain: db.test, server: %q}\n", i, dnsRefused)
 		yaml += fmt.Sprintf("  - {name: dns-silent-%d, type: dns, domain: db.test, server: %q}\n", i, dnsSilent)
 	}
-	g0, f0 := settle(t, 0, 0, 0, 0, 0, nil)
+	g0, f0 := testsvc.Settle(t, 0, 0, 0, 0, 0, nil)
 
 	cfg := load(t, yaml)
 	// net/http and go-redis keep a connection whose dial ended after its
@@ -101,7 +101,7 @@ func TestFaults_NoGoroutineOrDescriptorLeakAfterAThousandFailingRuns(t *testing.
 	for range warmupRounds {
 		round()
 	}
-	g1, f1 := settle(t, g0, f0, goroutineTolerance, fdTolerance, 4*leakTimeout, dropIdle)
+	g1, f1 := testsvc.Settle(t, g0, f0, goroutineTolerance, fdTolerance, 4*leakTimeout, dropIdle)
 	failing = 0
 	start := time.Now()
 	for range leakRounds {
@@ -116,7 +116,7 @@ func TestFaults_NoGoroutineOrDescriptorLeakAfterAThousandFailingRuns(t *testing.
 	}
 	pooled := redisTypes * 2 * 2 * leakChecksPerFault // redis: hanging and slow
 	tolG, tolF := goroutineTolerance+3*pooled, fdTolerance+3*pooled
-	g2, f2 := settle(t, g1, f1, goroutineTolerance, fdTolerance, settleTime, dropIdle)
+	g2, f2 := testsvc.Settle(t, g1, f1, goroutineTolerance, fdTolerance, settleTime, dropIdle)
 	runs := leakRounds * len(r.Checks())
 	t.Logf("%d runs (%d failing, %d per type) in %s", runs, failing, runs/len(dependencies()), took.Round(time.Millisecond))
 	t.Logf("goroutines: %d before load, %d after warm-up, %d after %d runs", g0, g1, g2, runs)
@@ -133,7 +133,7 @@ func TestFaults_NoGoroutineOrDescriptorLeakAfterAThousandFailingRuns(t *testing.
 	if err := r.Close(); err != nil {
 		t.Errorf("close: %v", err)
 	}
-	g3, f3 := settle(t, g0, f0, goroutineTolerance, fdTolerance, settleTime, nil)
+	g3, f3 := testsvc.Settle(t, g0, f0, goroutineTolerance, fdTolerance, settleTime, nil)
 	t.Logf("after Stop and Close: %d goroutines, %d fds", g3, f3)
 	if g3 > g0+goroutineTolerance || f3 > f0+fdTolerance {
 		t.Errorf("leak after close: goroutines %d -> %d, fds %d -> %d (tolerance %d and %d)", g0, g3, f0, f3, goroutineTolerance, fdTolerance)
