@@ -56,16 +56,6 @@ checks:
 	t.Logf("24 requests, %d runs", len(lines)/2)
 }
 
-// openFDs counts this process's open file descriptors.
-func openFDs(t testing.TB) int {
-	t.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return len(ents)
-}
-
 // TestExec_AThousandFailingRunsLeaveNoZombieFDOrGoroutine runs exec checks
 // that fail in every way (exit 2, a signal, a grandchild left holding
 // stdout, a hang killed at the deadline) over a thousand times through the
@@ -102,7 +92,7 @@ checks:
 	settle := func(refG, refF int) (int, int, int) {
 		deadline := time.Now().Add(testsvc.HangSlack)
 		for {
-			g, f, z := runtime.NumGoroutine(), openFDs(t), zombieChildren(t)
+			g, f, z := runtime.NumGoroutine(), testsvc.OpenFDs(t), zombieChildren(t)
 			if (g <= refG+tolerance && f <= refF+tolerance && z == 0) || time.Now().After(deadline) {
 				return g, f, z
 			}

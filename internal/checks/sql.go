@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -146,6 +148,16 @@ func sqlStatementTimeout(ctx context.Context, timeout time.Duration) time.Durati
 	return max(left-left/10, time.Millisecond)
 }
 
+// sqlMaxAnswer bounds what one probe's answer may cost: the check reads at
+// most this much of it (its rows, and on MySQL what goes with them), and a
+// query that returns a table, or a value the size of a file, fails
+// instead of costing the daemon its memory. The value is judged and shown,
+// never stored: 1 MiB is far more than any sensible one.
+const sqlMaxAnswer = 1 << 20
+
+// errAnswerTooLarge is the failure of an answer over sqlMaxAnswer.
+var errAnswerTooLarge = Unexpected("the answer is larger than 1 MiB; the query must return one short value (a count, an age, a flag)")
+
 // errMoreThanOneRow is the failure of a query that returns several rows:
 // the check does not guess which one was meant.
 var errMoreThanOneRow = Unexpected("query returned more than one row; it must return exactly one (add LIMIT 1 or an aggregate such as count(*) or max(…))")
@@ -184,20 +196,37 @@ func (p *sqlPostgres) firstValue(ctx context.Context, query string) (string, boo
 	return text, null, nil
 }
 
+// pgxMaxBodyLen is the limit pgx's Frontend has on one message from the
+// server unless told otherwise (the server's own, PQ_LARGE_MESSAGE_LIMIT):
+// the pool's connections go back to it after the query. Frontend has no
+// getter for it.
+const pgxMaxBodyLen = 0x3fffffff - 1
+
 // postgresFirstValue runs query with the extended protocol, which takes
 // exactly one statement: "ROLLBACK; DELETE …" cannot leave the read-only
 // transaction. Results come back in text form, as psql shows them, but
 // booleans, which read true and false as in YAML.
+//
+// It reads at most two rows and sqlMaxAnswer of them. pgx checks each
+// message's length on its header, before it allocates room for the body,
+// so a row over what is left of the cap fails unread. A second row, or
+// one too large, ends the read: the socket is closed under pgx, which
+// would otherwise read the rest of the answer to its end, and pgx then
+// sends the server a cancel request and the pool drops the connection.
 func postgresFirstValue(ctx context.Context, conn *pgxpool.Conn, query string) (string, bool, error) {
+	pc := conn.Conn().PgConn()
+	fe := pc.Frontend()
+	fe.SetMaxBodyLen(sqlMaxAnswer)
+	defer fe.SetMaxBodyLen(pgxMaxBodyLen)
 	rows, err := conn.Query(ctx, query, pgx.QueryExecModeExec)
 	if err != nil {
-		return "", false, err
+		return "", false, postgresAnswerErr(pc, err)
 	}
 	defer rows.Close()
 	if !rows.Next() {
 		rows.Close()
 		if err := rows.Err(); err != nil {
-			return "", false, err
+			return "", false, postgresAnswerErr(pc, err)
 		}
 		return "", false, Unexpected("query returned no rows")
 	}
@@ -216,13 +245,39 @@ func postgresFirstValue(ctx context.Context, conn *pgxpool.Conn, query string) (
 	} else if fields[0].DataTypeOID == pgtype.BoolOID {
 		text = map[string]string{"t": "true", "f": "false"}[text]
 	}
-	more := rows.Next()
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return "", false, err
+	// What follows may have what is left of the cap (a DataRow's body is
+	// its column count, then each value with its length), and a little
+	// room for the messages that close the answer.
+	used := 2
+	for _, v := range raw {
+		used += 4 + len(v)
 	}
-	if more {
+	fe.SetMaxBodyLen(max(sqlMaxAnswer-used, 0) + 256)
+	if rows.Next() {
+		postgresAbandon(pc)
 		return "", false, errMoreThanOneRow
 	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return "", false, postgresAnswerErr(pc, err)
+	}
 	return text, null, nil
+}
+
+// postgresAnswerErr is errAnswerTooLarge for a message over the cap, whose
+// connection it abandons; other errors are returned as they are.
+func postgresAnswerErr(pc *pgconn.PgConn, err error) error {
+	var tooLarge *pgproto3.ExceededMaxBodyLenErr
+	if errors.As(err, &tooLarge) {
+		postgresAbandon(pc)
+		return errAnswerTooLarge
+	}
+	return err
+}
+
+// postgresAbandon closes the connection's socket, so that pgx reads no more
+// of the answer: its close of a connection in the middle of an answer (a
+// cancel request, then a drain of up to 15 s) then finds nothing to read.
+func postgresAbandon(pc *pgconn.PgConn) {
+	pc.Conn().Close() //nolint:errcheck // the connection is being thrown away
 }

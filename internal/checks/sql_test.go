@@ -145,6 +145,7 @@ func TestSQL_ConfigErrors(t *testing.T) {
 		{"mysql without host", map[string]any{"dsn": "mysql://u:" + checkstest.Secret + "@/db", "query": "SELECT 1"}, `key "dsn": must name a host`, true},
 		{"mysql bad parameter", map[string]any{"dsn": myDSN + "?parseTime=maybe", "query": "SELECT 1"}, `key "dsn": is not a valid MySQL URL: parameter "parseTime" has a value go-sql-driver/mysql does not accept`, false},
 		{"mysql multiStatements", map[string]any{"dsn": myDSN + "?multiStatements=true", "query": "SELECT 1"}, `key "dsn": must not set multiStatements: the query is one statement, so that it cannot leave the read-only transaction`, false},
+		{"mysql compress", map[string]any{"dsn": myDSN + "?compress=true", "query": "SELECT 1"}, `key "dsn": must not set compress: the check bounds an answer by the bytes that reach it, and a compressed answer is many times larger than its bytes`, false},
 		{"warn above fail", map[string]any{"dsn": pgDSN, "query": "SELECT 1", "warn_above": 10, "fail_above": 5}, `key "warn_above": must not be above fail_above (5)`, false},
 		{"warn below fail", map[string]any{"dsn": pgDSN, "query": "SELECT 1", "warn_below": 1, "fail_below": 5}, `key "warn_below": must not be below fail_below (5)`, false},
 		{"equals and a threshold", map[string]any{"dsn": pgDSN, "query": "SELECT 1", "equals": "1", "fail_above": 5}, `key "equals": cannot be combined with warn_above, fail_above, warn_below or fail_below: compare text or numbers, not both`, false},

@@ -6,6 +6,7 @@ package checks
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -43,6 +44,9 @@ func parseSQLMyDSN(raw string) (*sqlMyDSN, error) {
 	for k := range q {
 		if strings.EqualFold(k, "multiStatements") {
 			return nil, errors.New("must not set multiStatements: the query is one statement, so that it cannot leave the read-only transaction")
+		}
+		if strings.EqualFold(k, "compress") {
+			return nil, errors.New("must not set compress: the check bounds an answer by the bytes that reach it, and a compressed answer is many times larger than its bytes")
 		}
 	}
 	d := &sqlMyDSN{}
@@ -92,7 +96,8 @@ const sqlMyMaxConns = 2
 // a runner with the same mysql:// URL and timeout.
 type sqlMy struct {
 	db      *sql.DB
-	release func() error // gives back the shared pool
+	wires   *sqlMyConnector // the wire under each of db's connections
+	release func() error    // gives back the shared pool
 	addr    string
 	secrets []string
 	timeout time.Duration
@@ -117,13 +122,14 @@ func newSQLMy(dsn string, d *sqlMyDSN, env Env) (*sqlMy, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &sqlMy{db: db.db, release: release, addr: d.addr, secrets: secrets, timeout: env.Timeout}, nil
+	return &sqlMy{db: db.db, wires: db.wires, release: release, addr: d.addr, secrets: secrets, timeout: env.Timeout}, nil
 }
 
 // sqlMyPool is a pool that the sql checks on one mysql:// URL and timeout
 // share.
 type sqlMyPool struct {
 	db      *sql.DB
+	wires   *sqlMyConnector
 	timeout time.Duration
 }
 
@@ -133,16 +139,19 @@ func newSQLMyPool(d *sqlMyDSN, timeout time.Duration, logger sqlMyLogger) (*sqlM
 		cfg.Timeout = timeout // dial; ctx bounds the rest
 	}
 	cfg.Logger = logger
+	wires := &sqlMyConnector{wires: map[driver.Conn]*sqlMyWire{}}
+	cfg.DialFunc = wires.dial
 	conn, err := mysql.NewConnector(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("sql: mysql: %s", Redact(err.Error(), logger.secrets))
 	}
-	db := sql.OpenDB(conn) // connects lazily
+	wires.Connector = conn
+	db := sql.OpenDB(wires) // connects lazily
 	db.SetMaxOpenConns(sqlMyMaxConns)
 	db.SetMaxIdleConns(sqlMyMaxConns)
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	db.SetConnMaxLifetime(time.Hour)
-	return &sqlMyPool{db: db, timeout: timeout}, nil
+	return &sqlMyPool{db: db, wires: wires, timeout: timeout}, nil
 }
 
 // sqlMyLogger sends the driver's complaints (a connection found dead) to
@@ -188,8 +197,27 @@ func (m *sqlMy) firstValue(ctx context.Context, query string) (string, bool, err
 	return text, null, err
 }
 
+// tryFirstValue runs the query on a connection of its own from the pool,
+// whose wire it holds: at most sqlMaxAnswer of an answer reaches the
+// driver (see sqlMyWire), and a second row ends the read, the connection
+// dropped rather than drained.
 func (m *sqlMy) tryFirstValue(ctx context.Context, query string) (string, bool, error) {
-	tx, err := m.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true}) // START TRANSACTION READ ONLY
+	conn, err := m.db.Conn(ctx)
+	if err != nil {
+		return "", false, m.fail(ctx, err, false)
+	}
+	defer conn.Close()
+	var wire *sqlMyWire
+	conn.Raw(func(dc any) error { wire = m.wires.wire(dc); return nil }) //nolint:errcheck // f cannot fail
+	text, null, err := m.queryFirstValue(ctx, conn, wire, query)
+	if err != nil && wire != nil && wire.tooLarge.Load() {
+		return "", false, errAnswerTooLarge
+	}
+	return text, null, err
+}
+
+func (m *sqlMy) queryFirstValue(ctx context.Context, conn *sql.Conn, wire *sqlMyWire, query string) (string, bool, error) {
+	tx, err := conn.BeginTx(ctx, &sql.TxOptions{ReadOnly: true}) // START TRANSACTION READ ONLY
 	if err != nil {
 		return "", false, m.fail(ctx, err, false)
 	}
@@ -240,12 +268,14 @@ func (m *sqlMy) tryFirstValue(ctx context.Context, query string) (string, bool, 
 	if err := rows.Scan(dest...); err != nil {
 		return "", false, m.fail(ctx, err, true)
 	}
-	more := rows.Next()
+	if rows.Next() {
+		if wire != nil {
+			wire.cut()
+		}
+		return "", false, errMoreThanOneRow
+	}
 	if err := rows.Err(); err != nil {
 		return "", false, m.fail(ctx, err, true)
-	}
-	if more {
-		return "", false, errMoreThanOneRow
 	}
 	return first.String, !first.Valid, nil
 }

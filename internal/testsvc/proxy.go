@@ -5,6 +5,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -35,6 +36,9 @@ type Proxy struct {
 	// there ever were at once.
 	clients map[net.Conn]struct{}
 	peak    int
+	// down counts the bytes handed to clients: what a client was sent,
+	// read or left in its socket buffer.
+	down atomic.Int64
 }
 
 type faultMode int
@@ -99,6 +103,11 @@ func (p *Proxy) PeakClients() int {
 	defer p.mu.Unlock()
 	return p.peak
 }
+
+// Downstream is how many bytes of the servers' answers the proxy has
+// passed on to its clients so far. A client that stops reading stops it,
+// after the socket buffers between them have filled.
+func (p *Proxy) Downstream() int64 { return p.down.Load() }
 
 // currentDelay is how long the next chunk from the server is held.
 func (p *Proxy) currentDelay() time.Duration {
@@ -274,7 +283,9 @@ func (p *Proxy) copyUp(dst, src net.Conn) {
 			if p.isStale(src) {
 				return
 			}
-			if _, werr := dst.Write(buf[:n]); werr != nil {
+			w, werr := dst.Write(buf[:n])
+			p.down.Add(int64(w))
+			if werr != nil {
 				return
 			}
 		}
@@ -294,7 +305,9 @@ func (p *Proxy) copyDelayed(dst, src net.Conn) {
 			if d := p.currentDelay(); d > 0 {
 				time.Sleep(d)
 			}
-			if _, werr := dst.Write(buf[:n]); werr != nil {
+			w, werr := dst.Write(buf[:n])
+			p.down.Add(int64(w))
+			if werr != nil {
 				return
 			}
 		}

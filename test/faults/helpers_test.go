@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -156,35 +154,6 @@ func probe(r *runner.Runner, name string) (*runner.Result, time.Duration) {
 	start := time.Now()
 	snaps := r.Run(context.Background(), []*runner.Check{c})
 	return snaps[0].Result, time.Since(start)
-}
-
-// openFDs counts the process's open file descriptors.
-func openFDs(t testing.TB) int {
-	t.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatalf("read /proc/self/fd: %v", err)
-	}
-	return len(ents)
-}
-
-// settle waits up to d for the goroutine and descriptor counts to come
-// within tol of the reference, and returns the last counts seen. tidy, when
-// set, runs before each count.
-func settle(t testing.TB, refG, refF, tolG, tolF int, d time.Duration, tidy func()) (int, int) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		if tidy != nil {
-			tidy()
-		}
-		runtime.GC()
-		g, f := runtime.NumGoroutine(), openFDs(t)
-		if (g <= refG+tolG && f <= refF+tolF) || time.Now().After(deadline) {
-			return g, f
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 // serveFile runs daemon.Serve on the config file at path, logging to logs,

@@ -73,7 +73,7 @@ func TestFaults_NoGoroutineOrDescriptorLeakAfterAThousandFailingRuns(t *testing.
 	dnsSlow := testsvc.NewUDPRelay(t, testsvc.StartDnsmasq(t, []string{"10.1.2.3 db.test"}, "--local=/test/").Addr)
 	dnsSlow.Delay(2 * leakTimeout)
 	add("dns", "dns", `domain: db.test, server: "%s"`, testsvc.RefusedUDPAddr(t), testsvc.SilentUDPAddr(t), dnsSlow.Addr())
-	g0, f0 := settle(t, 0, 0, 0, 0, 0, nil)
+	g0, f0 := testsvc.Settle(t, 0, 0, 0, 0, 0, nil)
 
 	cfg := load(t, yaml)
 	// net/http and go-redis keep a connection whose dial ended after its
@@ -108,7 +108,7 @@ func TestFaults_NoGoroutineOrDescriptorLeakAfterAThousandFailingRuns(t *testing.
 	for range warmupRounds {
 		round()
 	}
-	g1, f1 := settle(t, g0, f0, goroutineTolerance, fdTolerance, 4*leakTimeout, dropIdle)
+	g1, f1 := testsvc.Settle(t, g0, f0, goroutineTolerance, fdTolerance, 4*leakTimeout, dropIdle)
 	failing = 0
 	start := time.Now()
 	for range leakRounds {
@@ -123,7 +123,7 @@ func TestFaults_NoGoroutineOrDescriptorLeakAfterAThousandFailingRuns(t *testing.
 	}
 	pooled := redisTypes * 2 * 2 * leakChecksPerFault // redis: hanging and slow
 	tolG, tolF := goroutineTolerance+3*pooled, fdTolerance+3*pooled
-	g2, f2 := settle(t, g1, f1, goroutineTolerance, fdTolerance, settleTime, dropIdle)
+	g2, f2 := testsvc.Settle(t, g1, f1, goroutineTolerance, fdTolerance, settleTime, dropIdle)
 	runs := leakRounds * len(r.Checks())
 	// Every dependency gets the same share of the runs: the same faults,
 	// as many checks of each.
@@ -149,7 +149,7 @@ func TestFaults_NoGoroutineOrDescriptorLeakAfterAThousandFailingRuns(t *testing.
 	if err := r.Close(); err != nil {
 		t.Errorf("close: %v", err)
 	}
-	g3, f3 := settle(t, g0, f0, goroutineTolerance, fdTolerance, settleTime, nil)
+	g3, f3 := testsvc.Settle(t, g0, f0, goroutineTolerance, fdTolerance, settleTime, nil)
 	t.Logf("after Stop and Close: %d goroutines, %d fds", g3, f3)
 	if g3 > g0+goroutineTolerance || f3 > f0+fdTolerance {
 		t.Errorf("leak after close: goroutines %d -> %d, fds %d -> %d (tolerance %d and %d)", g0, g3, f0, f3, goroutineTolerance, fdTolerance)
