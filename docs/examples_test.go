@@ -4,7 +4,9 @@
 package docs
 
 import (
+	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,6 +14,8 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/healthd/healthd/internal/config"
+	"github.com/healthd/healthd/internal/runner"
+	"github.com/healthd/healthd/internal/server"
 )
 
 // sampleEnv stands in for the variables the examples read.
@@ -31,7 +35,8 @@ func lookup(k string) (string, bool) { v, ok := sampleEnv[k]; return v, ok }
 // it; every Kubernetes example's probes ask for paths and ports a healthd
 // container of the same pod serves (or, for the "before" form, the app's).
 func TestExamples_Load(t *testing.T) {
-	files, err := filepath.Glob("examples/*.yaml")
+	t.Chdir("..") // paths in the examples (server.template) are from the repository's root
+	files, err := filepath.Glob("docs/examples/*.yaml")
 	if err != nil || len(files) < 3 {
 		t.Fatalf("examples: %v %v", files, err)
 	}
@@ -191,6 +196,84 @@ func TestGuides_CheckSnippetsLoad(t *testing.T) {
 		}
 		if guide == "custom-checks.md" && n < 3 {
 			t.Errorf("%s: only %d check snippets found", guide, n)
+		}
+	}
+}
+
+// The guide's JSON body is docs/examples/body.json, byte for byte (test/django
+// compares that file with what django-health-check 3.17 and healthd answer).
+func TestGuide_JSONBodyIsTheExampleFile(t *testing.T) {
+	guide, err := os.ReadFile("migrating-from-django-health-check.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := os.ReadFile("examples/body.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := strings.Split(string(guide), "```json\n")
+	if len(blocks) != 2 {
+		t.Fatalf("the guide has %d JSON blocks, want 1", len(blocks)-1)
+	}
+	shown, _, _ := strings.Cut(blocks[1], "\n```")
+	if shown != string(body) {
+		t.Errorf("the guide shows\n%s\nexamples/body.json is\n%s", shown, body)
+	}
+}
+
+// The custom-template example loads as server.template and serves /ht/:
+// every check's row with its name, and the keyword marker.
+func TestExamples_TemplateServesThePage(t *testing.T) {
+	t.Chdir("..")
+	cfg, err := config.Load("docs/examples/healthd-template.yaml", config.Options{LookupEnv: lookup})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Server.Template != "docs/examples/template/status.html" {
+		t.Fatalf("server.template = %q", cfg.Server.Template)
+	}
+	if err := server.CheckTemplate(cfg.Server.Template); err != nil {
+		t.Fatal(err)
+	}
+	r, err := runner.New(cfg, runner.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	hs := server.New(server.Options{Version: "test"})
+	st, err := hs.NewState(cfg, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs.Swap(st)
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest("GET", "/ht/", nil)
+	req.Header.Set("Accept", "text/html")
+	hs.ServeHTTP(rec, req)
+	page := rec.Body.String()
+	for _, want := range []string{"<td>DatabaseBackend</td>", "<td>Cache backend: default</td>", `data-healthd-status="`, "Time Taken"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the page lacks %q:\n%s", want, page)
+		}
+	}
+}
+
+// The 4.x "before" urls.py is Python that compiles.
+func TestExamples_PythonCompiles(t *testing.T) {
+	files, err := filepath.Glob("examples/django-health-check/*.py")
+	if err != nil || len(files) < 3 {
+		t.Fatalf("python examples: %v %v", files, err)
+	}
+	for _, f := range files {
+		// -c compile(): py_compile would write __pycache__ into docs/.
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command("/usr/bin/python3", "-c", "import sys; compile(sys.stdin.read(), sys.argv[1], 'exec')", f)
+		cmd.Stdin = strings.NewReader(string(src))
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("%s does not compile: %v\n%s", f, err, out)
 		}
 	}
 }

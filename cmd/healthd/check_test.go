@@ -46,7 +46,7 @@ func TestCheck_URLMode(t *testing.T) {
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusInternalServerError)
-		w.Write([]byte(`{"db":"unavailable: down"}`))
+		w.Write([]byte(`{"db": "unavailable: down"}`))
 	}))
 	defer ts.Close()
 	var out, errb bytes.Buffer

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/pflag"
@@ -57,19 +58,27 @@ func run(args []string, stdout, stderr io.Writer) int {
 	cfgPath := fs.String("config", defaultConfig(), "config file")
 	overrides := config.NewOverrides()
 	// fromEnv reports whether the config comes from the environment: no
-	// --config, no $HEALTHD_CONFIG, no file at the default path.
-	fromEnv := func() bool {
+	// --config, no $HEALTHD_CONFIG, HEALTHD_FROM_ENV not false, no file at
+	// the default path.
+	fromEnv := func() (bool, error) {
 		if fs.Changed("config") || os.Getenv("HEALTHD_CONFIG") != "" {
-			return false
+			return false, nil
 		}
-		if v, ok := os.LookupEnv("HEALTHD_FROM_ENV"); ok && v != "true" && v != "1" {
-			return false
+		if on, err := fromEnvSwitch(os.LookupEnv); err != nil || !on {
+			return false, err
 		}
 		_, err := os.Stat(*cfgPath)
-		return errors.Is(err, iofs.ErrNotExist)
+		return errors.Is(err, iofs.ErrNotExist), nil
 	}
-	options := func() daemon.Options {
-		return daemon.Options{ConfigPath: *cfgPath, FromEnv: fromEnv(), Overrides: overrides, Version: buildVersion(), Stderr: stderr}
+	// options are the daemon's options from the flags and environment; ok
+	// is false, the problem written to stderr, when they are unusable.
+	options := func() (o daemon.Options, ok bool) {
+		on, err := fromEnv()
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return o, false
+		}
+		return daemon.Options{ConfigPath: *cfgPath, FromEnv: on, Overrides: overrides, Version: buildVersion(), Stderr: stderr}, true
 	}
 
 	switch cmd {
@@ -79,9 +88,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if err := fs.Parse(args); err != nil {
 			return daemon.ExitConfig
 		}
+		o, ok := options()
+		if !ok {
+			return daemon.ExitConfig
+		}
 		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 		defer stop()
-		err := daemon.Serve(ctx, options())
+		err := daemon.Serve(ctx, o)
 		if err != nil {
 			fmt.Fprintln(stderr, err)
 			var ce *daemon.ConfigError
@@ -103,17 +116,25 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "--format must be text or json, not %q\n", *format)
 			return daemon.ExitConfig
 		}
+		o, ok := options()
+		if !ok {
+			return daemon.ExitConfig
+		}
 		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 		defer stop()
 		return runCheck(ctx, checkOptions{
-			Options: options(),
+			Options: o,
 			Group:   *group, Format: *format, URL: *url, Timeout: *timeout, Stdout: stdout,
 		})
 	case "validate":
 		if err := fs.Parse(args); err != nil {
 			return daemon.ExitConfig
 		}
-		cfg, err := daemon.Load(options(), nil)
+		o, ok := options()
+		if !ok {
+			return daemon.ExitConfig
+		}
+		cfg, err := daemon.Load(o, nil)
 		if err != nil {
 			fmt.Fprintln(stderr, err)
 			return daemon.ExitConfig
@@ -132,7 +153,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if err := fs.Parse(args); err != nil {
 			return daemon.ExitConfig
 		}
-		return printConfig(options(), stdout, stderr)
+		o, ok := options()
+		if !ok {
+			return daemon.ExitConfig
+		}
+		return printConfig(o, stdout, stderr)
 	case "init":
 		output := fs.StringP("output", "o", "", "write to this file (refused if it exists) instead of standard output")
 		if err := fs.Parse(args); err != nil {
@@ -201,4 +226,23 @@ func buildCommit() string {
 		return ""
 	}
 	return rev + dirty
+}
+
+// fromEnvSwitch reads HEALTHD_FROM_ENV: unset or true turns the checks from
+// the environment on when there is no config file, false turns them off.
+// It takes the spellings people write in a container's env (true/1/yes,
+// false/0/no, in any case); anything else is an error naming the variable,
+// so that a typo does not silently pick one.
+func fromEnvSwitch(lookup func(string) (string, bool)) (bool, error) {
+	v, ok := lookup("HEALTHD_FROM_ENV")
+	if !ok || strings.TrimSpace(v) == "" {
+		return true, nil
+	}
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "true", "1", "yes", "on":
+		return true, nil
+	case "false", "0", "no", "off":
+		return false, nil
+	}
+	return false, fmt.Errorf("HEALTHD_FROM_ENV must be true or false (1/0, yes/no, on/off), not %q", v)
 }

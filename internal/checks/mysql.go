@@ -112,6 +112,7 @@ func (e mysqlDSNError) Error() string { return string(e) }
 // parseMySQLDSN parses the driver's DSN or a mysql:// (mariadb://) URL into
 // the driver's config. It opens nothing. Its errors never quote the DSN.
 func parseMySQLDSN(dsn string) (*mysql.Config, mysqlTLS, error) {
+	dsn = djangoURL(dsn, "mysql", "mysql") // mysql2://… from a DATABASE_URL
 	scheme, _, isURL := strings.Cut(dsn, "://")
 	if isURL {
 		switch strings.ToLower(scheme) {

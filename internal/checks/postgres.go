@@ -52,6 +52,7 @@ func (c *postgresConfig) Validate() error {
 		p.Add("query", "must not be empty")
 	}
 	c.parsed = nil
+	c.DSN = djangoURL(c.DSN, "postgres", "postgres") // postgis://… from a DATABASE_URL
 	if c.DSN != "" {
 		// Parsing reads PG* variables and the password and service files;
 		// it opens no connection.

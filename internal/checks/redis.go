@@ -211,6 +211,7 @@ func (c *redisConfig) Validate() error {
 		}
 		p.Add(keys[1], "cannot be used with %s: set one of url, sentinels, cluster_nodes", keys[0])
 	}
+	c.URL = djangoURL(c.URL, "redis", "redis") // rediscache://… from a CACHE_URL
 	if c.URL != "" {
 		opts, err := redis.ParseURL(c.URL)
 		switch {

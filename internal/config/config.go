@@ -40,6 +40,11 @@ type Config struct {
 	MaxRunsPerTarget int
 	Checks           []*Check
 	Notify           []Notify
+	// EnvSources says which variable built which check, for the checks
+	// that came from the environment (no config file, or checks_from_env:
+	// true); the daemon logs them at start.
+	EnvSources []EnvSource
+	EnvNotes   []EnvNote // the variables that built no check, and why
 }
 
 // Server holds the `server:` section.
@@ -399,6 +404,7 @@ func (l *loader) parse(data []byte) *Config {
 	derived := l.checksFromEnv(top)
 	l.checks(cfg, top["checks"])
 	if derived != nil {
+		cfg.EnvSources, cfg.EnvNotes = derived.Sources, derived.Notes
 		if es, ok := derived.Explain(l.errs).(Errors); ok {
 			l.errs = es
 		}
@@ -429,7 +435,7 @@ func (l *loader) checksFromEnv(top map[string]entry) *Derived {
 	if !on {
 		return nil
 	}
-	d, err := FromEnv(l.opts.LookupEnv)
+	d, derived, err := derivedChecks(l.opts.LookupEnv)
 	if err != nil {
 		var es Errors
 		if errors.As(err, &es) {
@@ -438,15 +444,11 @@ func (l *loader) checksFromEnv(top map[string]entry) *Derived {
 				e2.File = l.file
 				l.errs = append(l.errs, &e2)
 			}
+			return nil
 		}
+		l.errorf(e.line, "", keyChecksFromEnv, "%v", err)
 		return nil
 	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(d.YAML, &doc); err != nil {
-		l.errorf(e.line, "", keyChecksFromEnv, "the derived checks do not parse: %v", err)
-		return nil
-	}
-	derived := mappingValue(doc.Content[0], "checks")
 	var zero func(n *yaml.Node)
 	zero = func(n *yaml.Node) {
 		n.Line = 0
@@ -464,6 +466,21 @@ func (l *loader) checksFromEnv(top map[string]entry) *Derived {
 	}
 	top["checks"] = cur
 	return d
+}
+
+// derivedChecks derives the config the environment implies and returns it
+// with its checks: the sequence node that checks_from_env: true appends to
+// a file's checks (the loader, and Effective to print them).
+func derivedChecks(lookup func(string) (string, bool)) (*Derived, *yaml.Node, error) {
+	d, err := FromEnv(lookup)
+	if err != nil {
+		return nil, nil, err
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(d.YAML, &doc); err != nil {
+		return nil, nil, fmt.Errorf("the derived checks do not parse: %w", err)
+	}
+	return d, mappingValue(doc.Content[0], "checks"), nil
 }
 
 // singleDocument reads the documents after the first and reports any that

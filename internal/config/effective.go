@@ -27,6 +27,10 @@ func Effective(data []byte, cfg *Config, opts Options) ([]byte, error) {
 	if len(doc.Content) != 1 || doc.Content[0].Kind != yaml.MappingNode {
 		return nil, fmt.Errorf("config: the top level is not a mapping")
 	}
+	root := doc.Content[0]
+	if err := appendDerivedChecks(root, opts.LookupEnv); err != nil {
+		return nil, err
+	}
 	secrets := cfg.Secrets()
 	var walk func(n *yaml.Node)
 	walk = func(n *yaml.Node) {
@@ -47,7 +51,6 @@ func Effective(data []byte, cfg *Config, opts Options) ([]byte, error) {
 			// Expanded where the anchor is.
 		}
 	}
-	root := doc.Content[0]
 	walk(root)
 	if v := opts.Overrides; v != nil {
 		for _, key := range LayeredKeys() {
@@ -77,6 +80,40 @@ func Effective(data []byte, cfg *Config, opts Options) ([]byte, error) {
 		return nil, fmt.Errorf("config: %w", err)
 	}
 	return b.Bytes(), nil
+}
+
+// appendDerivedChecks adds to root's checks, when root says
+// checks_from_env: true, the checks the environment implies, as the loader
+// adds them: the printout shows every check that runs, each derived one
+// with its "# from VAR" comment. The values are still ${VAR} here; the
+// walk expands and redacts them with the file's.
+func appendDerivedChecks(root *yaml.Node, lookup func(string) (string, bool)) error {
+	on := mappingValue(root, keyChecksFromEnv)
+	if on == nil || on.Kind != yaml.ScalarNode {
+		return nil
+	}
+	// As the loader reads it: a YAML boolean, true.
+	var b bool
+	if on.ShortTag() != "!!bool" || on.Decode(&b) != nil || !b {
+		return nil
+	}
+	_, derived, err := derivedChecks(lookup)
+	if err != nil {
+		return fmt.Errorf("config: %s: %w", keyChecksFromEnv, err)
+	}
+	cur := mappingValue(root, "checks")
+	if cur == nil {
+		root.Content = append(root.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: "checks"}, derived)
+		return nil
+	}
+	if cur.Kind != yaml.SequenceNode { // checks: with nothing after it
+		*cur = yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq"}
+	}
+	// Block style, so that each derived check keeps its line and comment
+	// even when the file wrote checks: [...].
+	cur.Style &^= yaml.FlowStyle
+	cur.Content = append(cur.Content, derived.Content...)
+	return nil
 }
 
 // mappingValue returns the value node under key in mapping n, or nil.

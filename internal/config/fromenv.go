@@ -14,7 +14,15 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/healthd/healthd/internal/checks"
 )
+
+// CacheName is the check CACHE_URL builds: django-health-check 3.x's
+// identifier for the default cache ("Cache backend: <alias>", 3.17 and the
+// guide's target). 4.x names it Cache(alias='default'), which a check name
+// cannot hold (docs/migrating-from-django-health-check.md).
+const CacheName = "Cache backend: default"
 
 // EnvFile is the name messages give the config derived from the environment.
 const EnvFile = "(environment)"
@@ -26,10 +34,19 @@ type EnvSource struct {
 	Type  string // the check's type
 }
 
+// EnvNote is a variable that is set and understood but builds no check,
+// and why (a cache in the app's own process, an SQLite file…): logged at
+// start so that its absence from /ht/ is explained.
+type EnvNote struct {
+	Var string
+	Why string
+}
+
 // Derived is the config the environment implies.
 type Derived struct {
 	YAML    []byte
 	Sources []EnvSource
+	Notes   []EnvNote
 }
 
 // Var returns the variable check was built from, or "".
@@ -79,11 +96,15 @@ func FromEnv(lookup func(string) (string, bool)) (*Derived, error) {
 		d    Derived
 	)
 	fail := func(err error) { errs = append(errs, err.(*Error)) }
+	note := func(variable, why string) { d.Notes = append(d.Notes, EnvNote{Var: variable, Why: why}) }
 	add := func(variable, name, typ, keys string) {
 		d.Sources = append(d.Sources, EnvSource{Var: variable, Check: name, Type: typ})
 		from := "always"
 		if variable != "" {
 			from = "from " + variable
+		}
+		if strings.Contains(name, ": ") {
+			name = strconv.Quote(name) // "Cache backend: default" is not a plain YAML scalar
 		}
 		fmt.Fprintf(&b, "  - name: %s   # %s\n    type: %s\n%s", name, from, typ, keys)
 	}
@@ -120,17 +141,19 @@ checks:
 	add("", "MemoryUsage", "memory", "")
 
 	if v, val := firstSet(get, databaseVars); v != "" {
-		switch scheme := schemeOf(val); scheme {
-		case "postgres", "postgresql":
+		// The checks read dj-database-url's and django-environ's engine
+		// schemes (postgis://, mysql2://…) as their protocol's.
+		switch scheme := schemeOf(val); {
+		case scheme == "postgres" || scheme == "postgresql" || slices.Contains(checks.DjangoSchemes("postgres"), scheme):
 			add(v, "DatabaseBackend", "postgres", "    dsn: ${"+v+"}\n")
-		case "mysql":
+		case scheme == "mysql" || slices.Contains(checks.DjangoSchemes("mysql"), scheme):
 			add(v, "DatabaseBackend", "mysql", "    dsn: ${"+v+"}\n")
-		case "sqlite", "spatialite":
-			// A file next to the app: nothing to reach over the network.
-		case "":
+		case scheme == "sqlite" || scheme == "spatialite":
+			note(v, scheme+"://: a file next to the app, nothing to reach over the network")
+		case scheme == "":
 			fail(envError(v, "is not a URL with a scheme (postgres://, mysql://)"))
 		default:
-			fail(envError(v, "has scheme %q: healthd checks postgres://, postgresql:// and mysql:// databases (sqlite:// needs no check)", scheme))
+			fail(envError(v, "has scheme %q: healthd checks postgres:// (postgresql, postgis, pgsql, timescale) and mysql:// (mysql2, mysqlgis) databases (sqlite:// needs no check)", scheme))
 		}
 	}
 	if v, val := firstSet(get, redisVars); v != "" {
@@ -142,10 +165,11 @@ checks:
 		}
 	}
 	if v, val := firstSet(get, cacheVars); v != "" {
+		// django-environ's and django-cache-url's schemes.
 		switch scheme := schemeOf(val); scheme {
-		case "redis", "rediss":
-			add(v, "CacheBackend", "redis", "    url: ${"+v+"}\n")
-		case "memcache", "pymemcache", "pylibmc", "memcached":
+		case "redis", "rediss", "rediscache", "hiredis":
+			add(v, CacheName, "redis", "    url: ${"+v+"}\n")
+		case "memcache", "pymemcache", "pylibmc", "memcached", "pymemcached", "djangopylibmc":
 			servers, err := memcachedServers(val)
 			if err != nil {
 				fail(envError(v, "%v", err))
@@ -153,12 +177,15 @@ checks:
 			}
 			// The check takes a list; memcached URLs carry no credentials,
 			// so the servers are written as they are.
-			add(v, "CacheBackend", "memcached", "    servers: ["+strings.Join(quoteAll(servers), ", ")+"]\n")
-		case "locmem", "dummy", "dbcache", "filecache":
-			// In the app's process, database or disk: covered by the
-			// other checks.
+			add(v, CacheName, "memcached", "    servers: ["+strings.Join(quoteAll(servers), ", ")+"]\n")
+		case "locmem", "locmemcache", "dummy", "dummycache", "uwsgicache":
+			note(v, scheme+"://: a cache in the app's own process, nothing to reach over the network")
+		case "db", "dbcache":
+			note(v, scheme+"://: a cache in the app's database, checked as DATABASE_URL")
+		case "file", "filecache":
+			note(v, scheme+"://: a cache in the app's files, nothing to reach over the network")
 		default:
-			fail(envError(v, "has scheme %q: healthd checks redis://, rediss:// and memcache:// caches", scheme))
+			fail(envError(v, "has scheme %q: healthd checks redis:// (rediss, rediscache, hiredis) and memcache:// (memcached, pymemcache, pylibmc) caches; locmem, dummy, db and file caches need no check", scheme))
 		}
 	}
 	if v, val := firstSet(get, brokerVars); v != "" {
@@ -227,9 +254,6 @@ func schemeOf(s string) string {
 	if !ok {
 		return ""
 	}
-	// dj-database-url's engine variants (postgis://, mysql2://) name a
-	// Django backend, not a protocol the drivers read: they are refused with
-	// the schemes that work.
 	return strings.ToLower(scheme)
 }
 

@@ -34,13 +34,13 @@ func TestFromEnv_DjangoAppEnvironment(t *testing.T) {
 			"AWS_S3_ADDRESSING_STYLE": "path",
 			"DISK_USAGE_MAX":          "80",
 			"MEMORY_MIN":              "200",
-		}, []string{"DiskUsage/disk", "MemoryUsage/memory", "DatabaseBackend/postgres", "RedisHealthCheck/redis", "CacheBackend/memcached",
+		}, []string{"DiskUsage/disk", "MemoryUsage/memory", "DatabaseBackend/postgres", "RedisHealthCheck/redis", "Cache backend: default/memcached",
 			"RabbitMQHealthCheck/rabbitmq", "CeleryPingHealthCheck/celery", "S3Boto3StorageHealthCheck/s3"}},
 		{"mysql, a redis cache and broker", map[string]string{
 			"DATABASE_URL": "mysql://app:s3cr3t@db:3306/app",
 			"CACHE_URL":    "rediss://cache:6380/1",
 			"BROKER_URL":   "redis://broker:6379/0",
-		}, []string{"DiskUsage/disk", "MemoryUsage/memory", "DatabaseBackend/mysql", "CacheBackend/redis", "CeleryBrokerHealthCheck/redis", "CeleryPingHealthCheck/celery"}},
+		}, []string{"DiskUsage/disk", "MemoryUsage/memory", "DatabaseBackend/mysql", "Cache backend: default/redis", "CeleryBrokerHealthCheck/redis", "CeleryPingHealthCheck/celery"}},
 		{"sqlite and locmem need no check", map[string]string{"DATABASE_URL": "sqlite:////app/db.sqlite3", "CACHE_URL": "locmem://"},
 			[]string{"DiskUsage/disk", "MemoryUsage/memory"}},
 		{"Celery's pyamqp://", map[string]string{"CELERY_BROKER_URL": "pyamqp://guest@mq//"},
@@ -75,6 +75,78 @@ func TestFromEnv_DjangoAppEnvironment(t *testing.T) {
 	}
 }
 
+// Every URL scheme of dj-database-url, django-environ and django-cache-url
+// for a server healthd can reach builds that server's check, which loads
+// (the check reads the Django scheme as its protocol's); the schemes of
+// caches in the app's process, database or files build none and say why.
+func TestFromEnv_DjangoURLSchemes(t *testing.T) {
+	for _, tc := range []struct {
+		variable, url string
+		want          string // name/type of the derived check, or "" for none
+		why           string // with none: in the note
+	}{
+		{"DATABASE_URL", "postgres://u:s3cr3t@db/app", "DatabaseBackend/postgres", ""},
+		{"DATABASE_URL", "postgresql://u:s3cr3t@db/app", "DatabaseBackend/postgres", ""},
+		{"DATABASE_URL", "postgis://u:s3cr3t@db/app", "DatabaseBackend/postgres", ""},
+		{"DATABASE_URL", "pgsql://u:s3cr3t@db/app", "DatabaseBackend/postgres", ""},
+		{"DATABASE_URL", "timescale://u:s3cr3t@db/app", "DatabaseBackend/postgres", ""},
+		{"DATABASE_URL", "timescalegis://u:s3cr3t@db/app", "DatabaseBackend/postgres", ""},
+		{"DATABASE_URL", "mysql://u:s3cr3t@db/app", "DatabaseBackend/mysql", ""},
+		{"DATABASE_URL", "mysql2://u:s3cr3t@db/app", "DatabaseBackend/mysql", ""},
+		{"DATABASE_URL", "mysqlgis://u:s3cr3t@db/app", "DatabaseBackend/mysql", ""},
+		{"DATABASE_URL", "mysql-connector://u:s3cr3t@db/app", "DatabaseBackend/mysql", ""},
+		{"DATABASE_URL", "sqlite:////app/db.sqlite3", "", "a file next to the app"},
+		{"DATABASE_URL", "spatialite:////app/db.sqlite3", "", "a file next to the app"},
+		{"CACHE_URL", "redis://:s3cr3t@cache:6379/1", "Cache backend: default/redis", ""},
+		{"CACHE_URL", "rediss://:s3cr3t@cache:6380/1", "Cache backend: default/redis", ""},
+		{"CACHE_URL", "rediscache://:s3cr3t@cache:6379/1", "Cache backend: default/redis", ""},
+		{"CACHE_URL", "hiredis://:s3cr3t@cache:6379/1", "Cache backend: default/redis", ""},
+		{"CACHE_URL", "memcache://mc:11211", "Cache backend: default/memcached", ""},
+		{"CACHE_URL", "memcached://mc:11211", "Cache backend: default/memcached", ""},
+		{"CACHE_URL", "pymemcache://mc:11211", "Cache backend: default/memcached", ""},
+		{"CACHE_URL", "pymemcached://mc:11211", "Cache backend: default/memcached", ""},
+		{"CACHE_URL", "pylibmc://mc:11211", "Cache backend: default/memcached", ""},
+		{"CACHE_URL", "djangopylibmc://mc:11211", "Cache backend: default/memcached", ""},
+		{"CACHE_URL", "locmem://", "", "in the app's own process"},
+		{"CACHE_URL", "locmemcache://", "", "in the app's own process"},
+		{"CACHE_URL", "dummy://", "", "in the app's own process"},
+		{"CACHE_URL", "dummycache://", "", "in the app's own process"},
+		{"CACHE_URL", "uwsgicache://", "", "in the app's own process"},
+		{"CACHE_URL", "db://cache_table", "", "in the app's database"},
+		{"CACHE_URL", "dbcache://cache_table", "", "in the app's database"},
+		{"CACHE_URL", "file:///var/tmp/django_cache", "", "in the app's files"},
+		{"CACHE_URL", "filecache:///var/tmp/django_cache", "", "in the app's files"},
+	} {
+		t.Run(tc.url, func(t *testing.T) {
+			env := map[string]string{tc.variable: tc.url}
+			d, err := config.FromEnv(envOf(env))
+			if err != nil {
+				t.Fatalf("FromEnv: %v", err)
+			}
+			cfg, err := config.Parse(config.EnvFile, d.YAML, config.Options{LookupEnv: envOf(env)})
+			if err != nil {
+				t.Fatalf("does not load: %v", d.Explain(err))
+			}
+			var got []string
+			for _, c := range cfg.Checks[2:] { // after DiskUsage and MemoryUsage
+				got = append(got, c.Name+"/"+c.Type)
+			}
+			if tc.want == "" {
+				if len(got) != 0 || len(d.Notes) != 1 || d.Notes[0].Var != tc.variable || !strings.Contains(d.Notes[0].Why, tc.why) {
+					t.Errorf("checks %v, notes %+v; want no check and a note on %s saying %q", got, d.Notes, tc.variable, tc.why)
+				}
+				return
+			}
+			if len(got) != 1 || got[0] != tc.want || len(d.Notes) != 0 {
+				t.Errorf("checks %v, notes %+v; want [%s]", got, d.Notes, tc.want)
+			}
+			if strings.Contains(string(d.YAML), "s3cr3t") {
+				t.Errorf("the derived config holds a value:\n%s", d.YAML)
+			}
+		})
+	}
+}
+
 // A variable that is set but unusable is an error naming it, never its
 // value, and every such variable is reported at once.
 func TestFromEnv_UnusableVariablesAreNamed(t *testing.T) {
@@ -92,7 +164,7 @@ func TestFromEnv_UnusableVariablesAreNamed(t *testing.T) {
 	}
 	got := err.Error()
 	for _, want := range []string{
-		`DATABASE_URL: has scheme "oracle": healthd checks postgres://, postgresql:// and mysql:// databases (sqlite:// needs no check)`,
+		`DATABASE_URL: has scheme "oracle": healthd checks postgres:// (postgresql, postgis, pgsql, timescale) and mysql:// (mysql2, mysqlgis) databases (sqlite:// needs no check)`,
 		`REDIS_URL: has scheme "": want redis:// or rediss://`,
 		`CELERY_BROKER_URL: has scheme "sqs": healthd checks amqp://, amqps://, redis:// and rediss:// brokers`,
 		`DISK_USAGE_MAX: must be a number`,
@@ -195,5 +267,50 @@ func TestCheckNames_HealthdPrefixIsReserved(t *testing.T) {
 	}
 	if _, err := config.Parse("f.yaml", []byte("checks: [{name: \"Cache backend: default\", type: memory}]\n"), config.Options{}); err != nil {
 		t.Errorf("a 3.x name: %v", err)
+	}
+}
+
+// HEALTHD_CELERY_CRITICAL=true makes the Celery ping critical, on either
+// broker; unset or false leaves it a warning; anything else is an error
+// naming the variable.
+func TestFromEnv_CeleryCritical(t *testing.T) {
+	for _, tc := range []struct {
+		broker, value string
+		critical      bool
+		err           bool
+	}{
+		{"amqp://guest:s3cr3t@mq:5672/", "", false, false},
+		{"amqp://guest:s3cr3t@mq:5672/", "true", true, false},
+		{"redis://:s3cr3t@broker:6379/0", "true", true, false},
+		{"amqp://guest:s3cr3t@mq:5672/", "false", false, false},
+		{"amqp://guest:s3cr3t@mq:5672/", "maybe", false, true},
+	} {
+		env := map[string]string{"CELERY_BROKER_URL": tc.broker, "HEALTHD_CELERY_CRITICAL": tc.value}
+		d, err := config.FromEnv(envOf(env))
+		if tc.err {
+			if err == nil || !strings.Contains(err.Error(), "HEALTHD_CELERY_CRITICAL: must be true or false") {
+				t.Errorf("HEALTHD_CELERY_CRITICAL=%q: %v; want an error naming it", tc.value, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%q: %v", tc.value, err)
+		}
+		cfg, err := config.Parse(config.EnvFile, d.YAML, config.Options{LookupEnv: envOf(env)})
+		if err != nil {
+			t.Fatalf("%q: %v", tc.value, d.Explain(err))
+		}
+		found := false
+		for _, c := range cfg.Checks {
+			if c.Name == "CeleryPingHealthCheck" {
+				found = true
+				if c.Critical != tc.critical {
+					t.Errorf("%s with HEALTHD_CELERY_CRITICAL=%q: critical %v, want %v", tc.broker, tc.value, c.Critical, tc.critical)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("%s: no CeleryPingHealthCheck", tc.broker)
+		}
 	}
 }

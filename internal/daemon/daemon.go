@@ -87,7 +87,28 @@ func Load(opts Options, logger *slog.Logger) (*config.Config, error) {
 	if err != nil {
 		return nil, &ConfigError{err}
 	}
+	logEnvSources(logger, cfg)
 	return cfg, nil
+}
+
+// logEnvSources logs which variable built which check, for the checks that
+// came from the environment (with no config file, or checks_from_env: true
+// in one): the name of the variable, never its value, which may hold a
+// password.
+func logEnvSources(logger *slog.Logger, cfg *config.Config) {
+	if logger == nil {
+		return
+	}
+	for _, s := range cfg.EnvSources {
+		from := s.Var
+		if from == "" {
+			from = "(always)"
+		}
+		logger.Info("check from the environment", "check", s.Check, "type", s.Type, "variable", from)
+	}
+	for _, n := range cfg.EnvNotes {
+		logger.Info("no check from the environment", "variable", n.Var, "why", n.Why)
+	}
 }
 
 // loadFromEnv derives the config from the environment and loads it; its
@@ -101,15 +122,8 @@ func loadFromEnv(opts Options, logger *slog.Logger) (*config.Config, error) {
 	if err != nil {
 		return nil, d.Explain(err)
 	}
-	if logger != nil {
-		for _, s := range d.Sources {
-			from := s.Var
-			if from == "" {
-				from = "(always)"
-			}
-			logger.Info("check from the environment", "check", s.Check, "type", s.Type, "variable", from)
-		}
-	}
+	cfg.EnvSources, cfg.EnvNotes = d.Sources, d.Notes
+	logEnvSources(logger, cfg)
 	return cfg, nil
 }
 

@@ -91,7 +91,7 @@ func TestServe_ServesAndStopsGracefully(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != 200 || string(body) != `{"db":"working"}` {
+	if resp.StatusCode != 200 || string(body) != `{"db": "working"}` {
 		t.Fatalf("%d %s", resp.StatusCode, body)
 	}
 	if err := stop(); err != nil {
@@ -232,10 +232,10 @@ func TestDiskThresholds(t *testing.T) {
 		if resp.StatusCode != c.code {
 			t.Errorf("DISK_USAGE_MAX %s: status %d, want %d: %s", c.max, resp.StatusCode, c.code, body)
 		}
-		if c.code == 500 && !strings.Contains(string(body), `"disk":"warning: `) || !strings.Contains(string(body), "disk usage exceeds 1%") && c.code == 500 {
+		if c.code == 500 && !strings.Contains(string(body), `"disk": "warning: `) || !strings.Contains(string(body), "disk usage exceeds 1%") && c.code == 500 {
 			t.Errorf("DISK_USAGE_MAX %s: body %s", c.max, body)
 		}
-		if c.code == 200 && string(body) != `{"disk":"working"}` {
+		if c.code == 200 && string(body) != `{"disk": "working"}` {
 			t.Errorf("DISK_USAGE_MAX null: body %s", body)
 		}
 	}

@@ -62,7 +62,7 @@ func TestReload_SIGHUPAppliesAValidConfig(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "healthd.yaml")
 	write(t, path, listen+"checks: [{name: db, type: fake, fail: down}]\n")
 	url, logs, reloads := serveFile(t, path, func(o *daemon.Options) { o.NoWatch = true })
-	if got := body(t, url); got != `{"db":"unavailable: down"}` {
+	if got := body(t, url); got != `{"db": "unavailable: down"}` {
 		t.Fatalf("before: %s", got)
 	}
 	write(t, path, listen+"checks: [{name: db, type: fake}, {name: cache, type: fake}]\n")
@@ -72,7 +72,7 @@ func TestReload_SIGHUPAppliesAValidConfig(t *testing.T) {
 	if r := waitReload(t, reloads, logs); !r.ok {
 		t.Fatalf("reload failed: %v", r.err)
 	}
-	if got := body(t, url); got != `{"cache":"working","db":"working"}` {
+	if got := body(t, url); got != `{"cache": "working", "db": "working"}` {
 		t.Errorf("after: %s", got)
 	}
 	if !strings.Contains(logs.String(), "config reloaded") || !strings.Contains(logs.String(), "signal=hangup") {
@@ -97,7 +97,7 @@ func TestReload_InvalidConfigKeepsTheOldOneServingAndLogsEveryError(t *testing.T
 	if r := waitReload(t, reloads, logs); r.ok || r.err == nil {
 		t.Errorf("OnReload got %+v", r)
 	}
-	if got := body(t, url); got != `{"db":"working"}` {
+	if got := body(t, url); got != `{"db": "working"}` {
 		t.Errorf("the old config stopped serving: %s", got)
 	}
 	out := logs.String()
@@ -132,7 +132,7 @@ func TestReload_FileReplacedByRenameIsReloadedOnce(t *testing.T) {
 	if r := waitReload(t, reloads, logs); !r.ok {
 		t.Fatalf("reload failed: %v", r.err)
 	}
-	if got := body(t, url); got != `{"db":"unavailable: gone"}` {
+	if got := body(t, url); got != `{"db": "unavailable: gone"}` {
 		t.Errorf("after: %s", got)
 	}
 	select {
@@ -166,7 +166,7 @@ func TestReload_ConfigMapSymlinkSwap(t *testing.T) {
 	if r := waitReload(t, reloads, logs); !r.ok {
 		t.Fatalf("reload failed: %v", r.err)
 	}
-	if got := body(t, url); got != `{"db":"working","queue":"unavailable: full"}` {
+	if got := body(t, url); got != `{"db": "working", "queue": "unavailable: full"}` {
 		t.Errorf("after: %s", got)
 	}
 }
@@ -184,7 +184,7 @@ func TestReload_ListenChangeNeedsARestart(t *testing.T) {
 	if r := waitReload(t, reloads, logs); !r.ok {
 		t.Fatalf("reload failed: %v", r.err)
 	}
-	if got := body(t, url); got != `{"db":"unavailable: x"}` { // still on the old listener, new checks
+	if got := body(t, url); got != `{"db": "unavailable: x"}` { // still on the old listener, new checks
 		t.Errorf("after: %s", got)
 	}
 	if !strings.Contains(logs.String(), "server.listen changed; restart healthd to apply it") {

@@ -112,10 +112,10 @@ func TestServe_TLSWithTokenFromEnvironment(t *testing.T) {
 		return resp.StatusCode, string(b)
 	}
 
-	if code, body := fetch("/ht/?format=json", token); code != 200 || body != `{"db":"working"}` {
+	if code, body := fetch("/ht/?format=json", token); code != 200 || body != `{"db": "working"}` {
 		t.Errorf("with the token: %d %s", code, body)
 	}
-	if code, body := fetch("/ht/?format=json", ""); code != 200 || body != `{"status":"working"}` {
+	if code, body := fetch("/ht/?format=json", ""); code != 200 || body != `{"status": "working"}` {
 		t.Errorf("without a token: %d %s", code, body)
 	}
 	if code, body := fetch("/metrics", token); code != 200 ||

@@ -71,7 +71,7 @@ func TestWatch_DebugLogInTheConfigDirectoryDoesNotFeedItself(t *testing.T) {
 
 	// The watcher still serves a change to the config.
 	write(t, path, config+"checks: [{name: db, type: fake, fail: down}]\n")
-	waitServed(t, d.url, d.reloads, stringer(readLog), `{"db":"unavailable: down"}`)
+	waitServed(t, d.url, d.reloads, stringer(readLog), `{"db": "unavailable: down"}`)
 }
 
 type stringer func() string
@@ -104,7 +104,7 @@ func TestWatch_BusyDirectoryDoesNotPostponeAReload(t *testing.T) {
 	time.Sleep(300 * time.Millisecond) // the writer is going
 
 	write(t, path, listen+"checks: [{name: db, type: fake, fail: changed}]\n")
-	waitServed(t, url, reloads, logs, `{"db":"unavailable: changed"}`)
+	waitServed(t, url, reloads, logs, `{"db": "unavailable: changed"}`)
 }
 
 // A removed config is a failed reload that keeps the running config; the
@@ -119,11 +119,11 @@ func TestWatch_RemovedThenRecreatedConfigIsReloaded(t *testing.T) {
 	if r := waitReload(t, reloads, logs); r.ok || r.err == nil || !strings.Contains(r.err.Error(), "cannot read config") {
 		t.Fatalf("reload of a removed file: %+v", r)
 	}
-	if got := body(t, url); got != `{"db":"working"}` {
+	if got := body(t, url); got != `{"db": "working"}` {
 		t.Errorf("the running config stopped serving: %s", got)
 	}
 	write(t, path, listen+"checks: [{name: db, type: fake, fail: back}]\n")
-	waitServed(t, url, reloads, logs, `{"db":"unavailable: back"}`)
+	waitServed(t, url, reloads, logs, `{"db": "unavailable: back"}`)
 }
 
 // vim's default save: the file is renamed to a backup and a new one written.
@@ -136,7 +136,7 @@ func TestWatch_BackupRenameThenWriteIsReloaded(t *testing.T) {
 	must(t, os.Rename(path, path+"~"))
 	write(t, path, listen+"checks: [{name: db, type: fake, fail: saved}]\n")
 	must(t, os.Remove(path+"~"))
-	waitServed(t, url, reloads, logs, `{"db":"unavailable: saved"}`)
+	waitServed(t, url, reloads, logs, `{"db": "unavailable: saved"}`)
 }
 
 // healthd.yaml -> a.yaml is retargeted to b.yaml by renaming a new symlink
@@ -151,9 +151,9 @@ func TestWatch_SymlinkRetargetedThenTargetEdited(t *testing.T) {
 
 	must(t, os.Symlink("b.yaml", filepath.Join(dir, "healthd.yaml.tmp")))
 	must(t, os.Rename(filepath.Join(dir, "healthd.yaml.tmp"), path))
-	waitServed(t, url, reloads, logs, `{"db":"unavailable: b"}`)
+	waitServed(t, url, reloads, logs, `{"db": "unavailable: b"}`)
 	write(t, filepath.Join(dir, "b.yaml"), listen+"checks: [{name: db, type: fake, fail: b2}]\n")
-	waitServed(t, url, reloads, logs, `{"db":"unavailable: b2"}`)
+	waitServed(t, url, reloads, logs, `{"db": "unavailable: b2"}`)
 }
 
 // The config is a symlink into another directory, whose file is edited in
@@ -166,7 +166,7 @@ func TestWatch_SymlinkTargetInAnotherDirectoryEditedInPlace(t *testing.T) {
 	url, logs, reloads := serveFile(t, path, nil)
 
 	write(t, target, listen+"checks: [{name: db, type: fake, fail: edited}]\n")
-	waitServed(t, url, reloads, logs, `{"db":"unavailable: edited"}`)
+	waitServed(t, url, reloads, logs, `{"db": "unavailable: edited"}`)
 }
 
 // Two ConfigMap updates in a row, the kubelet's way: after the first swap
@@ -186,10 +186,10 @@ func TestWatch_ConfigMapSwappedTwice(t *testing.T) {
 
 	swap("..2026_02", listen+"checks: [{name: db, type: fake, fail: two}]\n")
 	must(t, os.RemoveAll(filepath.Join(dir, "..2026_01")))
-	waitServed(t, url, reloads, logs, `{"db":"unavailable: two"}`)
+	waitServed(t, url, reloads, logs, `{"db": "unavailable: two"}`)
 	swap("..2026_03", listen+"checks: [{name: db, type: fake, fail: three}]\n")
 	must(t, os.RemoveAll(filepath.Join(dir, "..2026_02")))
-	waitServed(t, url, reloads, logs, `{"db":"unavailable: three"}`)
+	waitServed(t, url, reloads, logs, `{"db": "unavailable: three"}`)
 }
 
 // A release layout: --config current/healthd.yaml, where current is a
@@ -206,7 +206,7 @@ func TestWatch_SymlinkedDirectoryInThePathRetargeted(t *testing.T) {
 
 	must(t, os.Symlink("releases/2", filepath.Join(dir, "current.new")))
 	must(t, os.Rename(filepath.Join(dir, "current.new"), filepath.Join(dir, "current")))
-	waitServed(t, url, reloads, logs, `{"db":"unavailable: two"}`)
+	waitServed(t, url, reloads, logs, `{"db": "unavailable: two"}`)
 }
 
 // The config's directory is moved away and a new one put in its place: the
@@ -221,7 +221,7 @@ func TestWatch_ConfigDirectoryReplaced(t *testing.T) {
 	must(t, os.Rename(dir, dir+".old"))
 	must(t, os.Mkdir(dir, 0o755))
 	write(t, path, listen+"checks: [{name: db, type: fake, fail: new}]\n")
-	waitServed(t, url, reloads, logs, `{"db":"unavailable: new"}`)
+	waitServed(t, url, reloads, logs, `{"db": "unavailable: new"}`)
 	write(t, path, listen+"checks: [{name: db, type: fake, fail: edited}]\n")
-	waitServed(t, url, reloads, logs, `{"db":"unavailable: edited"}`)
+	waitServed(t, url, reloads, logs, `{"db": "unavailable: edited"}`)
 }

@@ -95,16 +95,16 @@ checks:
   - {name: disk, type: fake, groups: [liveness]}
 `)
 	for _, c := range []struct{ url, want string }{
-		{"/ht/?format=json", `{"cache":"working","database":"working","disk":"working"}`},
-		{"/ht/readiness/?format=json", `{"cache":"working","database":"working"}`},
-		{"/ht/liveness/?format=json", `{"disk":"working"}`},
-		{"/ht/check/cache/?format=json", `{"cache":"working"}`},
-		{"/ht/?format=json&check=disk", `{"disk":"working"}`},
-		{"/ht/?format=json&skip=disk", `{"cache":"working","database":"working"}`},
+		{"/ht/?format=json", `{"cache": "working", "database": "working", "disk": "working"}`},
+		{"/ht/readiness/?format=json", `{"cache": "working", "database": "working"}`},
+		{"/ht/liveness/?format=json", `{"disk": "working"}`},
+		{"/ht/check/cache/?format=json", `{"cache": "working"}`},
+		{"/ht/?format=json&check=disk", `{"disk": "working"}`},
+		{"/ht/?format=json&skip=disk", `{"cache": "working", "database": "working"}`},
 		{"/ht/?format=text&check=disk", "[+]disk ok\nhealthd check passed\n"},
 		{"/ht/check/disk/?format=text", "[+]disk ok\ndisk check passed\n"},
 		{"/ht/liveness/?format=text", "[+]disk ok\nliveness check passed\n"},
-		{"/ht/?format=json", `{"cache":"working","database":"working","disk":"working"}`},
+		{"/ht/?format=json", `{"cache": "working", "database": "working", "disk": "working"}`},
 	} {
 		if _, body := get(t, e.ts.URL+c.url); body != c.want {
 			t.Errorf("%s: %q, want %q", c.url, body, c.want)
@@ -127,7 +127,7 @@ checks:
 			t.Errorf("authorised: %s", body)
 		}
 		_, body = get(t, e.ts.URL+"/ht/?format=json")
-		if body != `{"status":"failing"}` {
+		if body != `{"status": "failing"}` {
 			t.Errorf("anonymous: %s", body)
 		}
 	}

@@ -71,7 +71,7 @@ checks:
 	}
 	wg.Wait()
 
-	want := `{"broker":"unavailable: connection refused (127.0.0.1:5672)","cache":"working","database":"working","workers":"unavailable: no worker answered"}`
+	want := `{"broker": "unavailable: connection refused (127.0.0.1:5672)", "cache": "working", "database": "working", "workers": "unavailable: no worker answered"}`
 	for i, a := range answers {
 		if a.err != nil || a.code != 500 || a.body != want {
 			t.Errorf("probe %d: %d %q %v, want 500 %s", i, a.code, a.body, a.err, want)

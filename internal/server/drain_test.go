@@ -48,13 +48,13 @@ func TestHT_DrainingSaysShuttingDownInEveryFormat(t *testing.T) {
 		{"json", token, func(body string) string {
 			// The seed's flat map: the checks keep their own results, and
 			// one more entry fails, under a key no check can have.
-			if want := `{"cache":"working","database":"working","disk":"working","healthd:shutdown":"unavailable: healthd is shutting down"}`; body != want {
+			if want := `{"cache": "working", "database": "working", "disk": "working", "healthd:shutdown": "unavailable: healthd is shutting down"}`; body != want {
 				return "want " + want
 			}
 			return ""
 		}},
 		{"json", nil, func(body string) string {
-			if want := `{"healthd:shutdown":"unavailable: healthd is shutting down","status":"failing"}`; body != want {
+			if want := `{"healthd:shutdown": "unavailable: healthd is shutting down", "status": "failing"}`; body != want {
 				return "want " + want
 			}
 			return ""
@@ -110,7 +110,7 @@ func TestHT_DrainingSaysShuttingDownInEveryFormat(t *testing.T) {
 	// A group and a single check drain too.
 	for _, path := range []string{"/ht/liveness/?format=json", "/ht/check/disk/?format=json"} {
 		resp, body := get(t, ts.URL+path, token...)
-		if resp.StatusCode != 503 || !strings.Contains(body, `"healthd:shutdown":"unavailable: healthd is shutting down"`) {
+		if resp.StatusCode != 503 || !strings.Contains(body, `"healthd:shutdown": "unavailable: healthd is shutting down"`) {
 			t.Errorf("%s while draining: %d %s", path, resp.StatusCode, body)
 		}
 	}

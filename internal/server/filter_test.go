@@ -22,25 +22,25 @@ func TestHT_SelectingChecks(t *testing.T) {
 		code int
 		body string
 	}{
-		{"/ht/check/cache/", 200, `{"cache":"working"}`},
-		{"/ht/check/cache", 200, `{"cache":"working"}`},
-		{"/ht/check/database/", 500, `{"database":"unavailable: refused"}`},
+		{"/ht/check/cache/", 200, `{"cache": "working"}`},
+		{"/ht/check/cache", 200, `{"cache": "working"}`},
+		{"/ht/check/database/", 500, `{"database": "unavailable: refused"}`},
 		// A non-critical check alone still does not fail the response.
-		{"/ht/check/workers/", 200, `{"workers":"unavailable: no worker"}`},
-		{"/ht/?check=cache,disk", 200, `{"cache":"working","disk":"working"}`},
-		{"/ht/?check=cache&check=disk", 200, `{"cache":"working","disk":"working"}`},
-		{"/ht/?check=cache,,%20disk%20", 200, `{"cache":"working","disk":"working"}`},
-		{"/ht/?skip=database", 200, `{"cache":"working","disk":"working","workers":"unavailable: no worker"}`},
-		{"/ht/?skip=database,workers", 200, `{"cache":"working","disk":"working"}`},
-		{"/ht/?check=database,cache&skip=database", 200, `{"cache":"working"}`},
-		{"/ht/?check=", 500, `{"cache":"working","database":"unavailable: refused","disk":"working","workers":"unavailable: no worker"}`},
+		{"/ht/check/workers/", 200, `{"workers": "unavailable: no worker"}`},
+		{"/ht/?check=cache,disk", 200, `{"cache": "working", "disk": "working"}`},
+		{"/ht/?check=cache&check=disk", 200, `{"cache": "working", "disk": "working"}`},
+		{"/ht/?check=cache,,%20disk%20", 200, `{"cache": "working", "disk": "working"}`},
+		{"/ht/?skip=database", 200, `{"cache": "working", "disk": "working", "workers": "unavailable: no worker"}`},
+		{"/ht/?skip=database,workers", 200, `{"cache": "working", "disk": "working"}`},
+		{"/ht/?check=database,cache&skip=database", 200, `{"cache": "working"}`},
+		{"/ht/?check=", 500, `{"cache": "working", "database": "unavailable: refused", "disk": "working", "workers": "unavailable: no worker"}`},
 		// Filters narrow a group: readiness without the database passes.
-		{"/ht/readiness/?skip=database", 200, `{"cache":"working","disk":"working"}`},
-		{"/ht/readiness/?check=database,disk", 500, `{"database":"unavailable: refused","disk":"working"}`},
+		{"/ht/readiness/?skip=database", 200, `{"cache": "working", "disk": "working"}`},
+		{"/ht/readiness/?check=database,disk", 500, `{"database": "unavailable: refused", "disk": "working"}`},
 		// ...and only ever narrow it: workers is not in readiness.
-		{"/ht/readiness/?check=workers,cache", 200, `{"cache":"working"}`},
-		{"/ht/liveness/?check=disk", 200, `{"disk":"working"}`},
-		{"/ht/check/disk/?skip=cache", 200, `{"disk":"working"}`},
+		{"/ht/readiness/?check=workers,cache", 200, `{"cache": "working"}`},
+		{"/ht/liveness/?check=disk", 200, `{"disk": "working"}`},
+		{"/ht/check/disk/?skip=cache", 200, `{"disk": "working"}`},
 	}
 	for _, c := range cases {
 		resp, body := get(t, f.ts.URL+c.url, "Accept", "application/json")

@@ -356,7 +356,7 @@ checks:
 		}
 
 		resp, body := get(t, f.ts.URL+"/ht/?format=json")
-		if resp.StatusCode != c.code || body != `{"disk":"`+warning+`","ok":"working"}` {
+		if resp.StatusCode != c.code || body != `{"disk": "`+warning+`", "ok": "working"}` {
 			t.Errorf("%s: json: %d %s", name, resp.StatusCode, body)
 		}
 

@@ -27,7 +27,7 @@ func TestHT_DjangoHealthCheck3Names(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(b)
 	}
-	if code, body := get("/ht/"); code != 200 || body != `{"Cache backend: default":"working","DatabaseBackend":"working"}` {
+	if code, body := get("/ht/"); code != 200 || body != `{"Cache backend: default": "working", "DatabaseBackend": "working"}` {
 		t.Errorf("/ht/ = %d %s", code, body)
 	}
 	if code, body := get("/ht/check/Cache%20backend:%20default/"); code != 200 || !strings.Contains(body, `"Cache backend: default"`) {

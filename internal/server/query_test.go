@@ -57,7 +57,7 @@ func TestHT_MalformedQueryIs400(t *testing.T) {
 			}
 		}
 		// Well-formed escapes still work.
-		if code, body := rawGet(t, ts, "/ht/?check=cache%2Cdisk&format=%6Aso%6E"); code != 200 || (tokens == "" && body != `{"cache":"working","disk":"working"}`) {
+		if code, body := rawGet(t, ts, "/ht/?check=cache%2Cdisk&format=%6Aso%6E"); code != 200 || (tokens == "" && body != `{"cache": "working", "disk": "working"}`) {
 			t.Errorf("escaped but valid query: %d %.120q", code, body)
 		}
 	}

@@ -92,7 +92,7 @@ func TestSwap_ProbeInFlightKeepsItsStateAndWaitIdleWaitsForIt(t *testing.T) {
 		time.Sleep(5 * time.Millisecond) // until the probe is running the check
 	}
 	srv.Swap(newState(t, srv, "checks: [{name: fresh, type: fake}]"))
-	if _, body := get(t, ts.URL+"/ht/?format=json"); body != `{"fresh":"working"}` {
+	if _, body := get(t, ts.URL+"/ht/?format=json"); body != `{"fresh": "working"}` {
 		t.Errorf("a probe after the swap got %q", body)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -101,7 +101,7 @@ func TestSwap_ProbeInFlightKeepsItsStateAndWaitIdleWaitsForIt(t *testing.T) {
 		t.Fatalf("WaitIdle: %v", err)
 	}
 	old.Runner.Stop() // what a reload does next: it must fail no probe in flight
-	if body := <-got; body != `{"slow":"working"}` {
+	if body := <-got; body != `{"slow": "working"}` {
 		t.Errorf("the in-flight probe got %q", body)
 	}
 }

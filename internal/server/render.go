@@ -1,7 +1,6 @@
 package server
 
 import (
-	"encoding/json"
 	"fmt"
 	"github.com/healthd/healthd/internal/config"
 
@@ -52,7 +51,8 @@ func verdict(v view) string {
 }
 
 // renderJSON writes the seed's flat map: check name to "working" or the
-// error text, plus drainKey while draining. encoding/json sorts map keys.
+// error text, plus drainKey while draining, in django-health-check's bytes
+// (flatjson.go).
 func renderJSON(v view) ([]byte, error) {
 	m := make(map[string]string, len(v.snaps)+1)
 	for _, s := range v.snaps {
@@ -61,7 +61,7 @@ func renderJSON(v view) ([]byte, error) {
 	if v.draining {
 		m[drainKey] = drainValue
 	}
-	return json.Marshal(m)
+	return flatJSON(m), nil
 }
 
 // renderJSONOverall is the JSON a caller without a token gets.
@@ -73,7 +73,7 @@ func renderJSONOverall(v view) ([]byte, error) {
 	if v.draining {
 		m[drainKey] = drainValue
 	}
-	return json.Marshal(m)
+	return flatJSON(m), nil
 }
 
 func jsonValue(r *runner.Result) string {

@@ -85,7 +85,7 @@ func TestHT_JSONIsTheSeedsFlatMap(t *testing.T) {
 		if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
 			t.Errorf("%+v: content type %q", how, ct)
 		}
-		want := `{"cache":"working","database":"working","disk":"working"}`
+		want := `{"cache": "working", "database": "working", "disk": "working"}`
 		if body != want {
 			t.Errorf("%+v: body %s, want %s", how, body, want)
 		}
@@ -220,11 +220,11 @@ checks:
   - {name: disk, type: fake, groups: [liveness]}
 `)
 	resp, body := get(t, ts.URL+"/ht/liveness/?format=json")
-	if resp.StatusCode != 200 || body != `{"disk":"working"}` {
+	if resp.StatusCode != 200 || body != `{"disk": "working"}` {
 		t.Errorf("liveness: %d %s", resp.StatusCode, body)
 	}
 	resp, body = get(t, ts.URL+"/ht/readiness?format=json")
-	if resp.StatusCode != 500 || body != `{"database":"unavailable: down"}` {
+	if resp.StatusCode != 500 || body != `{"database": "unavailable: down"}` {
 		t.Errorf("readiness: %d %s", resp.StatusCode, body)
 	}
 	resp, body = get(t, ts.URL+"/ht/nope/")
@@ -269,7 +269,7 @@ checks:
 	start := time.Now()
 	resp, body := get(t, ts.URL+"/ht/?format=json")
 	testsvc.NotHung(t, "the response", time.Since(start), 300*time.Millisecond)
-	if resp.StatusCode != 500 || body != `{"hung":"unavailable: timed out after 300ms","ok":"working"}` {
+	if resp.StatusCode != 500 || body != `{"hung": "unavailable: timed out after 300ms", "ok": "working"}` {
 		t.Errorf("%d %s", resp.StatusCode, body)
 	}
 }

@@ -35,7 +35,7 @@ func TestReload_RequestDoesNotHoldTheStateItReplaces(t *testing.T) {
 	if waited != nil {
 		t.Errorf("the old state did not become idle while the reload request ran: %v", waited)
 	}
-	if _, body := get(t, ts.URL+"/ht/?format=json"); body != `{"fresh":"working"}` {
+	if _, body := get(t, ts.URL+"/ht/?format=json"); body != `{"fresh": "working"}` {
 		t.Errorf("after the reload: %q", body)
 	}
 }

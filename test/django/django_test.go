@@ -55,8 +55,9 @@ func createDatabase(t *testing.T) string {
 	return "postgres://postgres@127.0.0.1:5432/" + name + "?sslmode=disable"
 }
 
-// getJSON asks url for the flat JSON map, as a load balancer script does.
-func getJSON(t *testing.T, url string) (int, map[string]string) {
+// getJSON asks url for the flat JSON map, as a load balancer script does,
+// and returns the status, the map and the body as sent.
+func getJSON(t *testing.T, url string) (int, map[string]string, string) {
 	t.Helper()
 	req, _ := http.NewRequest("GET", url, nil)
 	req.Header.Set("Accept", "application/json")
@@ -70,12 +71,14 @@ func getJSON(t *testing.T, url string) (int, map[string]string) {
 	if err := json.Unmarshal(b, &m); err != nil {
 		t.Fatalf("%s: not the flat JSON map: %v\n%s", url, err, b)
 	}
-	return resp.StatusCode, m
+	return resp.StatusCode, m, string(b)
 }
 
 // The guide's "before" (a Django project with django-health-check) and
 // "after" (healthd) answer /ht/ with the same JSON keys, each "working",
-// for the same PostgreSQL, memcached, file storage, Redis and RabbitMQ.
+// for the same PostgreSQL, memcached, file storage, Redis and RabbitMQ, and
+// the two bodies are the same bytes (the guide says a client comparing them
+// sees no difference; docs/examples/body.json is that body).
 func TestDjangoHealthCheckAndHealthdAgree(t *testing.T) {
 	testsvc.NeedsServer(t)
 	if out, err := exec.Command(python, "-c", "import django, health_check, pymemcache").CombinedOutput(); err != nil {
@@ -128,7 +131,7 @@ func TestDjangoHealthCheckAndHealthdAgree(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	peerCode, peer := getJSON(t, peerURL)
+	peerCode, peer, peerBody := getJSON(t, peerURL)
 
 	cfg, err := config.Load("../../docs/examples/healthd-after.yaml", config.Options{})
 	if err != nil {
@@ -147,7 +150,7 @@ func TestDjangoHealthCheckAndHealthdAgree(t *testing.T) {
 	hs.Swap(st)
 	ts := httptest.NewServer(hs)
 	t.Cleanup(ts.Close)
-	code, ours := getJSON(t, ts.URL+"/ht/")
+	code, ours, body := getJSON(t, ts.URL+"/ht/")
 
 	t.Logf("django-health-check (%d): %v", peerCode, peer)
 	t.Logf("healthd (%d):             %v", code, ours)
@@ -162,5 +165,15 @@ func TestDjangoHealthCheckAndHealthdAgree(t *testing.T) {
 	if peerCode != 200 || code != 200 {
 		t.Errorf("status: django-health-check %d, healthd %d; want 200", peerCode, code)
 	}
-
+	if body != peerBody {
+		t.Errorf("bodies differ:\ndjango-health-check: %s\nhealthd:             %s", peerBody, body)
+	}
+	// The guide shows this body; it must be what both answered.
+	shown, err := os.ReadFile("../../docs/examples/body.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(shown) != peerBody {
+		t.Errorf("docs/examples/body.json is not the body django-health-check answered:\nshown: %s\npeer:  %s", shown, peerBody)
+	}
 }
