@@ -19,27 +19,6 @@ import (
 	"github.com/healthd/healthd/internal/testsvc"
 )
 
-// guideBlock returns the fenced block of the given language in guide whose
-// text holds marker; the test fails when there is not exactly one.
-func guideBlock(t *testing.T, guide, lang, marker string) string {
-	t.Helper()
-	data, err := os.ReadFile(guide)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var found []string
-	for _, b := range strings.Split(string(data), "```"+lang+"\n")[1:] {
-		b, _, _ = strings.Cut(b, "```")
-		if strings.Contains(b, marker) {
-			found = append(found, b)
-		}
-	}
-	if len(found) != 1 {
-		t.Fatalf("%s: %d %s blocks hold %q, want 1", guide, len(found), lang, marker)
-	}
-	return found[0]
-}
-
 // withBuiltinLine inserts line into builtin.go's sorted list of types, where
 // the guide tells the reader to put it.
 func withBuiltinLine(t *testing.T, builtin, line string) string {
@@ -70,8 +49,8 @@ func TestGuides_GoTypeBuildsAndRuns(t *testing.T) {
 		t.Skip("builds healthd with the guide's Go type and runs it on PostgreSQL: run without -short (make test)")
 	}
 	const guide = "custom-checks.md"
-	jobsGo := guideBlock(t, guide, "go", "// internal/checks/jobs.go\n")
-	builtinLine := guideBlock(t, guide, "go", "// internal/checks/builtin.go")
+	jobsGo := testsvc.GuideBlock(t, guide, "go", "// internal/checks/jobs.go\n")
+	builtinLine := testsvc.GuideBlock(t, guide, "go", "// internal/checks/builtin.go")
 	_, builtinLine, _ = strings.Cut(builtinLine, "\n") // the comment line says where it goes
 	builtinLine = strings.TrimRight(builtinLine, "\n")
 
@@ -107,7 +86,7 @@ func TestGuides_GoTypeBuildsAndRuns(t *testing.T) {
 	// The guide's two checks, as they are, on a database of the test's own
 	// with the table Django would have made (gates_job).
 	dsn, setJobs := jobsDatabase(t)
-	cfg := write("healthd.yaml", "checks:\n"+guideBlock(t, guide, "yaml", "type: jobs\n")+guideBlock(t, guide, "yaml", "name: jobs-sql\n"))
+	cfg := write("healthd.yaml", "checks:\n"+testsvc.GuideBlock(t, guide, "yaml", "type: jobs\n")+testsvc.GuideBlock(t, guide, "yaml", "name: jobs-sql\n"))
 
 	type verdict struct{ status, message string }
 	for _, tc := range []struct {
