@@ -187,7 +187,7 @@ func TestGuides_CheckSnippetsLoad(t *testing.T) {
 				continue
 			}
 			if strings.Contains(b, "image:") || strings.Contains(b, "type: jobs") {
-				continue // a Kubernetes container; the Go example's own type
+				continue // a Kubernetes container; the Go example's own type (TestGuides_GoTypeBuildsAndRuns loads it)
 			}
 			n++
 			if _, err := config.Parse(guide, []byte(yamlText), config.Options{LookupEnv: lookup}); err != nil {

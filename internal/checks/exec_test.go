@@ -2,14 +2,17 @@ package checks_test
 
 import (
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -402,4 +405,122 @@ func TestExec_URLPasswordInTheCommandIsHidden(t *testing.T) {
 	t.Parallel()
 	c := checkstest.New(t, "exec", map[string]any{"command": []any{"/bin/sh", "-c", "exit 2", "postgres://monitor:" + checkstest.Secret + "@db/app"}}, checkstest.Options{})
 	c.Fails(t, "unavailable: sh -c exit 2 postgres://monitor:****@db/app exited with status 2 and no output")
+}
+
+// childrenOf lists this process's children, live or not yet reaped.
+func childrenOf(t testing.TB) []int {
+	var out []int
+	self := os.Getpid()
+	for _, p := range processes(t) {
+		if p.ppid == self {
+			out = append(out, p.pid)
+		}
+	}
+	return out
+}
+
+// No fault of a program leaves a process running or unreaped. Every script
+// of testdata/exec runs under leave-sleeper.sh, which first starts a sleeper
+// in the check's group: only the group kill after the exit (or at the
+// deadline) ends it, whether the script passes, floods, fails, crashes or
+// hangs. A program that cannot start leaves no child at all. Not parallel:
+// that last count is of this test process's children.
+func TestExec_NoFaultLeavesAProcessBehind(t *testing.T) {
+	wrapper := execScript(t, "leave-sleeper.sh")
+	notExecutable := filepath.Join(t.TempDir(), "plugin")
+	if err := os.WriteFile(notExecutable, []byte("#!/bin/sh\necho OK\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	type faultCase struct {
+		name    string
+		script  string   // run under the wrapper, with args
+		command []string // run as it is, when script is ""
+		args    []string
+		env     map[string]any
+		timeout time.Duration
+		want    string // "" passes; else the message
+		prefix  bool   // want is only the message's start
+	}
+	cases := []faultCase{
+		{name: "passes", script: "status.sh", args: []string{"0"}},
+		{name: "warns", script: "status.sh", args: []string{"1"}, want: "warning: STATUS 1 - queue has 42 jobs"},
+		{name: "exit 4", script: "status.sh", args: []string{"4"}, want: "unknown error: exit status 4: STATUS 4 - queue has 42 jobs"},
+		{name: "exit 3", script: "unknown.sh", want: "unknown error: UNKNOWN - cannot read /var/lib/thing: permission denied"},
+		{name: "stderr only", script: "stderr-only.sh", want: "unavailable: ConnectionError: cannot reach the queue"},
+		{name: "secret", script: "echo-secret.sh", env: map[string]any{"PASSWORD": checkstest.Secret + "-pw"},
+			want: "unavailable: CRITICAL - login failed with password **** for user monitor"},
+		{name: "flood", script: "flood.sh"},
+		{name: "grandchild", script: "grandchild.sh"},
+		{name: "signal", script: "signal.sh", want: "unknown error: leave-sleeper.sh was killed by signal 11 (segmentation fault): about to crash"},
+		{name: "hang", script: "hang.sh", timeout: execShortTimeout,
+			want: "unavailable: timed out after 300ms (leave-sleeper.sh, process group killed)"},
+		{name: "hang with a grandchild", script: "hang-grandchild.sh", timeout: execShortTimeout,
+			want: "unavailable: timed out after 300ms (leave-sleeper.sh, process group killed)"},
+		// The shell started, its exec did not (a plugin calling a missing tool).
+		{name: "shell cannot exec", command: []string{wrapper, "/nonexistent/plugin"}, want: "unknown error: exit status 127: ", prefix: true},
+		{name: "not in PATH", command: []string{"no-such-plugin"}, want: "unknown error: cannot run no-such-plugin: not found in PATH", prefix: true},
+		{name: "no such file", command: []string{"/nonexistent/plugin"}, want: "unknown error: cannot run plugin: no such file or directory"},
+		{name: "not executable", command: []string{notExecutable}, want: "unknown error: cannot run plugin: permission denied"},
+	}
+
+	// Every script has a case, so a new fault script is counted too.
+	scripts, err := filepath.Glob(filepath.Join("testdata", "exec", "*.sh"))
+	if err != nil || len(scripts) == 0 {
+		t.Fatalf("testdata/exec: %v %v", scripts, err)
+	}
+	for _, s := range scripts {
+		s = filepath.Base(s)
+		if s == "leave-sleeper.sh" || slices.ContainsFunc(cases, func(c faultCase) bool { return c.script == s }) {
+			continue
+		}
+		t.Errorf("testdata/exec/%s has no case here: add one", s)
+	}
+
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			pf := pidFile(t)
+			argv := tc.command
+			if tc.script != "" {
+				argv = append([]string{wrapper, execScript(t, tc.script)}, tc.args...)
+			}
+			env := map[string]any{"PIDFILE": pf}
+			maps.Copy(env, tc.env)
+			before := childrenOf(t)
+			var command []any // as YAML decodes a list
+			for _, a := range argv {
+				command = append(command, a)
+			}
+			c := checkstest.New(t, "exec", map[string]any{"command": command, "env": env}, checkstest.Options{Timeout: tc.timeout})
+			switch {
+			case tc.want == "":
+				c.Passes(t)
+			case tc.prefix:
+				c.Fails(t, tc.want)
+			default:
+				c.FailsWith(t, tc.want)
+			}
+			if _, err := os.Stat(pf); err == nil {
+				t.Cleanup(func() { killGroupOf(pf) }) // if the test fails, leave no sleeper
+				groupGone(t, pf)
+			} else if tc.script != "" || tc.name == "shell cannot exec" {
+				t.Fatalf("the wrapper did not start: %v", err)
+			}
+			for _, pid := range childrenOf(t) {
+				if !slices.Contains(before, pid) {
+					t.Errorf("the run left child %d of the test process (live or unreaped)", pid)
+				}
+			}
+		})
+	}
+}
+
+// killGroupOf kills the process group named in pidfile.
+func killGroupOf(pidfile string) {
+	b, err := os.ReadFile(pidfile)
+	if err != nil {
+		return
+	}
+	if pgid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pgid > 1 {
+		syscall.Kill(-pgid, syscall.SIGKILL)
+	}
 }

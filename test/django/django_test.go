@@ -74,6 +74,36 @@ func getJSON(t *testing.T, url string) (int, map[string]string, string) {
 	return resp.StatusCode, m, string(b)
 }
 
+// runserver runs Django's own server for the project in dir, with env
+// added to the test's environment, until the test ends. It returns the URL
+// of path once the server answers there.
+func runserver(t *testing.T, dir string, env []string, path string) string {
+	t.Helper()
+	port := testsvc.FreePort(t)
+	srv := exec.Command(python, "manage.py", "runserver", "127.0.0.1:"+strconv.Itoa(port), "--noreload")
+	srv.Dir = dir
+	srv.Env = append(os.Environ(), env...)
+	var logs testsvc.Buffer
+	srv.Stdout, srv.Stderr = &logs, &logs
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
+	url := fmt.Sprintf("http://127.0.0.1:%d%s", port, path)
+	deadline := time.Now().Add(30 * time.Second) // Django starts in a second or two; this is for a loaded machine
+	for {
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			return url
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Django did not answer at %s: %v\n%s", url, err, logs.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // The guide's "before" (a Django project with django-health-check) and
 // "after" (healthd) answer /ht/ with the same JSON keys, each "working",
 // for the same PostgreSQL, memcached, file storage, Redis and RabbitMQ, and
@@ -110,27 +140,7 @@ func TestDjangoHealthCheckAndHealthdAgree(t *testing.T) {
 		t.Fatalf("manage.py migrate: %v\n%s", err, out)
 	}
 
-	port := testsvc.FreePort(t)
-	srv := manage("runserver", "127.0.0.1:"+strconv.Itoa(port), "--noreload")
-	var logs testsvc.Buffer
-	srv.Stdout, srv.Stderr = &logs, &logs
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
-	peerURL := fmt.Sprintf("http://127.0.0.1:%d/ht/", port)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get(peerURL)
-		if err == nil {
-			resp.Body.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("Django did not answer at %s: %v\n%s", peerURL, err, logs.String())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	peerURL := runserver(t, project, nil, "/ht/")
 	peerCode, peer, peerBody := getJSON(t, peerURL)
 
 	cfg, err := config.Load("../../docs/examples/healthd-after.yaml", config.Options{})
