@@ -346,3 +346,25 @@ func TestRedisSentinel_AHangingSentinelLeavesTimeForTheMaster(t *testing.T) {
 		t.Errorf("note %q does not say %q", r.Note, want)
 	}
 }
+
+// TestRedisSentinel_HungMasterTimesOutThenPassesOnTheFirstProbe: a master
+// that accepts and never answers (SIGSTOP) fails each probe at the check's
+// deadline, and the first probe once it answers again passes.
+func TestRedisSentinel_HungMasterTimesOutThenPassesOnTheFirstProbe(t *testing.T) {
+	t.Parallel()
+	set := testsvc.StartRedisSentinelMinimal(t)
+	c := checkstest.New(t, "redis", map[string]any{"sentinels": toAny(set.SentinelAddrs()), "master_name": set.MasterName},
+		checkstest.Options{Timeout: redisShortTimeout})
+	c.Passes(t)
+	set.Master.Pause()
+	defer set.Master.Resume()
+	want := fmt.Sprintf(`unavailable: master %q: timed out after %v (%s)`, set.MasterName, redisShortTimeout, set.Master.Addr())
+	for i := range 3 { // the pooled connection, then new ones
+		r := c.FailsWith(t, want)
+		t.Logf("probe %d while the master hangs: %s in %v", i, r.Message, r.Took)
+	}
+	set.Master.Resume()
+	if r := c.Run(); r.Err != nil {
+		t.Fatalf("first probe after the master answers again: %s (in %v)", r.Message, r.Took)
+	}
+}
