@@ -122,9 +122,10 @@ func (r *redisClients) Close() error {
 // did not answer and a master no sentinel knows is told from sentinels that
 // are down; and one FailoverClient, which finds the master through the
 // sentinels itself and follows a failover (Sentinel's +switch-master), PINGs
-// it. The FailoverClient alone could do neither: it asks the sentinels one
-// after another, logs each one's failure rather than returning it, and
-// answers an unknown master like an unreachable one.
+// it. The FailoverClient alone could do neither: its error when no
+// sentinel gives the master ("all sentinels specified in configuration are
+// unreachable") joins theirs without saying whose is whose, and is the
+// same for a master the sentinels do not know (docs/checks/redis.md).
 type RedisSentinel struct {
 	masterName    string
 	sentinelAddrs []string
