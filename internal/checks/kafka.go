@@ -298,6 +298,16 @@ func (k *Kafka) roundTrip(ctx context.Context) (time.Duration, error) {
 	case <-ctx.Done():
 		return 0, timeoutFailure(ctx, ctx.Err(), k.timeout, k.brokers[0])
 	}
+	// Records of earlier probes that ran out of time may still be buffered
+	// (a broker that held their produce requests). franz-go fails every
+	// record of a partition with the first one's error, so a new record
+	// queued behind them would fail with their expired deadline: wait until
+	// they are settled, within this probe's time.
+	if k.client.BufferedProduceRecords() > 0 {
+		if err := k.client.Flush(ctx); err != nil {
+			return 0, timeoutFailure(ctx, err, k.timeout, k.brokers[0])
+		}
+	}
 	var b [16]byte
 	rand.Read(b[:])
 	value := []byte("healthd-" + hex.EncodeToString(b[:]))
@@ -355,6 +365,11 @@ func (k *Kafka) rtFail(ctx context.Context, what string, err error) error {
 			return &Error{Kind: KindUnexpected, Msg: fmt.Sprintf("round-trip topic %s does not exist (%s)", k.rtTopic, where), Err: err}
 		}
 		return &Error{Kind: KindUnavailable, Msg: fmt.Sprintf("%s on %s: %s (%s)", what, k.rtTopic, kafkaErrText(err), where), Err: err}
+	}
+	if ctx.Err() == nil && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)) {
+		// Not this probe's deadline: franz-go failed the record along with
+		// an earlier one whose deadline had passed.
+		return &Error{Kind: KindUnavailable, Msg: fmt.Sprintf("%s on %s: failed with an earlier probe's record that ran out of time (%s)", what, k.rtTopic, where), Err: err}
 	}
 	if errors.Is(err, kgo.ErrRecordTimeout) || errors.Is(err, kgo.ErrRecordRetries) {
 		return timeoutFailure(ctx, err, k.timeout, where)

@@ -237,3 +237,39 @@ func TestKafka_TLS(t *testing.T) {
 		t.Errorf("missing ca_file: error %v", err)
 	}
 }
+
+// TestKafka_RoundTripPassesOnTheFirstProbeAfterAStalledProduce: the broker
+// holds every produce past the probes' deadlines, then lets them all go;
+// the records those probes left behind must not fail the next probe.
+func TestKafka_RoundTripPassesOnTheFirstProbeAfterAStalledProduce(t *testing.T) {
+	t.Parallel()
+	k := testsvc.StartKafka(t, kfake.SeedTopics(1, "healthd"))
+	const timeout = 400 * time.Millisecond
+	c := checkstest.New(t, "kafka", kafkaKeys(k.Addr(), map[string]any{"round_trip_topic": "healthd"}), checkstest.Options{Timeout: timeout})
+	c.Passes(t)
+	release := make(chan struct{})
+	cl := k.Cluster
+	cl.ControlKey(kmsg.Produce.Int16(), func(kmsg.Request) (kmsg.Response, error, bool) {
+		select {
+		case <-release:
+			cl.DropControl()
+		default:
+			cl.KeepControl()
+			cl.SleepControl(func() { <-release })
+		}
+		return nil, nil, false // then kfake answers it as usual
+	})
+	want := "unavailable: timed out after " + timeout.String() + " (" + k.Addr() + ")"
+	for i := range 3 {
+		r := c.FailsWith(t, want)
+		if r.Took < timeout { // a deadline cannot pass early: the words would be false
+			t.Errorf("probe %d while produce is held: %q after only %v", i, r.Message, r.Took)
+		}
+	}
+	close(release)
+	for i := range 3 {
+		if r := c.Run(); r.Err != nil {
+			t.Fatalf("probe %d after the stall cleared: %s (in %v)", i, r.Message, r.Took)
+		}
+	}
+}

@@ -57,32 +57,62 @@ func redisForProbes(o *redis.Options, timeout time.Duration) {
 // client is closed only when the last probe that took it (acquire) is done
 // with it: closing it under a probe would fail that probe with "client is
 // closed".
-type redisClient struct {
-	opts *redis.Options
-	dial func(ctx context.Context, network, addr string) (net.Conn, error)
+type redisClient = redisClientOf[*redis.Client]
+
+// redisClientOf is redisClient for any go-redis client: a plain client, a
+// sentinel's (SentinelClient), or a FailoverClient, whose pools count
+// failed dials alike.
+type redisClientOf[C redisHooked] struct {
+	newClient func() C
 
 	mu      sync.Mutex
-	current *redisGeneration
+	current *redisGeneration[C]
 	closed  bool
 }
 
-// redisGeneration is one go-redis client of a redisClient and its users.
-type redisGeneration struct {
-	client     *redis.Client
-	dialFailed atomic.Bool // set by client's dialer
-	// Under redisClient.mu:
+// redisHooked is what redisClientOf needs of a go-redis client: a dial
+// hook sees every dial of its pool, its background redials too.
+type redisHooked interface {
+	AddHook(redis.Hook)
+	Close() error
+}
+
+// redisGeneration is one go-redis client of a redisClientOf and its users.
+type redisGeneration[C redisHooked] struct {
+	client     C
+	dialFailed atomic.Bool // set by client's dial hook
+	// Under redisClientOf.mu:
 	users   int  // probes using client
-	retired bool // replaced, or the redisClient closed: close client when users drops to 0
+	retired bool // replaced, or the redisClientOf closed: close client when users drops to 0
 	shut    bool // client is closed
 }
 
 // shutIfUnused closes g's client once it is retired and unused; c.mu is
 // held.
-func (g *redisGeneration) shutIfUnused() {
+func (g *redisGeneration[C]) shutIfUnused() {
 	if g.retired && g.users == 0 && !g.shut {
 		g.shut = true
 		g.client.Close()
 	}
+}
+
+// dialFailedHook marks a generation whose client failed a dial.
+type dialFailedHook struct{ failed *atomic.Bool }
+
+func (h dialFailedHook) DialHook(next redis.DialHook) redis.DialHook {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := next(ctx, network, addr)
+		if err != nil {
+			h.failed.Store(true)
+		}
+		return conn, err
+	}
+}
+
+func (dialFailedHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+
+func (dialFailedHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
 }
 
 // quietRedis silences go-redis's process-wide logger, which prints every
@@ -97,35 +127,38 @@ func (discardRedisLog) Printf(context.Context, string, ...any) {}
 
 // newRedisClient returns a client for opts; it connects lazily.
 func newRedisClient(opts *redis.Options) *redisClient {
-	quietRedis.Do(func() { redis.SetLogger(discardRedisLog{}) })
-	c := &redisClient{opts: opts, dial: opts.Dialer}
-	if c.dial == nil {
-		c.dial = redis.NewDialer(opts)
-	}
-	c.current = c.build()
-	return c
+	return newRedisClientOf(func() *redis.Client {
+		o := *opts
+		return redis.NewClient(&o) // NewClient keeps what it is given
+	})
 }
 
-func (c *redisClient) build() *redisGeneration {
-	g := &redisGeneration{}
-	o := *c.opts
-	o.Dialer = func(ctx context.Context, network, addr string) (net.Conn, error) {
-		conn, err := c.dial(ctx, network, addr)
-		if err != nil {
-			g.dialFailed.Store(true)
-		}
-		return conn, err
-	}
-	g.client = redis.NewClient(&o) // NewClient copies o
+// newRedisClientOf returns a redisClientOf whose clients newClient makes,
+// the first one at the first acquire; they must connect lazily.
+func newRedisClientOf[C redisHooked](newClient func() C) *redisClientOf[C] {
+	quietRedis.Do(func() { redis.SetLogger(discardRedisLog{}) })
+	return &redisClientOf[C]{newClient: newClient}
+}
+
+func (c *redisClientOf[C]) build() *redisGeneration[C] {
+	g := &redisGeneration[C]{client: c.newClient()}
+	g.client.AddHook(dialFailedHook{&g.dialFailed})
 	return g
 }
 
 // acquire returns the client for the next probe (a new one if the last one
 // failed to dial) and the func the probe calls when done with it.
-func (c *redisClient) acquire() (*redis.Client, func()) {
+func (c *redisClientOf[C]) acquire() (C, func()) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.current.dialFailed.Load() && !c.closed {
+	switch {
+	case c.current == nil:
+		c.current = c.build()
+		if c.closed { // later gets return closed clients
+			c.current.retired = true
+			c.current.shutIfUnused()
+		}
+	case c.current.dialFailed.Load() && !c.closed:
 		c.current.retired = true
 		c.current.shutIfUnused()
 		c.current = c.build()
@@ -143,7 +176,7 @@ func (c *redisClient) acquire() (*redis.Client, func()) {
 // get is acquire for a caller that is the client's only user, as the
 // Sentinel and Cluster checks' per-node clients are: a client replaced
 // after a failed dial is closed at once.
-func (c *redisClient) get() *redis.Client {
+func (c *redisClientOf[C]) get() C {
 	client, done := c.acquire()
 	done()
 	return client
@@ -151,10 +184,13 @@ func (c *redisClient) get() *redis.Client {
 
 // Close closes the client's connections, those of probes still running
 // too; later probes fail with ErrClosed.
-func (c *redisClient) Close() error {
+func (c *redisClientOf[C]) Close() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.closed = true
+	if c.current == nil {
+		return nil
+	}
 	c.current.retired = true
 	if c.current.shut {
 		return nil

@@ -1,7 +1,7 @@
 package checks
 
 // The redis check's other two topologies: Sentinel (ask the sentinels for
-// the master, then check it) and Cluster (ask a node for the cluster's
+// the master, then check it through go-redis's FailoverClient) and Cluster (ask a node for the cluster's
 // state and slots, then PING every master). The keys are the redis type's
 // (redis.go); Build picks one of these when sentinels or cluster_nodes are
 // set.
@@ -60,7 +60,7 @@ func redisNodeOptions(addr, username, password string, timeout time.Duration) *r
 }
 
 // redisClients keeps one long-lived client per address, for servers whose
-// addresses the probe learns (the master and replicas the sentinels name):
+// addresses the probe learns (the replicas the sentinels name):
 // a client is made the first time an address is named and closed once it
 // is no longer.
 type redisClients struct {
@@ -116,11 +116,25 @@ func (r *redisClients) Close() error {
 // RedisSentinel checks a master through its sentinels: they name it, and it
 // answers PING (and the write test); with checkReplicas, every replica the
 // sentinels know answers too.
+//
+// Two kinds of go-redis client: a SentinelClient per configured sentinel
+// asks each where the master is, so a failure can name the sentinel that
+// did not answer and a master no sentinel knows is told from sentinels that
+// are down; and one FailoverClient, which finds the master through the
+// sentinels itself and follows a failover (Sentinel's +switch-master), PINGs
+// it. The FailoverClient alone could do neither: its error when no
+// sentinel gives the master ("all sentinels specified in configuration are
+// unreachable") joins theirs without saying whose is whose, and is the
+// same for a master the sentinels do not know (docs/checks/redis.md).
 type RedisSentinel struct {
 	masterName    string
 	sentinelAddrs []string
-	sentinels     []*redisClient // one per address, in config order
-	servers       *redisClients  // the master and replicas, by address
+	sentinels     []*redisClientOf[*redis.SentinelClient] // one per address, in config order
+	master        *redisClientOf[*redis.Client]           // a FailoverClient
+	replicaConns  *redisClients                           // the replicas, by address
+	// answered is the sentinels that answered the probe that last made a
+	// FailoverClient (see buildSentinel).
+	answered      atomic.Pointer[[]string]
 	timeout       time.Duration
 	secrets       []string
 	checkReplicas bool
@@ -131,15 +145,61 @@ func (c *redisConfig) buildSentinel(env Env) *RedisSentinel {
 	s := &RedisSentinel{
 		masterName:    c.MasterName,
 		sentinelAddrs: slices.Clone(c.Sentinels),
-		servers:       &redisClients{username: c.Username, password: c.Password, timeout: env.Timeout},
+		replicaConns:  &redisClients{username: c.Username, password: c.Password, timeout: env.Timeout},
 		timeout:       env.Timeout,
 		secrets:       []string{c.Password, c.SentinelPassword},
 		checkReplicas: c.CheckReplicas,
 		writeTest:     c.WriteTest,
 	}
 	for _, addr := range c.Sentinels {
-		s.sentinels = append(s.sentinels, newRedisClient(redisNodeOptions(addr, c.SentinelUsername, c.SentinelPassword, env.Timeout)))
+		opts := redisNodeOptions(addr, c.SentinelUsername, c.SentinelPassword, env.Timeout)
+		s.sentinels = append(s.sentinels, newRedisClientOf(func() *redis.SentinelClient {
+			o := *opts
+			return redis.NewSentinelClient(&o)
+		}))
 	}
+	// The FailoverClient's options are the redis check's (redisForChecks),
+	// and the same for the connections it opens to the sentinels.
+	o := redisNodeOptions("", c.Username, c.Password, env.Timeout)
+	dial := redis.NewDialer(o)
+	fo := redis.FailoverOptions{
+		MasterName: c.MasterName,
+		ClientName: o.ClientName,
+		// Dialer dials the sentinels and the master; masterDialHook tells
+		// which dial was the master's.
+		Dialer: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			if md, ok := ctx.Value(masterDialKey{}).(*masterDial); ok {
+				md.addr = addr
+			}
+			return dial(ctx, network, addr)
+		},
+		SentinelUsername: c.SentinelUsername, SentinelPassword: c.SentinelPassword,
+		Username: o.Username, Password: o.Password,
+		MaxRetries: o.MaxRetries, DialerRetries: o.DialerRetries,
+		DialTimeout: o.DialTimeout, ReadTimeout: o.ReadTimeout, WriteTimeout: o.WriteTimeout,
+		ContextTimeoutEnabled: o.ContextTimeoutEnabled,
+		ReadBufferSize:        o.ReadBufferSize, WriteBufferSize: o.WriteBufferSize,
+		PipelinePoolSize: -1, // no pipelines: no pool for them
+		PoolSize:         o.PoolSize, MinIdleConns: o.MinIdleConns, MaxIdleConns: o.MaxIdleConns,
+		PoolTimeout: o.PoolTimeout, ConnMaxIdleTime: o.ConnMaxIdleTime,
+		DisableIdentity: o.DisableIdentity,
+	}
+	// A FailoverClient is made at the first probe, and again after one of
+	// its dials failed (redisClientOf), with the sentinels that answered
+	// that probe: to find the master it asks all its sentinels and waits
+	// for every one, so a sentinel that hangs would hold each of its dials
+	// until the deadline. Sentinels it learns later (SENTINEL SENTINELS)
+	// it asks only when the one it keeps fails.
+	s.master = newRedisClientOf(func() *redis.Client {
+		f := fo
+		f.SentinelAddrs = slices.Clone(s.sentinelAddrs)
+		if a := s.answered.Load(); a != nil {
+			f.SentinelAddrs = slices.Clone(*a)
+		}
+		fc := redis.NewFailoverClient(&f)
+		fc.AddHook(masterDialHook{})
+		return fc
+	})
 	return s
 }
 
@@ -148,7 +208,8 @@ func (c *RedisSentinel) Close() error {
 	for _, s := range c.sentinels {
 		s.Close()
 	}
-	return c.servers.Close()
+	c.master.Close()
+	return c.replicaConns.Close()
 }
 
 // sentinelAnswer is one sentinel's answer to "where is the master?".
@@ -173,9 +234,7 @@ func (c *RedisSentinel) askSentinels(ctx context.Context) []sentinelAnswer {
 	for i, s := range c.sentinels {
 		client := s.get()
 		go func() {
-			cmd := redis.NewStringSliceCmd(qctx, "sentinel", "get-master-addr-by-name", c.masterName)
-			client.Process(qctx, cmd)
-			addr, err := cmd.Result()
+			addr, err := client.GetMasterAddrByName(qctx, c.masterName).Result()
 			a := sentinelAnswer{i: i}
 			switch {
 			case errors.Is(err, redis.Nil):
@@ -254,9 +313,11 @@ func (c *RedisSentinel) Check(ctx context.Context) error {
 	if master == "" {
 		return Unavailable("master %q is unknown to the sentinels (%s)", c.masterName, strings.Join(answered, ", "))
 	}
-	client := c.servers.get(master)
+	c.answered.Store(&answered)
+	client, done := c.master.acquire()
+	defer done()
 	fail := func(ctx context.Context, err error) error {
-		return &Error{Kind: KindUnavailable, Msg: fmt.Sprintf("master %q: %s", c.masterName, reasonOf(topologyFailure(ctx, err, c.timeout, master, c.secrets), master)), Err: err}
+		return c.masterFailure(ctx, err, master)
 	}
 	if err := client.Ping(ctx).Err(); err != nil {
 		return fail(ctx, err)
@@ -267,8 +328,7 @@ func (c *RedisSentinel) Check(ctx context.Context) error {
 		}
 	}
 	replicas, warn := c.replicas(ctx, answers)
-	addrs := append([]string{master}, replicas...)
-	c.servers.keep(addrs)
+	c.replicaConns.keep(replicas)
 	note := fmt.Sprintf("master %q at %s; %d of %d sentinels answered", c.masterName, master, len(answered), len(c.sentinels))
 	if len(failed)+len(slow) > 0 {
 		note += " (not: " + strings.Join(append(failed, slow...), ", ") + ")"
@@ -280,6 +340,62 @@ func (c *RedisSentinel) Check(ctx context.Context) error {
 	return warn
 }
 
+// masterFailure words a failed call of the FailoverClient. A failed dial
+// names the address it dialed, which the FailoverClient had from a sentinel
+// (master, from the sentinels this probe asked, is the same but while a
+// failover is under way); a failure before it dialed was its own question
+// to the sentinels.
+func (c *RedisSentinel) masterFailure(ctx context.Context, err error, master string) error {
+	var de *masterDialError
+	if errors.As(err, &de) {
+		if de.addr == "" {
+			where := strings.Join(c.sentinelAddrs, ", ")
+			return &Error{Kind: KindUnavailable, Msg: fmt.Sprintf("master %q: asking the sentinels again for its address failed: %s", c.masterName, reasonOf(topologyFailure(ctx, de.err, c.timeout, where, c.secrets), where)), Err: err}
+		}
+		master = de.addr
+	}
+	return &Error{Kind: KindUnavailable, Msg: fmt.Sprintf("master %q: %s", c.masterName, reasonOf(topologyFailure(ctx, err, c.timeout, master, c.secrets), master)), Err: err}
+}
+
+// masterDial is where one dial of the FailoverClient went: the master's
+// address, or "" when it failed before it had one (asking the sentinels).
+type masterDial struct{ addr string }
+
+type masterDialKey struct{}
+
+// masterDialError is a failed dial of the FailoverClient, and where it went.
+type masterDialError struct {
+	addr string // "": the FailoverClient could not learn the master's address
+	err  error
+}
+
+func (e *masterDialError) Error() string { return e.err.Error() }
+func (e *masterDialError) Unwrap() error { return e.err }
+
+// masterDialHook wraps every failed dial of the FailoverClient's own pool
+// (its connections to the master) in a masterDialError. The context it
+// gives the dial reaches FailoverOptions.Dialer only on the dial to the
+// master: the FailoverClient's sentinel clients dial from their own pools,
+// with contexts of their own.
+type masterDialHook struct{}
+
+func (masterDialHook) DialHook(next redis.DialHook) redis.DialHook {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		md := &masterDial{}
+		conn, err := next(context.WithValue(ctx, masterDialKey{}, md), network, addr)
+		if err != nil {
+			return nil, &masterDialError{addr: md.addr, err: err}
+		}
+		return conn, nil
+	}
+}
+
+func (masterDialHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+
+func (masterDialHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
 // replicas asks the first sentinel that answered for the master's
 // replicas, observes how many there are and, with checkReplicas, PINGs
 // each: one that does not answer, or whose link to the master is down, is
@@ -287,16 +403,14 @@ func (c *RedisSentinel) Check(ctx context.Context) error {
 // observation.
 func (c *RedisSentinel) replicas(ctx context.Context, answers []sentinelAnswer) ([]string, error) {
 	var sentinel string
-	var client *redis.Client
+	var client *redis.SentinelClient
 	for i, a := range answers {
 		if a.replied {
 			sentinel, client = c.sentinelAddrs[i], c.sentinels[i].get()
 			break
 		}
 	}
-	cmd := redis.NewMapStringStringSliceCmd(ctx, "sentinel", "replicas", c.masterName)
-	client.Process(ctx, cmd)
-	list, err := cmd.Result()
+	list, err := client.Replicas(ctx, c.masterName).Result()
 	if err != nil {
 		if !c.checkReplicas {
 			return nil, nil
@@ -317,7 +431,7 @@ func (c *RedisSentinel) replicas(ctx context.Context, answers []sentinelAnswer) 
 	problems := make([]string, len(replicas))
 	var wg sync.WaitGroup
 	for i, addr := range replicas {
-		client := c.servers.get(addr)
+		client := c.replicaConns.get(addr)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

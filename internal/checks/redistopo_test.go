@@ -264,22 +264,30 @@ func TestRedisCluster_StateAndMasters(t *testing.T) {
 			t.Errorf("message = %q, want %q", r.Message, want)
 		}
 	})
-	t.Run("a master down fails until its replica takes over", func(t *testing.T) {
+	t.Run("a master down fails the cluster's state until its replica takes over", func(t *testing.T) {
 		c := checkstest.New(t, "redis", keys(map[string]any{"require_replicas": true}), opts)
 		c.Passes(t)
 		victim := cl.Masters(t)[0]
 		victim.Kill()
-		// At once the dead master does not answer PING; a second later
-		// the cluster's state is fail, until the replica is promoted.
+		// At once the dead master does not answer PING (or, on a slow
+		// machine, its node timeout of 1 s has already passed and the
+		// state is fail).
 		r := c.Fails(t, "unavailable: ")
 		if r.Message != "unavailable: master: connection refused ("+victim.Addr()+")" && !strings.HasPrefix(r.Message, "unavailable: cluster state is fail: ") {
 			t.Errorf("first probe after the kill: %s; want the dead master named, or the cluster's state", r.Message)
 		}
+		// Then the nodes mark it failed: the cluster's state is fail until
+		// the replica is promoted (at least 0.5 s, Redis's failover delay).
+		// Once promoted, the new master's slots have no replica.
+		sawFail := strings.HasPrefix(r.Message, "unavailable: cluster state is fail: ")
 		deadline := time.Now().Add(redisTopologyChange + testsvc.HangSlack)
 		for {
 			r := c.Run()
+			if strings.HasPrefix(r.Message, "unavailable: cluster state is fail: ") && !sawFail {
+				sawFail = true
+				t.Logf("state fail: %s", r.Message)
+			}
 			if strings.HasPrefix(r.Message, "warning: slots without a replica: ") {
-				// Promoted: the new master's slots have no replica.
 				if got := r.Observation(t, "slots", "slots"); got != 16384 {
 					t.Errorf("slots = %v after the failover, want 16384", got)
 				}
@@ -289,6 +297,9 @@ func TestRedisCluster_StateAndMasters(t *testing.T) {
 				t.Fatalf("no failover after %v: %s", redisTopologyChange, r.Message)
 			}
 			time.Sleep(100 * time.Millisecond)
+		}
+		if !sawFail {
+			t.Errorf("no probe said the cluster's state is fail between the kill and the failover")
 		}
 		// The old master comes back as a replica of the new one.
 		victim.Start()
@@ -333,5 +344,27 @@ func TestRedisSentinel_AHangingSentinelLeavesTimeForTheMaster(t *testing.T) {
 	}
 	if want := "no answer within 2s (" + hanging + ")"; !strings.Contains(r.Note, want) {
 		t.Errorf("note %q does not say %q", r.Note, want)
+	}
+}
+
+// TestRedisSentinel_HungMasterTimesOutThenPassesOnTheFirstProbe: a master
+// that accepts and never answers (SIGSTOP) fails each probe at the check's
+// deadline, and the first probe once it answers again passes.
+func TestRedisSentinel_HungMasterTimesOutThenPassesOnTheFirstProbe(t *testing.T) {
+	t.Parallel()
+	set := testsvc.StartRedisSentinelMinimal(t)
+	c := checkstest.New(t, "redis", map[string]any{"sentinels": toAny(set.SentinelAddrs()), "master_name": set.MasterName},
+		checkstest.Options{Timeout: redisShortTimeout})
+	c.Passes(t)
+	set.Master.Pause()
+	defer set.Master.Resume()
+	want := fmt.Sprintf(`unavailable: master %q: timed out after %v (%s)`, set.MasterName, redisShortTimeout, set.Master.Addr())
+	for i := range 3 { // the pooled connection, then new ones
+		r := c.FailsWith(t, want)
+		t.Logf("probe %d while the master hangs: %s in %v", i, r.Message, r.Took)
+	}
+	set.Master.Resume()
+	if r := c.Run(); r.Err != nil {
+		t.Fatalf("first probe after the master answers again: %s (in %v)", r.Message, r.Took)
 	}
 }

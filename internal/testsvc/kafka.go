@@ -10,8 +10,9 @@ import (
 
 // Kafka is an in-process Kafka broker (franz-go's kfake, which speaks the
 // real wire protocol) on a fixed loopback port: no Kafka broker runs on this
-// machine, and Kafka needs a JVM. The test may stop it and start it again on
-// the same port (its topics are seeded again; records are not kept).
+// machine, and no Kafka distribution can be fetched here (docs/checks/kafka.md).
+// The test may stop it and start it again on the same port (its topics are
+// seeded again; records are not kept).
 // It is a loopback listener of the test's own process, so it runs under
 // -short too.
 type Kafka struct {

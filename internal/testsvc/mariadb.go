@@ -331,9 +331,14 @@ func (m *MariaDB) Pause() {
 func (m *MariaDB) Resume() { m.signal(syscall.SIGCONT) }
 
 // allThreadsStopped reports whether every thread of the server is in state
-// T (stopped), from /proc/<pid>/task/*/stat.
-func (m *MariaDB) allThreadsStopped() bool {
-	stats, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", m.cmd.Process.Pid))
+// T (stopped).
+func (m *MariaDB) allThreadsStopped() bool { return allThreadsStopped(m.cmd.Process.Pid) }
+
+// allThreadsStopped reports whether every thread of process pid is in
+// state T (stopped), from /proc/<pid>/task/*/stat: SIGSTOP reaches the
+// threads one by one.
+func allThreadsStopped(pid int) bool {
+	stats, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
 	if len(stats) == 0 {
 		return false
 	}

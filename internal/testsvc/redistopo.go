@@ -98,6 +98,24 @@ func (n *RedisNode) Kill() {
 	n.cmd = nil
 }
 
+// Pause stops the node (SIGSTOP), as a hung server: connections are
+// accepted by the kernel and never answered. It returns once every thread
+// has stopped.
+func (n *RedisNode) Pause() {
+	n.t.Helper()
+	n.cmd.Process.Signal(syscall.SIGSTOP)
+	deadline := time.Now().Add(10 * time.Second)
+	for !allThreadsStopped(n.cmd.Process.Pid) {
+		if time.Now().After(deadline) {
+			n.t.Fatalf("testsvc: %s did not stop within 10s of SIGSTOP", n.name)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// Resume continues a paused node (SIGCONT).
+func (n *RedisNode) Resume() { n.cmd.Process.Signal(syscall.SIGCONT) }
+
 // Client returns an admin client for the node.
 func (n *RedisNode) Client() *redis.Client {
 	return redis.NewClient(&redis.Options{Addr: n.Addr(), Password: n.password, MaxRetries: -1,
