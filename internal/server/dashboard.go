@@ -130,7 +130,8 @@ type Cell struct {
 }
 
 // Run is a stretch of consecutive results in a history strip with the same
-// state and message.
+// state and message; passing results make one run whatever their notes,
+// and Message is the newest.
 type Run struct {
 	Status string // passing, warning, failing
 	Icon   string
@@ -276,7 +277,10 @@ func arrange(rows []Row) (problems []Row, groups []Group) {
 }
 
 // runs groups a strip's results (oldest first) into runs of the same state
-// and message, and says them in words.
+// and message, and says them in words. Passing results make one run
+// whatever their notes, which show the newest: a note such as "status 200
+// in 3.1 ms" differs on every run, and would cut a steady strip into 30
+// runs of one.
 func runs(rs []runner.Entry, now time.Time) ([]Run, string) {
 	var out []Run
 	type span struct {
@@ -285,9 +289,10 @@ func runs(rs []runner.Entry, now time.Time) ([]Run, string) {
 	}
 	var spans []span
 	for _, r := range rs {
-		if n := len(spans); n > 0 && spans[n-1].last.Status == r.Status && spans[n-1].last.Message == r.Message {
+		if n := len(spans); n > 0 && spans[n-1].last.Status == r.Status && (r.Status == runner.Passing || spans[n-1].last.Message == r.Message) {
 			sp := &spans[n-1]
 			out[n-1].Count++
+			out[n-1].Message = message(r.Status, r.Message)
 			sp.last, sp.short, sp.long = r, min(sp.short, r.Duration), max(sp.long, r.Duration)
 			continue
 		}
