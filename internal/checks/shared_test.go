@@ -228,9 +228,9 @@ func sharedPoolCases(t *testing.T) map[string]sharedPoolCase {
 			},
 		},
 		"celery on redis": {
-			typ: "celery", keys: map[string]any{"broker": redisURL("", "0", celeryName)}, conns: machineRedisClients(celeryName),
+			typ: "celery", keys: map[string]any{"broker": redisURL("", "0", celeryName), "min_workers": 0}, conns: machineRedisClients(celeryName),
 			variants: []map[string]any{
-				{"broker": redisURL("", "1", celeryName)},
+				{"broker": redisURL("", "1", celeryName), "min_workers": 0},
 			},
 		},
 	}

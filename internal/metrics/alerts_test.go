@@ -134,7 +134,7 @@ checks:
 			if want := map[bool]int{true: 500, false: 200}[wae]; code != want {
 				t.Errorf("/ht/ answered %d, want %d: %s", code, want, body)
 			}
-			if !strings.Contains(body, `"disk":"warning: `) {
+			if !strings.Contains(body, `"disk": "warning: `) {
 				t.Errorf("/ht/ body lacks the disk warning: %s", body)
 			}
 

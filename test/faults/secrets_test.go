@@ -253,7 +253,7 @@ func TestSecrets_KnownPasswordAppearsInNoResponseMetricOrLogLine(t *testing.T) {
 				t.Fatalf("/ht/ answered %d, want 503 with every connection failing: %s", code, body)
 			}
 			for _, name := range append(checkNames, topologyCheckNames...) {
-				if !strings.Contains(body, `"`+name+`":"unavailable: `) && !strings.Contains(body, `"`+name+`":"unexpected result: `) {
+				if !strings.Contains(body, `"`+name+`": "unavailable: `) && !strings.Contains(body, `"`+name+`": "unexpected result: `) {
 					t.Errorf("check %s did not fail: %s", name, body)
 				}
 			}
