@@ -316,6 +316,10 @@ func (h *HTTP) failure(ctx context.Context, err error) error {
 // its idle keep-alive connections.
 func (h *HTTP) Close() error { return h.release() }
 
+// CloseIdleConnections drops the shared transport's idle connections now,
+// as http.Client's does, without letting go of the transport.
+func (h *HTTP) CloseIdleConnections() { h.client.CloseIdleConnections() }
+
 // idleTransport is a transport as a shared client: closing it drops its
 // idle connections.
 type idleTransport struct{ *http.Transport }
