@@ -225,7 +225,8 @@ checks:
 			l := map[string]string{"check": "cert", "type": "tls"}
 			for name, want := range map[string]float64{metrics.NameState: tc.state, metrics.NameUp: tc.up} {
 				if v, _ := series(fams, name, l); v != want {
-					t.Errorf("cert %s %v, want %v", name, v, want)
+					_, said := httpGet(t, base+"/ht/?format=json")
+					t.Errorf("cert %s %v, want %v; /ht/ says %s", name, v, want, said)
 				}
 			}
 			if v, ok := series(fams, metrics.NameObserved, map[string]string{"check": "cert", "measurement": "daysLeft", "unit": "days"}); !ok || v != tc.daysLeft {

@@ -188,7 +188,13 @@ func New(opts Options) *Metrics {
 		collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(heapAllocs)),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.exposed = prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) {
+		// Observe sets a run's gauges, histogram and counter under mu: a
+		// scrape under it sees all of a run or none (the registry gathers
+		// its collectors concurrently, so a run counted by a scrape could
+		// otherwise still lack its state and observations).
+		m.mu.Lock()
 		fams, err := m.reg.Gather()
+		m.mu.Unlock()
 		return slices.DeleteFunc(fams, func(f *dto.MetricFamily) bool { return f.GetName() == droppedGoMetric }), err
 	})
 	return m
