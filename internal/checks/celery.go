@@ -285,15 +285,7 @@ func (c *CeleryAMQP) ping(ctx context.Context, ch *amqp.Channel, until time.Time
 		return "", err
 	}
 	returns := ch.NotifyReturn(make(chan amqp.Return, 1))
-	var destination any
-	if len(c.workers) > 0 {
-		destination = c.workers
-	}
-	body, _ := json.Marshal(map[string]any{
-		"method": "ping", "arguments": map[string]any{}, "destination": destination,
-		"pattern": nil, "matcher": nil, "ticket": ticket,
-		"reply_to": map[string]string{"exchange": pidboxReplyExchange, "routing_key": oid},
-	})
+	body := pingRequest(c.workers, ticket, oid)
 	err = ch.PublishWithContext(ctx, pidboxExchange, "", true, false, amqp.Publishing{
 		ContentType: "application/json", ContentEncoding: "utf-8", DeliveryMode: amqp.Transient,
 		Headers: amqp.Table{"clock": int64(1), "expires": float64(until.UnixNano()) / 1e9},
@@ -469,4 +461,20 @@ func newUUID() string {
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}
+
+// pingRequest is the body of Celery's control ping (kombu's Mailbox
+// message), the same on every broker: the listed workers or all of them
+// answer to the reply exchange with oid as the routing key.
+func pingRequest(workers []string, ticket, oid string) []byte {
+	var destination any
+	if len(workers) > 0 {
+		destination = workers
+	}
+	body, _ := json.Marshal(map[string]any{
+		"method": "ping", "arguments": map[string]any{}, "destination": destination,
+		"pattern": nil, "matcher": nil, "ticket": ticket,
+		"reply_to": map[string]string{"exchange": pidboxReplyExchange, "routing_key": oid},
+	})
+	return body
 }

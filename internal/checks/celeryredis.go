@@ -112,15 +112,7 @@ func (c *CeleryRedis) ping(ctx context.Context, client *redis.Client, until time
 	replyQueue := oid + "." + pidboxReplyExchange
 	bindings := kombuBindingPrefix + pidboxReplyExchange
 	binding := oid + kombuSep + kombuSep + replyQueue // a direct binding has no pattern
-	var destination any
-	if len(c.workers) > 0 {
-		destination = c.workers
-	}
-	body, _ := json.Marshal(map[string]any{
-		"method": "ping", "arguments": map[string]any{}, "destination": destination,
-		"pattern": nil, "matcher": nil, "ticket": ticket,
-		"reply_to": map[string]string{"exchange": pidboxReplyExchange, "routing_key": oid},
-	})
+	body := pingRequest(c.workers, ticket, oid)
 	request, _ := json.Marshal(kombuEnvelope(body, pidboxExchange, "",
 		map[string]any{"clock": 1, "expires": float64(until.UnixNano()) / 1e9}))
 
