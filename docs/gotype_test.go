@@ -1,8 +1,6 @@
 package docs
 
 import (
-	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"os"
@@ -13,8 +11,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/healthd/healthd/internal/testsvc"
 )
@@ -128,27 +124,9 @@ func TestGuides_GoTypeBuildsAndRuns(t *testing.T) {
 // hold n rows.
 func jobsDatabase(t *testing.T) (dsn string, setJobs func(n int)) {
 	t.Helper()
-	admin := testsvc.MachinePostgres(t)
-	name := "healthd_guide_" + strings.ToLower(rand.Text()[:12])
-	run := func(dsn string, stmts ...string) {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, dsn)
-		if err != nil {
-			t.Fatalf("postgres: %v", err)
-		}
-		defer conn.Close(ctx)
-		for _, s := range stmts {
-			if _, err := conn.Exec(ctx, s); err != nil {
-				t.Fatalf("postgres: %s: %v", s, err)
-			}
-		}
-	}
-	run(admin, "CREATE DATABASE "+name)
-	t.Cleanup(func() { run(admin, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)") })
-	dsn = "postgres://postgres@127.0.0.1:5432/" + name + "?sslmode=disable"
-	run(dsn, "CREATE TABLE gates_job (id bigserial PRIMARY KEY, name varchar(100) NOT NULL, created timestamptz NOT NULL DEFAULT now())")
+	_, dsn = testsvc.MachinePostgresDatabase(t, "healthd_guide_")
+	testsvc.PostgresExec(t, dsn, "CREATE TABLE gates_job (id bigserial PRIMARY KEY, name varchar(100) NOT NULL, created timestamptz NOT NULL DEFAULT now())")
 	return dsn, func(n int) {
-		run(dsn, "TRUNCATE gates_job", "INSERT INTO gates_job (name) SELECT 'job ' || i FROM generate_series(1, "+strconv.Itoa(n)+") AS i")
+		testsvc.PostgresExec(t, dsn, "TRUNCATE gates_job", "INSERT INTO gates_job (name) SELECT 'job ' || i FROM generate_series(1, "+strconv.Itoa(n)+") AS i")
 	}
 }

@@ -1,16 +1,10 @@
 package checks_test
 
 import (
-	"context"
-	"crypto/rand"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
-	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/healthd/healthd/internal/checks/checkstest"
 	"github.com/healthd/healthd/internal/testsvc"
@@ -20,22 +14,7 @@ import (
 // PostgreSQL and drops it when the test ends.
 func djangoDatabase(t *testing.T) string {
 	t.Helper()
-	dsn := testsvc.MachinePostgres(t)
-	name := "healthd_django_" + strings.ToLower(rand.Text()[:12])
-	sql := func(q string) {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, dsn)
-		if err != nil {
-			t.Fatalf("postgres: %v", err)
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, q); err != nil {
-			t.Fatalf("postgres: %s: %v", q, err)
-		}
-	}
-	sql("CREATE DATABASE " + name)
-	t.Cleanup(func() { sql("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)") })
+	name, _ := testsvc.MachinePostgresDatabase(t, "healthd_django_")
 	return name
 }
 

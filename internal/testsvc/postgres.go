@@ -2,6 +2,7 @@ package testsvc
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"net"
 	"os"
@@ -278,4 +279,34 @@ func PostgresBackends(t testing.TB, dsn, application string) int {
 		t.Fatalf("testsvc: count backends: %v", err)
 	}
 	return n
+}
+
+// PostgresExec runs statements, in order, on the server at dsn; the test
+// fails on the first that fails.
+func PostgresExec(t testing.TB, dsn string, stmts ...string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatalf("testsvc: postgres connect: %v", err)
+	}
+	defer conn.Close(ctx)
+	for _, s := range stmts {
+		if _, err := conn.Exec(ctx, s); err != nil {
+			t.Fatalf("testsvc: postgres: %s: %v", s, err)
+		}
+	}
+}
+
+// MachinePostgresDatabase creates an empty database of the test's own on
+// the machine's PostgreSQL, named prefix and a random suffix, and drops it
+// (and its sessions) when the test ends.
+func MachinePostgresDatabase(t testing.TB, prefix string) (name, dsn string) {
+	t.Helper()
+	admin := MachinePostgres(t)
+	name = prefix + strings.ToLower(rand.Text()[:12])
+	PostgresExec(t, admin, "CREATE DATABASE "+name)
+	t.Cleanup(func() { PostgresExec(t, admin, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)") })
+	return name, "postgres://postgres@127.0.0.1:5432/" + name + "?sslmode=disable"
 }

@@ -1,7 +1,6 @@
 package django
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -15,8 +14,6 @@ import (
 	"strconv"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/healthd/healthd/internal/config"
 	"github.com/healthd/healthd/internal/runner"
@@ -32,27 +29,8 @@ const python = "/usr/bin/python3"
 // and drops it when the test ends.
 func createDatabase(t *testing.T) string {
 	t.Helper()
-	testsvc.MachinePostgres(t)
-	name := fmt.Sprintf("healthd_django_%d_%d", os.Getpid(), time.Now().UnixNano()%1e6)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, testsvc.MachinePostgresDSN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if c, err := pgx.Connect(ctx, testsvc.MachinePostgresDSN); err == nil {
-			c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
-			c.Close(ctx)
-		}
-	})
-	return "postgres://postgres@127.0.0.1:5432/" + name + "?sslmode=disable"
+	_, dsn := testsvc.MachinePostgresDatabase(t, "healthd_django_")
+	return dsn
 }
 
 // getJSON asks url for the flat JSON map, as a load balancer script does,

@@ -9,9 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/healthd/healthd/internal/config"
 	"github.com/healthd/healthd/internal/runner"
@@ -100,17 +97,6 @@ type verdict struct{ status, message string }
 // setJobs makes Django's gates_job table hold n queued jobs.
 func setJobs(t *testing.T, dsn string, n int) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	for _, q := range []string{"TRUNCATE gates_job",
-		"INSERT INTO gates_job (name, created) SELECT 'job ' || i, now() FROM generate_series(1, " + strconv.Itoa(n) + ") AS i"} {
-		if _, err := conn.Exec(ctx, q); err != nil {
-			t.Fatalf("postgres: %s: %v", q, err)
-		}
-	}
+	testsvc.PostgresExec(t, dsn, "TRUNCATE gates_job",
+		"INSERT INTO gates_job (name, created) SELECT 'job ' || i, now() FROM generate_series(1, "+strconv.Itoa(n)+") AS i")
 }
