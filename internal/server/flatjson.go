@@ -46,29 +46,8 @@ func appendPyString(b []byte, s string) []byte {
 			i++
 			continue
 		}
-		switch c {
-		case '"', '\\':
-			b = append(b, '\\', c)
-			i++
-			continue
-		case '\n':
-			b = append(b, `\n`...)
-			i++
-			continue
-		case '\r':
-			b = append(b, `\r`...)
-			i++
-			continue
-		case '\t':
-			b = append(b, `\t`...)
-			i++
-			continue
-		case '\b':
-			b = append(b, `\b`...)
-			i++
-			continue
-		case '\f':
-			b = append(b, `\f`...)
+		if esc := pyShortEscapes[c]; esc != "" {
+			b = append(b, esc...)
 			i++
 			continue
 		}
@@ -84,6 +63,9 @@ func appendPyString(b []byte, s string) []byte {
 	}
 	return append(b, '"')
 }
+
+// pyShortEscapes are the two-character escapes json.dumps writes.
+var pyShortEscapes = [256]string{'"': `\"`, '\\': `\\`, '\n': `\n`, '\r': `\r`, '\t': `\t`, '\b': `\b`, '\f': `\f`}
 
 func appendU(b []byte, r rune) []byte {
 	const hex = "0123456789abcdef"
