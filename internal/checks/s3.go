@@ -288,9 +288,13 @@ func (c *S3) deleteLater(key string) {
 // Close waits for background deletes and closes idle connections.
 func (c *S3) Close() error {
 	c.cleanups.Wait()
-	c.transport.CloseIdleConnections()
+	c.CloseIdleConnections()
 	return nil
 }
+
+// CloseIdleConnections drops the idle keep-alive connections now, as
+// http.Client's does.
+func (c *S3) CloseIdleConnections() { c.transport.CloseIdleConnections() }
 
 // explain turns an SDK error into a plain message. perm names the IAM
 // permission the failed call needs. It never includes the SDK's own text,
