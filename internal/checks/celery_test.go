@@ -85,18 +85,7 @@ func TestCelery_AgainstARealWorker(t *testing.T) {
 		}
 	})
 	t.Run("ping answers fast (measured, not asserted)", func(t *testing.T) {
-		c := checkstest.New(t, "celery", map[string]any{"broker": broker}, checkstest.Options{})
-		c.Run() // dial
-		var took []time.Duration
-		for i := range 20 {
-			r := c.Run()
-			if r.Err != nil {
-				t.Fatalf("probe %d: %s", i, r.Message)
-			}
-			took = append(took, r.Took)
-		}
-		slices.Sort(took)
-		t.Logf("ping with a live worker over a warm connection: median %v, max %v (20 probes)", took[10], took[19])
+		logPingTimes(t, broker, "ping")
 	})
 	t.Run("listed workers all answer", func(t *testing.T) {
 		r := check(t, map[string]any{"workers": []any{w.Node}})
@@ -313,4 +302,22 @@ func TestCelery_ResourceAlarmIsReported(t *testing.T) {
 	if strings.Contains(msg, "blocked") {
 		t.Fatalf("still %q after the alarm cleared", msg)
 	}
+}
+
+// logPingTimes runs a celery ping on broker 20 times over a warm connection,
+// each of which must pass, and logs the median and the longest.
+func logPingTimes(t *testing.T, broker, what string) {
+	t.Helper()
+	c := checkstest.New(t, "celery", map[string]any{"broker": broker}, checkstest.Options{})
+	c.Run() // dial
+	var took []time.Duration
+	for i := range 20 {
+		r := c.Run()
+		if r.Err != nil {
+			t.Fatalf("probe %d: %s", i, r.Message)
+		}
+		took = append(took, r.Took)
+	}
+	slices.Sort(took)
+	t.Logf("%s with a live worker over a warm connection: median %v, max %v (20 probes)", what, took[10], took[19])
 }

@@ -85,18 +85,7 @@ func TestCelery_RedisPingAgainstARealWorker(t *testing.T) {
 		})
 	}
 	t.Run("ping answers fast (measured, not asserted)", func(t *testing.T) {
-		c := checkstest.New(t, "celery", map[string]any{"broker": broker}, checkstest.Options{})
-		c.Run() // dial
-		var took []time.Duration
-		for i := range 20 {
-			r := c.Run()
-			if r.Err != nil {
-				t.Fatalf("probe %d: %s", i, r.Message)
-			}
-			took = append(took, r.Took)
-		}
-		slices.Sort(took)
-		t.Logf("Redis ping with a live worker over a warm connection: median %v, max %v (20 probes)", took[10], took[19])
+		logPingTimes(t, broker, "Redis ping")
 		noLeftovers(t)
 	})
 	t.Run("a Redis slow to answer: the missing worker is still named", func(t *testing.T) {
