@@ -100,7 +100,10 @@ func TestCelery_RedisPingAgainstARealWorker(t *testing.T) {
 		noLeftovers(t)
 	})
 	t.Run("a worker that is subscribed but silent fails within the timeout", func(t *testing.T) {
-		const timeout = time.Second
+		// The ping leaves a tenth of the timeout for its last BRPOP to
+		// return and the cleanup: 300 ms, where 100 ms was too little
+		// for a race-instrumented run on a loaded CI machine.
+		const timeout = 3 * time.Second
 		w.Pause()
 		r := run(t, map[string]any{}, timeout)
 		w.Resume()
