@@ -13,7 +13,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: bench bench|scale|soak [flags]")
+		fmt.Fprintln(os.Stderr, "usage: healthd-bench bench|scale|soak|load [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -24,6 +24,8 @@ func main() {
 		err = runScale(os.Args[2:])
 	case "soak":
 		err = runSoak(os.Args[2:])
+	case "load":
+		err = runLoad(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 	}

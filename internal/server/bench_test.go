@@ -159,15 +159,36 @@ func BenchmarkHT_1000Checks(b *testing.B) {
 					if how != "cached" {
 						st.ForgetBodies(how == "cold")
 					}
-					w := httptest.NewRecorder()
+					w := &discardWriter{header: http.Header{}}
 					srv.ServeHTTP(w, req)
-					if w.Code != 500 { // three critical checks fail
-						b.Fatalf("status %d: %.200s", w.Code, w.Body)
+					if w.code != 500 { // three critical checks fail
+						b.Fatalf("status %d", w.code)
 					}
-					size = w.Body.Len()
+					size = w.n
 				}
 				b.ReportMetric(float64(size), "body-bytes")
 			})
 		}
 	}
+}
+
+// discardWriter is a ResponseWriter that keeps the status and counts the
+// body's bytes: what a benchmark of a 7 MB body measures is then the
+// server's work, not a recorder's buffer growing.
+type discardWriter struct {
+	header http.Header
+	code   int
+	n      int
+}
+
+func (w *discardWriter) Header() http.Header { return w.header }
+
+func (w *discardWriter) WriteHeader(code int) { w.code = code }
+
+func (w *discardWriter) Write(b []byte) (int, error) {
+	if w.code == 0 {
+		w.code = http.StatusOK
+	}
+	w.n += len(b)
+	return len(b), nil
 }

@@ -43,7 +43,7 @@ type cachedBody struct {
 	seqs []uint64
 	used atomic.Uint64
 	once sync.Once
-	body []byte
+	body payload
 	err  error
 }
 
@@ -61,7 +61,7 @@ func (e *cachedBody) matches(snaps []runner.Snapshot) bool {
 
 // body returns v's body in format f, rendered by render at most once per
 // result set.
-func (c *bodyCache) body(f *format, v view, render func() ([]byte, error)) ([]byte, error) {
+func (c *bodyCache) body(f *format, v view, render func() (payload, error)) (payload, error) {
 	if !f.cached {
 		return render()
 	}

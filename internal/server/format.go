@@ -30,7 +30,7 @@ type format struct {
 	// capacity equals its length, see hdrNoStore).
 	contentType []string
 	// render writes the body for a caller who may see the checks.
-	render func(st *State, v view) ([]byte, error)
+	render func(st *State, v view) (payload, error)
 	// overall writes the body for a caller without a valid token (when
 	// tokens are configured, auth.go): the overall status only, and that
 	// healthd is shutting down while it drains. No check name, group list,
@@ -52,7 +52,7 @@ var formats = []*format{
 		name:        FormatHTML,
 		media:       []string{"text/html", "application/xhtml+xml", "text/*", "*/*"},
 		contentType: header("text/html; charset=utf-8"),
-		render:      (*State).renderHTML,
+		render:      whole((*State).renderHTML),
 		overall:     (*State).renderMinimal,
 		cached:      true,
 		page: func(st *State, full bool) *dashboard {
@@ -66,7 +66,7 @@ var formats = []*format{
 		name:        FormatJSON,
 		media:       []string{"application/json", "application/*"},
 		contentType: header("application/json"),
-		render:      func(_ *State, v view) ([]byte, error) { return renderJSON(v) },
+		render:      whole(func(_ *State, v view) ([]byte, error) { return renderJSON(v) }),
 		overall:     func(_ *State, v view) ([]byte, error) { return renderJSONOverall(v) },
 		cached:      true,
 	},
@@ -82,7 +82,7 @@ var formats = []*format{
 		name:        FormatText,
 		media:       []string{"text/plain"},
 		contentType: header("text/plain; charset=utf-8"),
-		render:      func(_ *State, v view) ([]byte, error) { return renderText(v), nil },
+		render:      whole(func(_ *State, v view) ([]byte, error) { return renderText(v), nil }),
 		overall:     func(_ *State, v view) ([]byte, error) { return []byte(textVerdict(v)), nil },
 		cached:      true,
 	},
@@ -90,13 +90,21 @@ var formats = []*format{
 		name:        FormatOpenMetrics,
 		media:       []string{"application/openmetrics-text"},
 		contentType: header("application/openmetrics-text; version=1.0.0; charset=utf-8"),
-		render:      (*State).renderOpenMetrics,
+		render:      whole((*State).renderOpenMetrics),
 		overall:     func(_ *State, v view) ([]byte, error) { return renderOpenMetricsOverall(v) },
 		cached:      false, // it carries the process's run counters and durations
 	},
 }
 
 func header(v string) []string { return []string{v}[:1:1] }
+
+// whole adapts a renderer whose body is one slice.
+func whole(render func(*State, view) ([]byte, error)) func(*State, view) (payload, error) {
+	return func(st *State, v view) (payload, error) {
+		b, err := render(st, v)
+		return payload{b}, err
+	}
+}
 
 // formatNamed returns the row for name, or nil.
 func formatNamed(name Format) *format {
@@ -133,9 +141,10 @@ func supportedTypes() string {
 }
 
 // render writes v in format f, as much as the caller may see.
-func (st *State) render(f *format, v view) ([]byte, error) {
+func (st *State) render(f *format, v view) (payload, error) {
 	if !v.full {
-		return f.overall(st, v)
+		b, err := f.overall(st, v)
+		return payload{b}, err
 	}
 	return f.render(st, v)
 }

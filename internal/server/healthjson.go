@@ -79,8 +79,9 @@ func healthStatusOverall(v view) string {
 // renderHealthJSON writes the healthDoc of v: exactly what encoding/json
 // makes of it (TestHealthJSON_WritesWhatEncodingJSONWould holds that), but
 // written straight from the results. At 1,000 checks the body carries 100,000
-// history events (7 MB), and reflection made it 130 ms of CPU a render.
-func (st *State) renderHealthJSON(v view) ([]byte, error) {
+// history events (7 MB), and reflection made it 130 ms of CPU a render; the
+// histories are the checks' kept arrays, referred to, not copied (payload.go).
+func (st *State) renderHealthJSON(v view) (payload, error) {
 	desc := "healthd on " + st.proc.host
 	switch {
 	case v.group != "":
@@ -111,14 +112,14 @@ func (st *State) renderHealthJSON(v view) ([]byte, error) {
 		}
 		if h := s.Check.History(); h != nil {
 			hists[i] = st.historyJSON(s.Check, h)
-			size += len(hists[i].results) + len(hists[i].kept)
 		}
-		size += 256 + len(s.Result.Message) + 128*len(s.Result.Observations)
+		size += 384 + len(s.Result.Message) + 128*len(s.Result.Observations)
 	}
 	slices.Sort(keys)
 
 	now := referenceTime(v.snaps) // not the clock: the body is cached (bodycache.go)
-	b := make([]byte, 0, size)
+	pc := &pieces{b: make([]byte, 0, size), p: make(payload, 0, 1+4*len(v.snaps))}
+	b := pc.b
 	b = append(b, `{"status":`...)
 	b = appendJSONString(b, healthStatusOverall(v))
 	if st.proc.opts.Version != "" {
@@ -143,20 +144,25 @@ func (st *State) renderHealthJSON(v view) ([]byte, error) {
 				if j > 0 {
 					b = append(b, ',')
 				}
-				b = appendComponent(b, v.snaps[e.snap], hists[e.snap], e.obs, now)
+				pc.b = b
+				appendComponent(pc, v.snaps[e.snap], hists[e.snap], e.obs, now)
+				b = pc.b
 			}
 			b = append(b, ']')
 		}
 		b = append(b, '}')
 	}
-	return append(b, '}'), nil
+	pc.b = append(b, '}')
+	return pc.payload(), nil
 }
 
 // appendComponent writes one healthComponent: s's responseTime entry (obs
 // -1), with its history (hist, nil without), or the entry of its
 // observation obs.
-func appendComponent(b []byte, s runner.Snapshot, hist *historyJSON, obs int, now time.Time) []byte {
+func appendComponent(pc *pieces, s runner.Snapshot, hist *historyJSON, obs int, now time.Time) {
 	c, r := s.Check, s.Result
+	b := pc.b
+	defer func() { pc.b = b }()
 	b = append(b, `{"componentId":`...)
 	b = appendJSONString(b, c.Name)
 	b = append(b, `,"componentType":`...)
@@ -186,7 +192,8 @@ func appendComponent(b []byte, s runner.Snapshot, hist *historyJSON, obs int, no
 		b = appendJSONString(b, r.Message)
 	}
 	if obs >= 0 {
-		return append(b, '}')
+		b = append(b, '}')
+		return
 	}
 	if !c.Critical {
 		b = append(b, `,"critical":false`...)
@@ -198,14 +205,15 @@ func appendComponent(b []byte, s runner.Snapshot, hist *historyJSON, obs int, no
 		b = append(b, `,"windowSeconds":`...)
 		b = appendJSONFloat(b, round3(window.Seconds()))
 		b = append(b, `,"results":`...)
-		b = append(b, hist.results...)
+		pc.b = b
+		pc.ref(hist.results)
 		if hist.kept != nil {
-			b = append(b, `,"keptFailures":`...)
-			b = append(b, hist.kept...)
+			pc.b = append(pc.b, `,"keptFailures":`...)
+			pc.ref(hist.kept)
 		}
-		b = append(b, '}')
+		b = append(pc.b, '}')
 	}
-	return append(b, '}')
+	b = append(b, '}')
 }
 
 // historyJSON is a check's history as health+json writes it: the results

@@ -134,9 +134,17 @@ checks:
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := st.renderHealthJSON(v)
+		parts, err := st.renderHealthJSON(v)
 		if err != nil {
 			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		if err := parts.writeTo(&buf, &st.chunks); err != nil {
+			t.Fatal(err)
+		}
+		got := buf.Bytes()
+		if buf.Len() != parts.size() {
+			t.Errorf("%s: size %d, wrote %d", when, parts.size(), buf.Len())
 		}
 		if !bytes.Equal(got, want) {
 			i := 0

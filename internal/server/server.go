@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"sync/atomic"
 
@@ -62,6 +63,7 @@ type State struct {
 	proc     *process
 	inflight atomic.Int64 // requests served from this state; see acquire and WaitIdle
 	bodies   bodyCache    // bodycache.go
+	chunks   chunks       // payload.go
 	accepts  acceptCache
 	// histories holds each check's history as health+json writes it
 	// (healthjson.go); the map is filled once, in NewState.
@@ -220,15 +222,20 @@ func (st *State) serveChecks(w http.ResponseWriter, r *http.Request, sel []*runn
 	if !v.ok {
 		code = st.Config.Server.FailureStatus
 	}
-	body, err := st.bodies.body(format, v, func() ([]byte, error) { return st.render(format, v) })
+	body, err := st.bodies.body(format, v, func() (payload, error) { return st.render(format, v) })
 	if err != nil {
 		st.proc.opts.Logger.Error("render failed", "format", string(format.name), "err", err)
 		plain(w, http.StatusInternalServerError, "render failed")
 		return
 	}
 	st.setFormatHeaders(h, format, full)
+	if n := body.size(); n >= 2048 {
+		// net/http sets the length of a smaller body itself; a larger
+		// one would go out chunked.
+		h["Content-Length"] = []string{strconv.Itoa(n)}
+	}
 	w.WriteHeader(code)
-	w.Write(body)
+	body.writeTo(w, &st.chunks)
 }
 
 // pickFormat returns the format, or a status and message for a request that
