@@ -81,6 +81,7 @@ func runBench(args []string) error {
 	dur := fs.Duration("duration", 10*time.Second, "length of each load run")
 	command := fs.String("command", "make bench", "command shown in the report")
 	env := fs.String("env", "", "extra environment for healthd, comma-separated (GOMEMLIMIT=64MiB,GOGC=80)")
+	loadOnly := fs.Bool("load-only", false, "stop after the load runs and print their table, writing no report (for A/B runs)")
 	fs.Parse(args)
 	var healthdEnv []string
 	if *env != "" {
@@ -130,7 +131,11 @@ func runBench(args []string) error {
 	if err != nil {
 		return err
 	}
-	ceiling, ceilAddr, err := startCeiling(ceilBin, bodyFile)
+	hdrs, err := answerHeaders("http://"+addr+"/ht/", "application/json")
+	if err != nil {
+		return err
+	}
+	ceiling, ceilAddr, err := startCeiling(ceilBin, bodyFile, hdrs)
 	if err != nil {
 		return err
 	}
@@ -154,6 +159,12 @@ func runBench(args []string) error {
 		runs = append(runs, measured{"healthd", conns, r, s.Stop()})
 		probes += r.Requests
 		fmt.Printf("%d conns: ceiling %.0f/s, healthd %.0f/s\n", conns, runs[len(runs)-2].res.RPS(), r.RPS())
+	}
+	if *loadOnly {
+		for _, m := range runs {
+			fmt.Printf("%s %d conns: %.0f requests/s, p50 %s, p99 %s, peak RssAnon %s\n", m.name, m.conns, m.res.RPS(), ms(m.res.Pct(.5)), ms(m.res.Pct(.99)), mb(m.mem.anon))
+		}
+		return nil
 	}
 	h.stop()
 	time.Sleep(1500 * time.Millisecond) // the backends have exited and flushed their statistics
@@ -191,7 +202,12 @@ func runBench(args []string) error {
 	if len(skipped) > 0 {
 		fmt.Fprintf(&b, "; not in this build: %s", strings.Join(skipped, ", "))
 	}
-	fmt.Fprintf(&b, "\n- Ceiling: a minimal net/http server answering healthd's JSON body (%d bytes) from memory\n\n", len(body))
+	hdrNames := make([]string, 0, len(hdrs))
+	for _, h := range hdrs {
+		name, _, _ := strings.Cut(h, ":")
+		hdrNames = append(hdrNames, name)
+	}
+	fmt.Fprintf(&b, "\n- Ceiling: a minimal net/http server answering healthd's JSON body (%d bytes) from memory, with healthd's headers (%s)\n\n", len(body), strings.Join(hdrNames, ", "))
 	b.WriteString("| server | conns | requests/s | p50 | p99 | non-200 / socket errors | peak RssAnon | peak VmRSS |\n|---|---|---|---|---|---|---|---|\n")
 	for _, m := range runs {
 		fmt.Fprintf(&b, "| %s | %d | %.0f | %s | %s | %d / %d | %s | %s |\n", m.name, m.conns, m.res.RPS(), ms(m.res.Pct(.5)), ms(m.res.Pct(.99)), m.res.BadBodies, m.res.SockErrors, mb(m.mem.anon), mb(m.mem.rss))
@@ -272,8 +288,40 @@ func buildCeiling(dir string) (string, error) {
 	return out, nil
 }
 
-func startCeiling(bin, bodyFile string) (*proc, string, error) {
-	cmd := exec.Command(bin, "-body", bodyFile)
+// answerHeaders returns the headers of healthd's answer to the load
+// generator's request, as "Name: value", for the ceiling to send the same:
+// all but Date and Content-Length, which net/http writes itself.
+func answerHeaders(url, accept string) ([]string, error) {
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", accept)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	io.Copy(io.Discard, resp.Body)
+	var out []string
+	for name, vs := range resp.Header {
+		if name == "Date" || name == "Content-Length" {
+			continue
+		}
+		for _, v := range vs {
+			out = append(out, name+": "+v)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+func startCeiling(bin, bodyFile string, hdrs []string) (*proc, string, error) {
+	args := []string{"-body", bodyFile}
+	for _, h := range hdrs {
+		args = append(args, "-header", h)
+	}
+	cmd := exec.Command(bin, args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	stdout, _ := cmd.StdoutPipe()
 	p := &proc{cmd: cmd}

@@ -132,6 +132,10 @@ func newPostgresPool(parsed *pgxpool.Config, timeout time.Duration) (*postgresPo
 	// One round trip per statement, no prepared statements: works through
 	// PgBouncer in transaction mode and leaves nothing behind on the server.
 	cc.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
+	// Neither mode used here (simple protocol; the sql check's exec mode)
+	// reads pgx's statement or description cache, whose 512-entry maps
+	// took 54 KB per connection.
+	cc.StatementCacheCapacity, cc.DescriptionCacheCapacity = 0, 0
 	cfg.MaxConns = postgresMaxConns
 	cfg.MinConns = 0
 	cfg.MinIdleConns = 0

@@ -348,7 +348,17 @@ type Snapshot struct {
 // Grace) later, or when ctx ends (then with the last known or a timeout
 // result).
 func (r *Runner) Run(ctx context.Context, sel []*Check) []Snapshot {
-	out := make([]Snapshot, len(sel))
+	return r.RunInto(ctx, sel, nil)
+}
+
+// RunInto is Run writing into buf's storage when it is large enough (a
+// server answering thousands of probes a second reuses one per probe).
+func (r *Runner) RunInto(ctx context.Context, sel []*Check, buf []Snapshot) []Snapshot {
+	out := buf[:0]
+	if cap(out) < len(sel) {
+		out = make([]Snapshot, len(sel))
+	}
+	out = out[:len(sel)]
 	now := time.Now()
 	missing := false
 	for i, c := range sel {

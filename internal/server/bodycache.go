@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"strings"
@@ -26,14 +27,20 @@ import (
 // counters) is rendered every time.
 
 // bodyCacheSize bounds the selections remembered per State: ?check=
-// permutations cannot grow memory without limit. When full, the least
-// recently used selection is dropped.
+// permutations cannot grow memory without limit. When full, one of the
+// least recently used selections is dropped.
 const bodyCacheSize = 64
 
 type bodyCache struct {
-	mu      sync.RWMutex
-	entries map[string]*cachedBody
-	clock   atomic.Uint64 // ticks on every use, for LRU eviction
+	mu sync.Mutex // serialises inserts
+	// entries is replaced, never changed, by an insert: a probe reads the
+	// cache with atomic loads only, so the cores serving probes do not pass
+	// a lock's cache line back and forth.
+	entries atomic.Pointer[map[string]*cachedBody]
+	// epoch counts inserts. An entry records the epoch it was last used in;
+	// eviction drops one of the least recently used by that measure, which
+	// costs a probe a write only once per insert.
+	epoch atomic.Uint64
 }
 
 // cachedBody is the body for one selection and one result set. Concurrent
@@ -72,18 +79,23 @@ func (c *bodyCache) body(f *format, v view, render func() (payload, error)) (pay
 	}
 	var buf [256]byte
 	key := appendBodyKey(buf[:0], f.name, v)
-	c.mu.RLock()
-	e := c.entries[string(key)]
-	c.mu.RUnlock()
+	var e *cachedBody
+	if m := c.entries.Load(); m != nil {
+		e = (*m)[string(key)]
+	}
 	if e == nil || !e.matches(v.snaps) {
 		e = c.insert(string(key), v.snaps)
 	}
-	e.used.Store(c.clock.Add(1))
+	if ep := c.epoch.Load(); e.used.Load() != ep {
+		e.used.Store(ep)
+	}
 	e.once.Do(func() { e.body, e.err = render() })
 	if e.err != nil {
 		c.mu.Lock()
-		if c.entries[string(key)] == e {
-			delete(c.entries, string(key))
+		if m := c.entries.Load(); m != nil && (*m)[string(key)] == e {
+			next := maps.Clone(*m)
+			delete(next, string(key))
+			c.entries.Store(&next)
 		}
 		c.mu.Unlock()
 	}
@@ -91,40 +103,46 @@ func (c *bodyCache) body(f *format, v view, render func() (payload, error)) (pay
 }
 
 // insert returns the entry for key and snaps' result set, adding it (in
-// place of key's older one, or of the least recently used selection when
-// the cache is full) unless another probe just did.
+// place of key's older one, or of a least recently used selection when the
+// cache is full) unless another probe just did.
 func (c *bodyCache) insert(key string, snaps []runner.Snapshot) *cachedBody {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if e := c.entries[key]; e != nil && e.matches(snaps) {
+	old := map[string]*cachedBody{}
+	if m := c.entries.Load(); m != nil {
+		old = *m
+	}
+	if e := old[key]; e != nil && e.matches(snaps) {
 		return e
 	}
-	if c.entries == nil {
-		c.entries = make(map[string]*cachedBody, bodyCacheSize)
-	}
-	if _, ok := c.entries[key]; !ok && len(c.entries) >= bodyCacheSize {
+	next := make(map[string]*cachedBody, bodyCacheSize)
+	maps.Copy(next, old)
+	if _, ok := next[key]; !ok && len(next) >= bodyCacheSize {
 		var oldest string
 		least := ^uint64(0)
-		for k, e := range c.entries {
+		for k, e := range next {
 			if u := e.used.Load(); u < least {
 				oldest, least = k, u
 			}
 		}
-		delete(c.entries, oldest)
+		delete(next, oldest)
 	}
 	e := &cachedBody{seqs: make([]uint64, len(snaps))}
 	for i, s := range snaps {
 		e.seqs[i] = s.Result.Seq
 	}
-	c.entries[key] = e
+	e.used.Store(c.epoch.Add(1))
+	next[key] = e
+	c.entries.Store(&next)
 	return e
 }
 
 // len is how many selections are cached.
 func (c *bodyCache) len() int {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return len(c.entries)
+	if m := c.entries.Load(); m != nil {
+		return len(*m)
+	}
+	return 0
 }
 
 // appendBodyKey appends the selection part of a body's key: format, flags,
@@ -167,10 +185,13 @@ func referenceTime(snaps []runner.Snapshot) time.Time {
 // remembered; probers send one or a few fixed headers.
 const acceptCacheSize = 32
 
-// acceptCache remembers negotiate's answer for recent Accept headers.
+// acceptCache remembers negotiate's answer for recent Accept headers. A
+// probe reads it with one atomic load: the map is replaced, never changed,
+// by the rare probe with a new header (the two cores would otherwise pass a
+// lock's cache line back and forth on every probe).
 type acceptCache struct {
-	mu sync.RWMutex
-	m  map[string]negotiated
+	mu sync.Mutex // serialises writers
+	m  atomic.Pointer[map[string]negotiated]
 }
 
 type negotiated struct {
@@ -179,24 +200,35 @@ type negotiated struct {
 }
 
 func (c *acceptCache) negotiate(header string) (Format, bool, bool) {
-	c.mu.RLock()
-	n, hit := c.m[header]
-	c.mu.RUnlock()
-	if hit {
-		return n.f, n.ok, n.malformed
+	if m := c.m.Load(); m != nil {
+		if n, hit := (*m)[header]; hit {
+			return n.f, n.ok, n.malformed
+		}
 	}
+	var n negotiated
 	n.f, n.ok, n.malformed = negotiate(header)
 	if len(header) <= 256 {
 		c.mu.Lock()
-		if c.m == nil {
-			c.m = make(map[string]negotiated, acceptCacheSize)
-		}
-		if len(c.m) < acceptCacheSize {
-			c.m[strings.Clone(header)] = n
+		old := c.m.Load()
+		if old == nil || len(*old) < acceptCacheSize {
+			m := make(map[string]negotiated, acceptCacheSize)
+			if old != nil {
+				maps.Copy(m, *old)
+			}
+			m[strings.Clone(header)] = n
+			c.m.Store(&m)
 		}
 		c.mu.Unlock()
 	}
 	return n.f, n.ok, n.malformed
+}
+
+// len is how many Accept headers are remembered.
+func (c *acceptCache) len() int {
+	if m := c.m.Load(); m != nil {
+		return len(*m)
+	}
+	return 0
 }
 
 // query parses r's query string, or returns nil (a valid empty Values)

@@ -56,7 +56,42 @@ func TestBodyCache_IsBounded(t *testing.T) {
 	if n := st.bodies.len(); n > bodyCacheSize {
 		t.Errorf("%d bodies cached, want at most %d", n, bodyCacheSize)
 	}
-	if n := len(st.accepts.m); n > acceptCacheSize {
+	if n := st.accepts.len(); n > acceptCacheSize {
 		t.Errorf("%d Accept headers cached, want at most %d", n, acceptCacheSize)
+	}
+}
+
+// TestBodyCache_KeepsTheSelectionInUse: when the cache is full, an insert
+// drops a selection not used since an earlier insert, never the one a
+// prober keeps asking for, so a dashboard open beside a crawler of ?check=
+// permutations is not rendered again for every permutation.
+func TestBodyCache_KeepsTheSelectionInUse(t *testing.T) {
+	var c bodyCache
+	f := formatNamed(FormatJSON)
+	renders := map[string]int{}
+	get := func(name string) {
+		t.Helper()
+		v := view{snaps: []runner.Snapshot{{Check: &runner.Check{Check: config.Check{Name: name}}, Result: &runner.Result{Seq: 1}}}, scope: defaultScope, full: true}
+		body, err := c.body(f, v, func() (payload, error) {
+			renders[name]++
+			return payload{[]byte(name)}, nil
+		})
+		if err != nil || string(body[0]) != name {
+			t.Fatalf("%s: body %q, %v", name, body, err)
+		}
+	}
+	for i := range 3 * bodyCacheSize {
+		get("hot")
+		get(fmt.Sprintf("crawl-%d", i))
+	}
+	if renders["hot"] != 1 {
+		t.Errorf("the selection in use was rendered %d times, want once", renders["hot"])
+	}
+	if n := c.len(); n != bodyCacheSize {
+		t.Errorf("%d selections cached, want %d", n, bodyCacheSize)
+	}
+	get("crawl-0") // dropped long ago
+	if renders["crawl-0"] != 2 {
+		t.Errorf("an old selection was rendered %d times, want twice", renders["crawl-0"])
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/go-chi/chi/v5"
@@ -64,6 +65,7 @@ type State struct {
 	inflight atomic.Int64 // requests served from this state; see acquire and WaitIdle
 	bodies   bodyCache    // bodycache.go
 	chunks   chunks       // payload.go
+	snaps    snapPool
 	accepts  acceptCache
 	// histories holds each check's history as health+json writes it
 	// (healthjson.go); the map is filled once, in NewState.
@@ -212,7 +214,10 @@ func (st *State) serveChecks(w http.ResponseWriter, r *http.Request, sel []*runn
 		plain(w, http.StatusBadRequest, msg)
 		return
 	}
-	snaps := st.Runner.Run(r.Context(), sel)
+	sp := st.snaps.get()
+	defer st.snaps.put(sp)
+	snaps := st.Runner.RunInto(r.Context(), sel, *sp)
+	*sp = snaps
 	v := view{snaps: snaps, overall: runner.Summarize(snaps), group: group, scope: scope, draining: st.proc.draining.Load(), full: full}
 	v.ok = v.overall.OK && !v.draining
 	if !full { // not even the name in the URL is echoed
@@ -257,6 +262,23 @@ func (st *State) pickFormat(r *http.Request, q url.Values) (*format, int, string
 		return nil, http.StatusNotAcceptable, "Not Acceptable: supported content types: " + supportedTypes()
 	}
 	return formatNamed(name), 0, ""
+}
+
+// snapPool lends serveChecks the slice its results go in. A body never
+// keeps the slice (the cache keeps the results' Seqs), so it is reused as
+// soon as the answer is written.
+type snapPool struct{ pool sync.Pool }
+
+func (p *snapPool) get() *[]runner.Snapshot {
+	if s, ok := p.pool.Get().(*[]runner.Snapshot); ok {
+		return s
+	}
+	return new([]runner.Snapshot)
+}
+
+func (p *snapPool) put(s *[]runner.Snapshot) {
+	clear(*s) // the results and checks are not kept alive by the pool
+	p.pool.Put(s)
 }
 
 func truncate(s string, n int) string {

@@ -1,6 +1,7 @@
 // Command ceiling is make bench's yardstick: a minimal net/http server that
 // answers every path with the body in -body, from memory, with the headers
-// healthd sends, and prints its address. It is a program of its own rather
+// healthd sends (each -header, which the harness copies from healthd's own
+// answer), and prints its address. It is a program of its own rather
 // than the harness re-executed, so that its memory is net/http's alone: the
 // harness links the check clients (S3, PostgreSQL, Redis...), whose package
 // initialisers would add their heap to the ceiling's anonymous memory.
@@ -12,18 +13,35 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 )
+
+// headers collects the repeated -header "Name: value" flags.
+type headers [][2]string
+
+func (h *headers) String() string { return fmt.Sprint(*h) }
+
+func (h *headers) Set(v string) error {
+	name, value, ok := strings.Cut(v, ":")
+	if !ok {
+		return fmt.Errorf("-header %q: want Name: value", v)
+	}
+	*h = append(*h, [2]string{strings.TrimSpace(name), strings.TrimSpace(value)})
+	return nil
+}
 
 func main() {
 	bodyFile := flag.String("body", "", "file holding the body")
+	var hdrs headers
+	flag.Var(&hdrs, "header", "a header of every answer, Name: value (repeatable)")
 	flag.Parse()
-	if err := serve(*bodyFile); err != nil {
+	if err := serve(*bodyFile, hdrs); err != nil {
 		fmt.Fprintln(os.Stderr, "ceiling:", err)
 		os.Exit(1)
 	}
 }
 
-func serve(bodyFile string) error {
+func serve(bodyFile string, hdrs headers) error {
 	body, err := os.ReadFile(bodyFile)
 	if err != nil {
 		return err
@@ -35,8 +53,9 @@ func serve(bodyFile string) error {
 	fmt.Println(ln.Addr().String())
 	return http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Set("Content-Type", "application/json")
-		h.Set("Cache-Control", "no-store")
+		for _, kv := range hdrs {
+			h.Set(kv[0], kv[1])
+		}
 		w.Write(body)
 	}))
 }
