@@ -127,3 +127,24 @@ func load(addr, path string, conns int, d time.Duration, check func(code int, bo
 	slices.Sort(res.Latencies)
 	return res
 }
+
+// merge adds up runs of the same load: their requests, errors, codes,
+// latencies and time.
+func merge(rs []loadResult) loadResult {
+	out := loadResult{Codes: map[int]int64{}}
+	for _, r := range rs {
+		out.Requests += r.Requests
+		out.SockErrors += r.SockErrors
+		out.BadBodies += r.BadBodies
+		for k, v := range r.Codes {
+			out.Codes[k] += v
+		}
+		out.Latencies = append(out.Latencies, r.Latencies...)
+		out.Elapsed += r.Elapsed
+		if out.FirstBad == "" {
+			out.FirstBad = r.FirstBad
+		}
+	}
+	slices.Sort(out.Latencies)
+	return out
+}

@@ -174,6 +174,15 @@ func statusBytes(pid int, field string) int64 {
 // binary's clean file pages, which the kernel shares and can drop.
 type memPeak struct{ anon, rss, file int64 }
 
+// max is the larger of m and o, figure by figure (file goes with rss).
+func (m memPeak) max(o memPeak) memPeak {
+	m.anon = max(m.anon, o.anon)
+	if o.rss > m.rss {
+		m.rss, m.file = o.rss, o.file
+	}
+	return m
+}
+
 // memSampler records the peaks of pid's RssAnon and VmRSS every 50ms until
 // stopped, each on its own, and RssFile at the VmRSS peak.
 type memSampler struct {

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"time"
 )
 
 // headers collects the repeated -header "Name: value" flags.
@@ -34,14 +35,15 @@ func main() {
 	bodyFile := flag.String("body", "", "file holding the body")
 	var hdrs headers
 	flag.Var(&hdrs, "header", "a header of every answer, Name: value (repeatable)")
+	timeouts := flag.Bool("timeouts", false, "bound each connection as healthd's server does (read header 5s, read 10s, write 12s, idle 120s)")
 	flag.Parse()
-	if err := serve(*bodyFile, hdrs); err != nil {
+	if err := serve(*bodyFile, hdrs, *timeouts); err != nil {
 		fmt.Fprintln(os.Stderr, "ceiling:", err)
 		os.Exit(1)
 	}
 }
 
-func serve(bodyFile string, hdrs headers) error {
+func serve(bodyFile string, hdrs headers, timeouts bool) error {
 	body, err := os.ReadFile(bodyFile)
 	if err != nil {
 		return err
@@ -51,11 +53,18 @@ func serve(bodyFile string, hdrs headers) error {
 		return err
 	}
 	fmt.Println(ln.Addr().String())
-	return http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		for _, kv := range hdrs {
 			h.Set(kv[0], kv[1])
 		}
 		w.Write(body)
-	}))
+	})}
+	if timeouts {
+		// internal/daemon's newHTTPServer; the write timeout is the bench
+		// config's longest check timeout (2s) plus 10s, as healthd's is.
+		srv.ReadHeaderTimeout, srv.ReadTimeout = 5*time.Second, 10*time.Second
+		srv.WriteTimeout, srv.IdleTimeout = 12*time.Second, 120*time.Second
+	}
+	return srv.Serve(ln)
 }
