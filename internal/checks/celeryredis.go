@@ -123,16 +123,28 @@ func (c *CeleryRedis) ping(ctx context.Context, client *redis.Client, until time
 		return nil
 	})
 	// The cleanup, as kombu's after_reply_message_received, runs within the
-	// tenth of the timeout the ping leaves; past the deadline it cannot.
+	// tenth of the timeout the ping leaves. A Redis slower than that leaves
+	// the probe at its deadline with the binding still there, and every
+	// worker would go on answering into a list no one reads: the probe
+	// returns on time and the cleanup goes on in the background, bounded
+	// by the check's timeout as a probe is.
 	defer func() {
-		if ctx.Err() != nil {
+		cleanup := func(ctx context.Context) {
+			client.Pipelined(ctx, func(p redis.Pipeliner) error {
+				p.SRem(ctx, bindings, binding)
+				p.Del(ctx, replyQueue, replyQueue+kombuSep+"3", replyQueue+kombuSep+"6", replyQueue+kombuSep+"9")
+				return nil
+			})
+		}
+		if ctx.Err() == nil {
+			cleanup(ctx)
 			return
 		}
-		client.Pipelined(ctx, func(p redis.Pipeliner) error {
-			p.SRem(ctx, bindings, binding)
-			p.Del(ctx, replyQueue, replyQueue+kombuSep+"3", replyQueue+kombuSep+"6", replyQueue+kombuSep+"9")
-			return nil
-		})
+		go func() {
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.timeout)
+			defer cancel()
+			cleanup(cctx)
+		}()
 	}()
 	if err != nil {
 		return "", err

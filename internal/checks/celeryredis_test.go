@@ -99,6 +99,27 @@ func TestCelery_RedisPingAgainstARealWorker(t *testing.T) {
 		}
 		noLeftovers(t)
 	})
+	t.Run("a Redis slower than the ping's margin: the probe ends on time, the binding goes after", func(t *testing.T) {
+		// Every answer is held 400 ms, more than the tenth of the 1 s
+		// timeout the ping leaves itself: the deadline comes while it waits
+		// for the missing worker, before it can clean up.
+		proxy := testsvc.NewProxy(t, srv.Addr())
+		proxy.Delay(400 * time.Millisecond)
+		r := run(t, map[string]any{"broker": "redis://" + proxy.Addr() + "/5", "workers": []any{w.Node, "ghost@nowhere"}}, time.Second)
+		t.Logf("%q after %v", r.Message, r.Took)
+		if r.Message == "" {
+			t.Fatalf("passed; want the deadline to end the probe (note %q)", r.Note)
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for db.SCard(context.Background(), "_kombu.binding.reply.celery.pidbox").Val() != 0 {
+			if time.Now().After(deadline) {
+				t.Fatalf("the reply binding is still there 5 s after the probe (%q)", r.Message)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		time.Sleep(500 * time.Millisecond) // a reply in flight finds no binding
+		noLeftovers(t)
+	})
 	t.Run("a worker that is subscribed but silent fails within the timeout", func(t *testing.T) {
 		// The ping leaves a tenth of the timeout for its last BRPOP to
 		// return and the cleanup: 300 ms, where 100 ms was too little
