@@ -148,6 +148,15 @@ func runBench(args []string) error {
 		return err
 	}
 	defer tceiling.stop()
+	linkedBin, err := buildCeiling(d.dir, "linked")
+	if err != nil {
+		return err
+	}
+	lceiling, lceilAddr, err := startCeiling(linkedBin, bodyFile, hdrs, "-timeouts")
+	if err != nil {
+		return err
+	}
+	defer lceiling.stop()
 
 	checkJSON := func(code int, b []byte) error {
 		if code != 200 {
@@ -162,13 +171,18 @@ func runBench(args []string) error {
 	// cores do drifts over a run, and one pair of long runs back to back
 	// measured that drift as much as the servers (73% and 91% of the ceiling
 	// at 16 and 256 connections in one run, 86% and 85% in the next). The
-	// ceiling with healthd's timeouts is there to say what they cost; no
-	// target refers to it.
+	// ceiling with healthd's timeouts, and the one that also links healthd's
+	// packages, say what those cost; no target refers to them.
 	targets := []struct {
 		name, addr string
 		pid        int
 		healthd    bool
-	}{{"ceiling", ceilAddr, ceiling.Pid(), false}, {"ceiling with healthd's timeouts", tceilAddr, tceiling.Pid(), false}, {"healthd", addr, h.Pid(), true}}
+	}{
+		{"ceiling", ceilAddr, ceiling.Pid(), false},
+		{"ceiling with healthd's timeouts", tceilAddr, tceiling.Pid(), false},
+		{"ceiling with healthd's timeouts and packages", lceilAddr, lceiling.Pid(), false},
+		{"healthd", addr, h.Pid(), true},
+	}
 	for _, conns := range []int{16, 256} {
 		for _, t := range targets { // warm-up
 			if r := load(t.addr, "/ht/", conns, time.Second, nil); t.healthd {
@@ -197,7 +211,8 @@ func runBench(args []string) error {
 			runs = append(runs, measured{t.name, conns, merge(res[k]), mem[k]})
 		}
 		n := len(runs)
-		fmt.Printf("%d conns: ceiling %.0f/s, with timeouts %.0f/s, healthd %.0f/s\n", conns, runs[n-3].res.RPS(), runs[n-2].res.RPS(), runs[n-1].res.RPS())
+		fmt.Printf("%d conns: ceiling %.0f/s, with timeouts %.0f/s, and packages %.0f/s, healthd %.0f/s\n", conns,
+			runs[n-4].res.RPS(), runs[n-3].res.RPS(), runs[n-2].res.RPS(), runs[n-1].res.RPS())
 	}
 	if *loadOnly {
 		for _, m := range runs {
@@ -270,25 +285,25 @@ func runBench(args []string) error {
 	fmt.Fprintf(&b, "- Hanging dependency: %s pointed at a listener that accepts and never answers (timeout %s); max age of the other checks' results, sampled every 250ms from health+json: %s\n",
 		hang.check, hang.timeout, hang.freshText)
 
-	for i := 0; i+2 < len(runs); i += 3 {
-		c, t, h := runs[i], runs[i+1], runs[i+2]
-		fmt.Fprintf(&b, "- What the timeouts cost, %d conns: the ceiling with healthd's timeouts (read header 5 s, read 10 s, write 12 s, idle 120 s) answers %.0f%% of the bare ceiling's requests/s; healthd answers %.0f%% of its (no target)\n",
-			c.conns, 100*t.res.RPS()/c.res.RPS(), 100*h.res.RPS()/t.res.RPS())
+	for i := 0; i+3 < len(runs); i += 4 {
+		c, t, l, h := runs[i], runs[i+1], runs[i+2], runs[i+3]
+		fmt.Fprintf(&b, "- What healthd's timeouts and packages cost, %d conns (no target): the ceiling with healthd's timeouts (read header 5 s, read 10 s, write 12 s, idle 120 s) answers %.0f%% of the bare ceiling's requests/s; linking healthd's packages too, %.0f%%, with %s of anonymous memory against %s; healthd answers %.0f%% of that last one's requests/s\n",
+			c.conns, 100*t.res.RPS()/c.res.RPS(), 100*l.res.RPS()/c.res.RPS(), mb(l.mem.anon), mb(c.mem.anon), 100*h.res.RPS()/l.res.RPS())
 	}
 	b.WriteString("\n| target | measured | result |\n|---|---|---|\n")
-	for i := 0; i+2 < len(runs); i += 3 {
-		c, h := runs[i], runs[i+2]
+	for i := 0; i+3 < len(runs); i += 4 {
+		c, h := runs[i], runs[i+3]
 		fmt.Fprintf(&b, "| JSON throughput >= 90%% of the ceiling, %d conns | %.0f%% (%.0f vs %.0f requests/s) | %s |\n", h.conns,
 			100*h.res.RPS()/c.res.RPS(), h.res.RPS(), c.res.RPS(), passFail(h.res.RPS() >= 0.9*c.res.RPS()))
 	}
-	for i := 0; i+2 < len(runs); i += 3 {
-		c, h := runs[i], runs[i+2]
+	for i := 0; i+3 < len(runs); i += 4 {
+		c, h := runs[i], runs[i+3]
 		hp, cp := h.res.Pct(.99), c.res.Pct(.99)
 		fmt.Fprintf(&b, "| p99 <= 1.2x the ceiling's p99, %d conns | %s vs %s (%.2fx) | %s |\n", h.conns, ms(hp), ms(cp),
 			float64(hp)/float64(cp), passFail(float64(hp) <= 1.2*float64(cp)))
 	}
-	for i := 0; i+2 < len(runs); i += 3 {
-		c, h := runs[i], runs[i+2]
+	for i := 0; i+3 < len(runs); i += 4 {
+		c, h := runs[i], runs[i+3]
 		fmt.Fprintf(&b, "| anonymous memory (peak RssAnon) under load <= 1.25x the ceiling's, %d conns | %s vs %s (%.2fx) | %s |\n", h.conns,
 			mb(h.mem.anon), mb(c.mem.anon), float64(h.mem.anon)/float64(c.mem.anon), passFail(float64(h.mem.anon) <= 1.25*float64(c.mem.anon)))
 	}
@@ -317,13 +332,13 @@ func fetch(url string) (int, []byte, error) {
 // buildCeiling builds the ceiling program (the package ceiling below the
 // harness's own) into dir and returns its path. It is built like make
 // build builds healthd, without cgo and with -trimpath.
-func buildCeiling(dir string) (string, error) {
+func buildCeiling(dir string, tags ...string) (string, error) {
 	bi, ok := debug.ReadBuildInfo()
 	if !ok || bi.Path == "" {
 		return "", fmt.Errorf("ceiling: the harness has no build information to find its package")
 	}
-	out := filepath.Join(dir, "ceiling")
-	cmd := exec.Command("go", "build", "-trimpath", "-o", out, bi.Path+"/ceiling")
+	out := filepath.Join(dir, strings.Join(append([]string{"ceiling"}, tags...), "-"))
+	cmd := exec.Command("go", "build", "-trimpath", "-tags", strings.Join(tags, ","), "-o", out, bi.Path+"/ceiling")
 	cmd.Dir = repoRoot()
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
