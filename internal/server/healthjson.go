@@ -119,40 +119,37 @@ func (st *State) renderHealthJSON(v view) (payload, error) {
 
 	now := referenceTime(v.snaps) // not the clock: the body is cached (bodycache.go)
 	pc := &pieces{b: make([]byte, 0, size), p: make(payload, 0, 1+4*len(v.snaps))}
-	b := pc.b
-	b = append(b, `{"status":`...)
-	b = appendJSONString(b, healthStatusOverall(v))
+	pc.b = append(pc.b, `{"status":`...)
+	pc.b = appendJSONString(pc.b, healthStatusOverall(v))
 	if st.proc.opts.Version != "" {
-		b = append(b, `,"version":`...)
-		b = appendJSONString(b, st.proc.opts.Version)
+		pc.b = append(pc.b, `,"version":`...)
+		pc.b = appendJSONString(pc.b, st.proc.opts.Version)
 	}
-	b = append(b, `,"description":`...)
-	b = appendJSONString(b, desc)
+	pc.b = append(pc.b, `,"description":`...)
+	pc.b = appendJSONString(pc.b, desc)
 	if v.draining {
-		b = append(b, `,"output":`...)
-		b = appendJSONString(b, drainMessage)
+		pc.b = append(pc.b, `,"output":`...)
+		pc.b = appendJSONString(pc.b, drainMessage)
 	}
 	if len(keys) > 0 {
-		b = append(b, `,"checks":{`...)
+		pc.b = append(pc.b, `,"checks":{`...)
 		for i, key := range keys {
 			if i > 0 {
-				b = append(b, ',')
+				pc.b = append(pc.b, ',')
 			}
-			b = appendJSONString(b, key)
-			b = append(b, ":["...)
+			pc.b = appendJSONString(pc.b, key)
+			pc.b = append(pc.b, ":["...)
 			for j, e := range entries[key] {
 				if j > 0 {
-					b = append(b, ',')
+					pc.b = append(pc.b, ',')
 				}
-				pc.b = b
 				appendComponent(pc, v.snaps[e.snap], hists[e.snap], e.obs, now)
-				b = pc.b
 			}
-			b = append(b, ']')
+			pc.b = append(pc.b, ']')
 		}
-		b = append(b, '}')
+		pc.b = append(pc.b, '}')
 	}
-	pc.b = append(b, '}')
+	pc.b = append(pc.b, '}')
 	return pc.payload(), nil
 }
 
@@ -161,59 +158,56 @@ func (st *State) renderHealthJSON(v view) (payload, error) {
 // observation obs.
 func appendComponent(pc *pieces, s runner.Snapshot, hist *historyJSON, obs int, now time.Time) {
 	c, r := s.Check, s.Result
-	b := pc.b
-	defer func() { pc.b = b }()
-	b = append(b, `{"componentId":`...)
-	b = appendJSONString(b, c.Name)
-	b = append(b, `,"componentType":`...)
-	b = appendJSONString(b, c.ComponentType)
+	pc.b = append(pc.b, `{"componentId":`...)
+	pc.b = appendJSONString(pc.b, c.Name)
+	pc.b = append(pc.b, `,"componentType":`...)
+	pc.b = appendJSONString(pc.b, c.ComponentType)
 	if obs < 0 {
-		b = append(b, `,"observedValue":`...)
-		b = appendJSONFloat(b, ms(r.Duration))
-		b = append(b, `,"observedUnit":"ms"`...)
+		pc.b = append(pc.b, `,"observedValue":`...)
+		pc.b = appendJSONFloat(pc.b, ms(r.Duration))
+		pc.b = append(pc.b, `,"observedUnit":"ms"`...)
 	} else {
 		o := r.Observations[obs]
 		if !math.IsNaN(o.Value) && !math.IsInf(o.Value, 0) { // JSON has no NaN
-			b = append(b, `,"observedValue":`...)
-			b = appendJSONFloat(b, o.Value)
+			pc.b = append(pc.b, `,"observedValue":`...)
+			pc.b = appendJSONFloat(pc.b, o.Value)
 		}
 		if o.Unit != "" {
-			b = append(b, `,"observedUnit":`...)
-			b = appendJSONString(b, o.Unit)
+			pc.b = append(pc.b, `,"observedUnit":`...)
+			pc.b = appendJSONString(pc.b, o.Unit)
 		}
 	}
-	b = append(b, `,"status":`...)
-	b = appendJSONString(b, healthStatus(r.Status))
-	b = append(b, `,"time":"`...)
-	b = appendHealthTime(b, r.Finished())
-	b = append(b, '"')
+	pc.b = append(pc.b, `,"status":`...)
+	pc.b = appendJSONString(pc.b, healthStatus(r.Status))
+	pc.b = append(pc.b, `,"time":"`...)
+	pc.b = appendHealthTime(pc.b, r.Finished())
+	pc.b = append(pc.b, '"')
 	if r.Status != runner.Passing && r.Message != "" {
-		b = append(b, `,"output":`...)
-		b = appendJSONString(b, r.Message)
+		pc.b = append(pc.b, `,"output":`...)
+		pc.b = appendJSONString(pc.b, r.Message)
 	}
 	if obs >= 0 {
-		b = append(b, '}')
+		pc.b = append(pc.b, '}')
 		return
 	}
 	if !c.Critical {
-		b = append(b, `,"critical":false`...)
+		pc.b = append(pc.b, `,"critical":false`...)
 	}
 	if hist != nil {
 		up, window := c.History().Uptime(now)
-		b = append(b, `,"history":{"uptime":`...)
-		b = appendJSONFloat(b, round3(up))
-		b = append(b, `,"windowSeconds":`...)
-		b = appendJSONFloat(b, round3(window.Seconds()))
-		b = append(b, `,"results":`...)
-		pc.b = b
+		pc.b = append(pc.b, `,"history":{"uptime":`...)
+		pc.b = appendJSONFloat(pc.b, round3(up))
+		pc.b = append(pc.b, `,"windowSeconds":`...)
+		pc.b = appendJSONFloat(pc.b, round3(window.Seconds()))
+		pc.b = append(pc.b, `,"results":`...)
 		pc.ref(hist.results)
 		if hist.kept != nil {
 			pc.b = append(pc.b, `,"keptFailures":`...)
 			pc.ref(hist.kept)
 		}
-		b = append(pc.b, '}')
+		pc.b = append(pc.b, '}')
 	}
-	b = append(b, '}')
+	pc.b = append(pc.b, '}')
 }
 
 // historyJSON is a check's history as health+json writes it: the results
