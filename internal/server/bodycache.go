@@ -32,11 +32,7 @@ import (
 const bodyCacheSize = 64
 
 type bodyCache struct {
-	mu sync.Mutex // serialises inserts
-	// entries is replaced, never changed, by an insert: a probe reads the
-	// cache with atomic loads only, so the cores serving probes do not pass
-	// a lock's cache line back and forth.
-	entries atomic.Pointer[map[string]*cachedBody]
+	entries cowMap[string, *cachedBody]
 	// epoch counts inserts. An entry records the epoch it was last used in;
 	// eviction drops one of the least recently used by that measure, which
 	// costs a probe a write only once per insert.
@@ -79,10 +75,7 @@ func (c *bodyCache) body(f *format, v view, render func() (payload, error)) (pay
 	}
 	var buf [256]byte
 	key := appendBodyKey(buf[:0], f.name, v)
-	var e *cachedBody
-	if m := c.entries.Load(); m != nil {
-		e = (*m)[string(key)]
-	}
+	e := c.entries.load()[string(key)]
 	if e == nil || !e.matches(v.snaps) {
 		e = c.insert(string(key), v.snaps)
 	}
@@ -91,13 +84,13 @@ func (c *bodyCache) body(f *format, v view, render func() (payload, error)) (pay
 	}
 	e.once.Do(func() { e.body, e.err = render() })
 	if e.err != nil {
-		c.mu.Lock()
-		if m := c.entries.Load(); m != nil && (*m)[string(key)] == e {
-			next := maps.Clone(*m)
-			delete(next, string(key))
-			c.entries.Store(&next)
-		}
-		c.mu.Unlock()
+		c.entries.update(func(m map[string]*cachedBody) bool {
+			if m[string(key)] != e {
+				return false
+			}
+			delete(m, string(key))
+			return true
+		})
 	}
 	return e.body, e.err
 }
@@ -105,45 +98,34 @@ func (c *bodyCache) body(f *format, v view, render func() (payload, error)) (pay
 // insert returns the entry for key and snaps' result set, adding it (in
 // place of key's older one, or of a least recently used selection when the
 // cache is full) unless another probe just did.
-func (c *bodyCache) insert(key string, snaps []runner.Snapshot) *cachedBody {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	old := map[string]*cachedBody{}
-	if m := c.entries.Load(); m != nil {
-		old = *m
-	}
-	if e := old[key]; e != nil && e.matches(snaps) {
-		return e
-	}
-	next := make(map[string]*cachedBody, bodyCacheSize)
-	maps.Copy(next, old)
-	if _, ok := next[key]; !ok && len(next) >= bodyCacheSize {
-		var oldest string
-		least := ^uint64(0)
-		for k, e := range next {
-			if u := e.used.Load(); u < least {
-				oldest, least = k, u
-			}
+func (c *bodyCache) insert(key string, snaps []runner.Snapshot) (e *cachedBody) {
+	c.entries.update(func(m map[string]*cachedBody) bool {
+		if e = m[key]; e != nil && e.matches(snaps) {
+			return false
 		}
-		delete(next, oldest)
-	}
-	e := &cachedBody{seqs: make([]uint64, len(snaps))}
-	for i, s := range snaps {
-		e.seqs[i] = s.Result.Seq
-	}
-	e.used.Store(c.epoch.Add(1))
-	next[key] = e
-	c.entries.Store(&next)
+		if _, ok := m[key]; !ok && len(m) >= bodyCacheSize {
+			var oldest string
+			least := ^uint64(0)
+			for k, e := range m {
+				if u := e.used.Load(); u < least {
+					oldest, least = k, u
+				}
+			}
+			delete(m, oldest)
+		}
+		e = &cachedBody{seqs: make([]uint64, len(snaps))}
+		for i, s := range snaps {
+			e.seqs[i] = s.Result.Seq
+		}
+		e.used.Store(c.epoch.Add(1))
+		m[key] = e
+		return true
+	})
 	return e
 }
 
 // len is how many selections are cached.
-func (c *bodyCache) len() int {
-	if m := c.entries.Load(); m != nil {
-		return len(*m)
-	}
-	return 0
-}
+func (c *bodyCache) len() int { return len(c.entries.load()) }
 
 // appendBodyKey appends the selection part of a body's key: format, flags,
 // group, scope and the selected checks' names, NUL-separated (names never
@@ -185,13 +167,9 @@ func referenceTime(snaps []runner.Snapshot) time.Time {
 // remembered; probers send one or a few fixed headers.
 const acceptCacheSize = 32
 
-// acceptCache remembers negotiate's answer for recent Accept headers. A
-// probe reads it with one atomic load: the map is replaced, never changed,
-// by the rare probe with a new header (the two cores would otherwise pass a
-// lock's cache line back and forth on every probe).
+// acceptCache remembers negotiate's answer for recent Accept headers.
 type acceptCache struct {
-	mu sync.Mutex // serialises writers
-	m  atomic.Pointer[map[string]negotiated]
+	m cowMap[string, negotiated]
 }
 
 type negotiated struct {
@@ -200,35 +178,55 @@ type negotiated struct {
 }
 
 func (c *acceptCache) negotiate(header string) (Format, bool, bool) {
-	if m := c.m.Load(); m != nil {
-		if n, hit := (*m)[header]; hit {
-			return n.f, n.ok, n.malformed
-		}
+	if n, hit := c.m.load()[header]; hit {
+		return n.f, n.ok, n.malformed
 	}
 	var n negotiated
 	n.f, n.ok, n.malformed = negotiate(header)
 	if len(header) <= 256 {
-		c.mu.Lock()
-		old := c.m.Load()
-		if old == nil || len(*old) < acceptCacheSize {
-			m := make(map[string]negotiated, acceptCacheSize)
-			if old != nil {
-				maps.Copy(m, *old)
+		c.m.update(func(m map[string]negotiated) bool {
+			if len(m) >= acceptCacheSize {
+				return false
 			}
 			m[strings.Clone(header)] = n
-			c.m.Store(&m)
-		}
-		c.mu.Unlock()
+			return true
+		})
 	}
 	return n.f, n.ok, n.malformed
 }
 
-// len is how many Accept headers are remembered.
-func (c *acceptCache) len() int {
+// cowMap is a small map that a probe reads with one atomic load: a writer,
+// serialised by mu, replaces it with an updated copy, never changes it. The
+// caches of the probe path are read on every probe and written rarely; with
+// a lock, the two cores serving probes passed its cache line back and forth.
+type cowMap[K comparable, V any] struct {
+	mu sync.Mutex
+	m  atomic.Pointer[map[K]V]
+}
+
+// load returns the map as it is now (nil before the first update), for
+// reading only.
+func (c *cowMap[K, V]) load() map[K]V {
 	if m := c.m.Load(); m != nil {
-		return len(*m)
+		return *m
 	}
-	return 0
+	return nil
+}
+
+// update hands change a copy of the map and installs it if change says it
+// changed it.
+func (c *cowMap[K, V]) update(change func(m map[K]V) bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var next map[K]V
+	if old := c.m.Load(); old != nil {
+		next = maps.Clone(*old)
+	} else {
+		next = map[K]V{}
+	}
+	if change(next) {
+		c.m.Store(&next)
+	}
 }
 
 // query parses r's query string, or returns nil (a valid empty Values)

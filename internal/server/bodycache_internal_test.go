@@ -56,7 +56,7 @@ func TestBodyCache_IsBounded(t *testing.T) {
 	if n := st.bodies.len(); n > bodyCacheSize {
 		t.Errorf("%d bodies cached, want at most %d", n, bodyCacheSize)
 	}
-	if n := st.accepts.len(); n > acceptCacheSize {
+	if n := len(st.accepts.m.load()); n > acceptCacheSize {
 		t.Errorf("%d Accept headers cached, want at most %d", n, acceptCacheSize)
 	}
 }

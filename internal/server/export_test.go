@@ -5,7 +5,7 @@ package server
 // check, so that the next one writes everything again. The benchmarks
 // measure rendering with it (bodycache.go, healthjson.go).
 func (st *State) ForgetBodies(histories bool) {
-	st.bodies.entries.Store(nil)
+	st.bodies.entries.m.Store(nil)
 	if histories {
 		for _, p := range st.histories {
 			p.Store(nil)

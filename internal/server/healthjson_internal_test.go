@@ -139,7 +139,7 @@ checks:
 			t.Fatal(err)
 		}
 		var buf bytes.Buffer
-		if err := parts.writeTo(&buf, &st.chunks); err != nil {
+		if err := parts.writeTo(&buf, &st.writers); err != nil {
 			t.Fatal(err)
 		}
 		got := buf.Bytes()

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bufio"
 	"io"
 	"sync"
 )
@@ -24,64 +25,37 @@ func (p payload) size() int {
 	return n
 }
 
-// chunkSize is what writeTo copies into one write: a 7 MB body goes out in
+// chunkSize is the buffer writeTo writes through: a 7 MB body goes out in
 // about a hundred writes, not one per slice (three per check).
 const chunkSize = 64 << 10
 
-// chunks lends writeTo its buffers; one per State keeps them out of
-// package-level state.
-type chunks struct{ pool sync.Pool }
+// writers lends writeTo its buffered writers; one per State keeps them out
+// of package-level state.
+type writers struct{ pool sync.Pool }
 
-func (c *chunks) get() *[]byte {
-	if b, ok := c.pool.Get().(*[]byte); ok {
-		return b
-	}
-	b := make([]byte, 0, chunkSize)
-	return &b
-}
-
-// writeTo writes p to w: a one-slice body as it is, any other in writes of
-// up to chunkSize, a slice that long or longer straight from where it is.
-func (p payload) writeTo(w io.Writer, c *chunks) error {
+// writeTo writes p to w: a one-slice body as it is, any other through a
+// pooled bufio.Writer of chunkSize.
+func (p payload) writeTo(w io.Writer, ws *writers) error {
 	if len(p) == 1 {
 		_, err := w.Write(p[0])
 		return err
 	}
-	bp := c.get()
-	buf := (*bp)[:0]
+	bw, _ := ws.pool.Get().(*bufio.Writer)
+	if bw == nil {
+		bw = bufio.NewWriterSize(w, chunkSize)
+	} else {
+		bw.Reset(w)
+	}
 	defer func() {
-		*bp = buf[:0]
-		c.pool.Put(bp)
+		bw.Reset(nil) // the pool does not keep the connection
+		ws.pool.Put(bw)
 	}()
 	for _, s := range p {
-		if len(s) >= chunkSize {
-			if len(buf) > 0 {
-				if _, err := w.Write(buf); err != nil {
-					return err
-				}
-				buf = buf[:0]
-			}
-			if _, err := w.Write(s); err != nil {
-				return err
-			}
-			continue
-		}
-		for len(s) > 0 {
-			n := copy(buf[len(buf):cap(buf)], s)
-			buf, s = buf[:len(buf)+n], s[n:]
-			if len(buf) == cap(buf) {
-				if _, err := w.Write(buf); err != nil {
-					return err
-				}
-				buf = buf[:0]
-			}
+		if _, err := bw.Write(s); err != nil {
+			return err
 		}
 	}
-	if len(buf) > 0 {
-		_, err := w.Write(buf)
-		return err
-	}
-	return nil
+	return bw.Flush()
 }
 
 // pieces builds a payload: bytes written into b, slices kept elsewhere

@@ -64,7 +64,7 @@ type State struct {
 	proc     *process
 	inflight atomic.Int64 // requests served from this state; see acquire and WaitIdle
 	bodies   bodyCache    // bodycache.go
-	chunks   chunks       // payload.go
+	writers  writers      // payload.go
 	snaps    snapPool
 	accepts  acceptCache
 	// histories holds each check's history as health+json writes it
@@ -240,7 +240,7 @@ func (st *State) serveChecks(w http.ResponseWriter, r *http.Request, sel []*runn
 		h["Content-Length"] = []string{strconv.Itoa(n)}
 	}
 	w.WriteHeader(code)
-	body.writeTo(w, &st.chunks)
+	body.writeTo(w, &st.writers)
 }
 
 // pickFormat returns the format, or a status and message for a request that
