@@ -70,6 +70,15 @@ func writeConfig(dir, name, server string, lines []checkLine) (string, []string,
 // benchRounds is how many turns each server takes in a load run.
 const benchRounds = 6
 
+// The servers of a load run, as each group of measured runs holds them.
+const (
+	srvCeiling  = iota // the bare ceiling
+	srvTimeouts        // the ceiling with healthd's timeouts
+	srvLinked          // the same, linking healthd's packages
+	srvHealthd
+	servers
+)
+
 type measured struct {
 	name  string
 	conns int
@@ -164,7 +173,7 @@ func runBench(args []string) error {
 		}
 		return nil
 	}
-	var runs []measured
+	var groups [][servers]measured // one per number of connections
 	var probes int64
 	// The servers take turns, benchRounds rounds of dur/benchRounds each, in
 	// an order that changes every round: whatever else this machine's two
@@ -173,46 +182,52 @@ func runBench(args []string) error {
 	// at 16 and 256 connections in one run, 86% and 85% in the next). The
 	// ceiling with healthd's timeouts, and the one that also links healthd's
 	// packages, say what those cost; no target refers to them.
-	targets := []struct {
+	targets := [servers]struct {
 		name, addr string
 		pid        int
-		healthd    bool
 	}{
-		{"ceiling", ceilAddr, ceiling.Pid(), false},
-		{"ceiling with healthd's timeouts", tceilAddr, tceiling.Pid(), false},
-		{"ceiling with healthd's timeouts and packages", lceilAddr, lceiling.Pid(), false},
-		{"healthd", addr, h.Pid(), true},
+		srvCeiling:  {"ceiling", ceilAddr, ceiling.Pid()},
+		srvTimeouts: {"ceiling with healthd's timeouts", tceilAddr, tceiling.Pid()},
+		srvLinked:   {"ceiling with healthd's timeouts and packages", lceilAddr, lceiling.Pid()},
+		srvHealthd:  {"healthd", addr, h.Pid()},
 	}
 	for _, conns := range []int{16, 256} {
-		for _, t := range targets { // warm-up
-			if r := load(t.addr, "/ht/", conns, time.Second, nil); t.healthd {
+		for k, t := range targets { // warm-up
+			if r := load(t.addr, "/ht/", conns, time.Second, nil); k == srvHealthd {
 				probes += r.Requests
 			}
 		}
-		res := make([][]loadResult, len(targets))
-		mem := make([]memPeak, len(targets))
+		var res [servers][]loadResult
+		var mem [servers]memPeak
 		for i := range benchRounds {
-			for j := range targets {
-				k := (i + j) % len(targets)
+			for j := range servers {
+				// Round i starts with server i mod servers, and goes
+				// through them forward in even rounds, backward in odd.
+				k := (i + j) % servers
 				if i%2 == 1 {
-					k = (len(targets) - 1 - j + i) % len(targets)
+					k = (i + servers - 1 - j) % servers
 				}
 				t := targets[k]
 				s := sampleMemory(t.pid)
 				r := load(t.addr, "/ht/", conns, *dur/benchRounds, checkJSON)
 				res[k] = append(res[k], r)
 				mem[k] = mem[k].max(s.Stop())
-				if t.healthd {
+				if k == srvHealthd {
 					probes += r.Requests
 				}
 			}
 		}
+		var g [servers]measured
 		for k, t := range targets {
-			runs = append(runs, measured{t.name, conns, merge(res[k]), mem[k]})
+			g[k] = measured{t.name, conns, merge(res[k]), mem[k]}
 		}
-		n := len(runs)
+		groups = append(groups, g)
 		fmt.Printf("%d conns: ceiling %.0f/s, with timeouts %.0f/s, and packages %.0f/s, healthd %.0f/s\n", conns,
-			runs[n-4].res.RPS(), runs[n-3].res.RPS(), runs[n-2].res.RPS(), runs[n-1].res.RPS())
+			g[srvCeiling].res.RPS(), g[srvTimeouts].res.RPS(), g[srvLinked].res.RPS(), g[srvHealthd].res.RPS())
+	}
+	var runs []measured // every group's, in order, for the tables
+	for _, g := range groups {
+		runs = append(runs, g[:]...)
 	}
 	if *loadOnly {
 		for _, m := range runs {
@@ -285,25 +300,25 @@ func runBench(args []string) error {
 	fmt.Fprintf(&b, "- Hanging dependency: %s pointed at a listener that accepts and never answers (timeout %s); max age of the other checks' results, sampled every 250ms from health+json: %s\n",
 		hang.check, hang.timeout, hang.freshText)
 
-	for i := 0; i+3 < len(runs); i += 4 {
-		c, t, l, h := runs[i], runs[i+1], runs[i+2], runs[i+3]
+	for _, g := range groups {
+		c, t, l, h := g[srvCeiling], g[srvTimeouts], g[srvLinked], g[srvHealthd]
 		fmt.Fprintf(&b, "- What healthd's timeouts and packages cost, %d conns (no target): the ceiling with healthd's timeouts (read header 5 s, read 10 s, write 12 s, idle 120 s) answers %.0f%% of the bare ceiling's requests/s; linking healthd's packages too, %.0f%%, with %s of anonymous memory against %s; healthd answers %.0f%% of that last one's requests/s\n",
 			c.conns, 100*t.res.RPS()/c.res.RPS(), 100*l.res.RPS()/c.res.RPS(), mb(l.mem.anon), mb(c.mem.anon), 100*h.res.RPS()/l.res.RPS())
 	}
 	b.WriteString("\n| target | measured | result |\n|---|---|---|\n")
-	for i := 0; i+3 < len(runs); i += 4 {
-		c, h := runs[i], runs[i+3]
+	for _, g := range groups {
+		c, h := g[srvCeiling], g[srvHealthd]
 		fmt.Fprintf(&b, "| JSON throughput >= 90%% of the ceiling, %d conns | %.0f%% (%.0f vs %.0f requests/s) | %s |\n", h.conns,
 			100*h.res.RPS()/c.res.RPS(), h.res.RPS(), c.res.RPS(), passFail(h.res.RPS() >= 0.9*c.res.RPS()))
 	}
-	for i := 0; i+3 < len(runs); i += 4 {
-		c, h := runs[i], runs[i+3]
+	for _, g := range groups {
+		c, h := g[srvCeiling], g[srvHealthd]
 		hp, cp := h.res.Pct(.99), c.res.Pct(.99)
 		fmt.Fprintf(&b, "| p99 <= 1.2x the ceiling's p99, %d conns | %s vs %s (%.2fx) | %s |\n", h.conns, ms(hp), ms(cp),
 			float64(hp)/float64(cp), passFail(float64(hp) <= 1.2*float64(cp)))
 	}
-	for i := 0; i+3 < len(runs); i += 4 {
-		c, h := runs[i], runs[i+3]
+	for _, g := range groups {
+		c, h := g[srvCeiling], g[srvHealthd]
 		fmt.Fprintf(&b, "| anonymous memory (peak RssAnon) under load <= 1.25x the ceiling's, %d conns | %s vs %s (%.2fx) | %s |\n", h.conns,
 			mb(h.mem.anon), mb(c.mem.anon), float64(h.mem.anon)/float64(c.mem.anon), passFail(float64(h.mem.anon) <= 1.25*float64(c.mem.anon)))
 	}

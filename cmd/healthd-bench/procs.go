@@ -36,10 +36,15 @@ func start(name string, env []string, args ...string) (*proc, error) {
 
 // startDir starts name in dir with env added to the harness's own.
 func startDir(dir, name string, env []string, args ...string) (*proc, error) {
+	return startEnv(dir, name, append(os.Environ(), env...), args...)
+}
+
+// startEnv starts name in dir with environ as its whole environment.
+func startEnv(dir, name string, environ []string, args ...string) (*proc, error) {
 	p := &proc{out: &bytes.Buffer{}}
 	p.cmd = exec.Command(name, args...)
 	p.cmd.Dir = dir
-	p.cmd.Env = append(os.Environ(), env...)
+	p.cmd.Env = environ
 	p.cmd.Stdout, p.cmd.Stderr = p, p
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := p.cmd.Start(); err != nil {
@@ -114,14 +119,7 @@ func startHealthd(bin, config string, env ...string) (*proc, string, error) {
 		return nil, "", err
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	p := &proc{out: &bytes.Buffer{}}
-	p.cmd = exec.Command(bin, "serve", "--config", config, "--listen", addr)
-	p.cmd.Env = append(withoutAWS(os.Environ()), env...)
-	p.cmd.Stdout, p.cmd.Stderr = p, p
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := p.cmd.Start(); err != nil {
-		return nil, "", fmt.Errorf("start %s: %w", bin, err)
-	}
+	p, err := startEnv("", bin, healthdEnviron(env...), "serve", "--config", config, "--listen", addr)
 	if err != nil {
 		return nil, "", err
 	}
@@ -132,19 +130,20 @@ func startHealthd(bin, config string, env ...string) (*proc, string, error) {
 	return p, addr, nil
 }
 
-// withoutAWS is env without the AWS SDK's variables: the s3 check of the
-// bench takes its endpoint, region and keys from the config, and a
-// machine's AWS settings must not change what is measured (this one sets
-// AWS_CA_BUNDLE to the system bundle, and the SDK then parses its 140 root
-// certificates into healthd's heap, for an http:// endpoint).
-func withoutAWS(env []string) []string {
-	out := env[:0:0]
-	for _, kv := range env {
+// healthdEnviron is the environment every healthd the harness starts gets:
+// the harness's own without the AWS SDK's variables, then extra. The s3
+// check of the bench takes its endpoint, region and keys from the config,
+// and a machine's AWS settings must not change what is measured (this one
+// sets AWS_CA_BUNDLE to the system bundle, and the SDK then parses its 140
+// root certificates into healthd's heap, for an http:// endpoint).
+func healthdEnviron(extra ...string) []string {
+	var out []string
+	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "AWS_") {
 			out = append(out, kv)
 		}
 	}
-	return out
+	return append(out, extra...)
 }
 
 // rss returns pid's resident memory in bytes (VmRSS).

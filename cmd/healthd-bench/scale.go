@@ -226,7 +226,7 @@ func runScale(args []string) error {
 
 	fmt.Printf("scale: %d checks, interval %s, history %d\n", scaleChecks, *interval, *history)
 	t0 := time.Now()
-	h, err := start(*bin, nil, "serve", "--config", cfgPath, "--listen", addr)
+	h, err := startEnv("", *bin, healthdEnviron(), "serve", "--config", cfgPath, "--listen", addr)
 	if err != nil {
 		return err
 	}
