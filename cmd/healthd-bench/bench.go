@@ -233,6 +233,9 @@ func runBench(args []string) error {
 		for _, m := range runs {
 			fmt.Printf("%s %d conns: %.0f requests/s, p50 %s, p99 %s, peak RssAnon %s\n", m.name, m.conns, m.res.RPS(), ms(m.res.Pct(.5)), ms(m.res.Pct(.99)), mb(m.mem.anon))
 		}
+		for _, g := range groups {
+			fmt.Print(budgetLine(g))
+		}
 		return nil
 	}
 	h.stop()
@@ -304,6 +307,7 @@ func runBench(args []string) error {
 		c, t, l, h := g[srvCeiling], g[srvTimeouts], g[srvLinked], g[srvHealthd]
 		fmt.Fprintf(&b, "- What healthd's timeouts and packages cost, %d conns (no target): the ceiling with healthd's timeouts (read header 5 s, read 10 s, write 12 s, idle 120 s) answers %.0f%% of the bare ceiling's requests/s; linking healthd's packages too, %.0f%%, with %s of anonymous memory against %s; healthd answers %.0f%% of that last one's requests/s\n",
 			c.conns, 100*t.res.RPS()/c.res.RPS(), 100*l.res.RPS()/c.res.RPS(), mb(l.mem.anon), mb(c.mem.anon), 100*h.res.RPS()/l.res.RPS())
+		b.WriteString(budgetLine(g))
 	}
 	b.WriteString("\n| target | measured | result |\n|---|---|---|\n")
 	for _, g := range groups {
@@ -330,6 +334,27 @@ func runBench(args []string) error {
 	fmt.Fprintf(&b, "| Celery ping with a live worker < 50 ms | %s | %s |\n", celery.short, celery.verdict)
 	fmt.Print(b.String())
 	return writeSection(*out, "bench", b.String())
+}
+
+// budgetLine says how much of the throughput, p99 and memory targets the
+// ceiling that links healthd's packages and has its timeouts uses up before
+// healthd does anything of its own: whatever healthd holds or does beyond
+// its packages' initialisers must fit in what is left.
+func budgetLine(g [servers]measured) string {
+	c, l, h := g[srvCeiling], g[srvLinked], g[srvHealthd]
+	budget := 1.25 * float64(c.mem.anon)
+	left := budget - float64(l.mem.anon)
+	return fmt.Sprintf("- What the targets leave healthd beyond its packages, %d conns: the memory target allows %s (1.25x the ceiling's %s); the ceiling with healthd's timeouts and packages holds %s of it (%.0f%%), leaving %s for everything healthd holds that its packages' initialisers do not, where healthd holds %s more than that ceiling. That ceiling alone answers %.0f%% of the bare ceiling's requests/s (target >= 90%%) at %.2fx its p99 (target <= 1.2x)\n",
+		c.conns, mb(int64(budget)), mb(c.mem.anon), mb(l.mem.anon), 100*float64(l.mem.anon)/budget, signedMB(left), signedMB(float64(h.mem.anon-l.mem.anon)),
+		100*l.res.RPS()/c.res.RPS(), float64(l.res.Pct(.99))/float64(c.res.Pct(.99)))
+}
+
+// signedMB is mb for a difference that may be negative.
+func signedMB(v float64) string {
+	if v < 0 {
+		return "-" + mb(int64(-v))
+	}
+	return mb(int64(v))
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond)) }

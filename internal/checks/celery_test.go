@@ -139,7 +139,7 @@ func TestCelery_AgainstARealWorker(t *testing.T) {
 	})
 	t.Run("process check counts the worker's processes", func(t *testing.T) {
 		r := checkstest.New(t, "process", map[string]any{"pattern": w.Pattern(), "max": 1}, checkstest.Options{}).Run()
-		if r.Message != "" || r.Note != fmt.Sprintf("1 process match %q", w.Pattern()) {
+		if r.Message != "" || r.Note != fmt.Sprintf("1 process matches %q", w.Pattern()) {
 			t.Fatalf("message %q, note %q", r.Message, r.Note)
 		}
 		if !slices.Contains(r.Observations, checks.Observation{Measurement: "processes", Value: 1, Unit: "processes"}) {

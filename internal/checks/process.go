@@ -82,36 +82,42 @@ func (c *Process) Check(ctx context.Context) error {
 	Observe(ctx, "processes", float64(r.n), "processes")
 	switch {
 	case r.n < c.min:
-		return Unavailable("%s match %q (want at least %d)", processes(r.n), c.pattern, c.min)
+		return Unavailable("%s %q (want at least %d)", processesMatch(r.n), c.pattern, c.min)
 	case c.max >= 0 && r.n > c.max:
-		return Unexpected("%s match %q (want at most %d)", processes(r.n), c.pattern, c.max)
+		return Unexpected("%s %q (want at most %d)", processesMatch(r.n), c.pattern, c.max)
 	}
-	Note(ctx, "%s match %q", processes(r.n), c.pattern)
+	Note(ctx, "%s %q", processesMatch(r.n), c.pattern)
 	return nil
 }
 
-func processes(n int) string {
+func processesMatch(n int) string {
 	if n == 1 {
-		return "1 process"
+		return "1 process matches"
 	}
-	return fmt.Sprintf("%d processes", n)
+	return fmt.Sprintf("%d processes match", n)
 }
 
 // count counts matching processes, leaving out healthd itself and zombies.
+// It lists PIDs and reads each one's name, its command line only when the
+// name does not match, and its state only when it matches. gopsutil's
+// Processes would first read every process's start time, and /proc/stat for
+// the boot time once per process: 17 KB and 100 allocations a process, 1.4 MB
+// a run with 84 processes, where this reads 2 KB a process.
 func (c *Process) count(ctx context.Context) (int, error) {
-	procs, err := process.ProcessesWithContext(ctx)
+	pids, err := process.PidsWithContext(ctx)
 	if err != nil {
 		return 0, err
 	}
 	self := int32(os.Getpid())
 	n := 0
-	for _, p := range procs {
+	for _, pid := range pids {
 		if ctx.Err() != nil {
 			return 0, ctx.Err()
 		}
-		if p.Pid == self {
+		if pid == self {
 			continue
 		}
+		p := &process.Process{Pid: pid}
 		name, err := p.NameWithContext(ctx)
 		if err != nil {
 			continue // exited meanwhile, or not ours to read
