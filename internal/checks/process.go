@@ -100,9 +100,9 @@ func processesMatch(n int) string {
 // count counts matching processes, leaving out healthd itself and zombies.
 // It lists PIDs and reads each one's name, its command line only when the
 // name does not match, and its state only when it matches. gopsutil's
-// Processes would first read every process's start time, and /proc/stat for
-// the boot time once per process: 17 KB and 100 allocations a process, 1.4 MB
-// a run with 84 processes, where this reads 2 KB a process.
+// Processes would first read every process's start time, and /proc/stat once
+// per process for the boot time: with 84 processes a run allocated 1.4 MB
+// and took 10.6 ms, where this allocates 0.63 MB and takes 5.8 ms.
 func (c *Process) count(ctx context.Context) (int, error) {
 	pids, err := process.PidsWithContext(ctx)
 	if err != nil {

@@ -29,9 +29,9 @@ func TestProcess_ConfigErrorsAndBounds(t *testing.T) {
 }
 
 // TestProcess_CountsWhatItsPatternMatches runs real processes under names of
-// their own (copies of sleep and true) and counts them: by name, by command
-// line when the name is cut to the kernel's 15 bytes or does not match, and
-// never a zombie or the test binary itself.
+// their own (copies of sleep and true) and counts them: by name, whole even
+// where the kernel keeps 15 bytes of it, by command line where the name does
+// not match, and never a zombie or the test binary itself.
 func TestProcess_CountsWhatItsPatternMatches(t *testing.T) {
 	dir := t.TempDir()
 	tag := fmt.Sprint(os.Getpid())
@@ -91,7 +91,7 @@ func TestProcess_CountsWhatItsPatternMatches(t *testing.T) {
 		want    int
 	}{
 		{"^" + short + "$", 2},                 // by name
-		{long + "$", 1},                        // by command line: the name is cut
+		{"^" + long + "$", 1},                  // by name, completed from the command line
 		{"^" + sleep + " 300 " + tag + "$", 1}, // by command line: the name is sleep
 		{"^hdz" + tag + "$", 0},                // a zombie is not running
 		{`^checks\.test$`, 0},                  // the test binary is healthd here: left out

@@ -64,7 +64,11 @@ func (m *Memcached) Start() {
 	go func() { cmd.Wait(); close(m.exited) }()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		if st, err := m.stats(); err == nil && st["curr_connections"] == "1" {
+		st, err := m.stats()
+		if err == nil && st["curr_connections"] != "1" {
+			err = fmt.Errorf("curr_connections %s, want 1", st["curr_connections"])
+		}
+		if err == nil {
 			// Ready, and the readiness probes' own connections are gone
 			// (1 is the connection asking): memcached counts a closed
 			// connection out only when a worker thread has seen it
