@@ -325,8 +325,8 @@ func StartRedisCluster(t testing.TB, password string) *RedisCluster {
 	c := &RedisCluster{}
 	for i := range 6 {
 		n := newRedisNode(t, fmt.Sprintf("node%d", i), password)
-		n.args = append(dataNodeArgs(password), "--cluster-enabled", "yes", "--cluster-config-file", filepath.Join(n.dir, "nodes.conf"),
-			"--cluster-node-timeout", "1000", "--cluster-replica-validity-factor", "0")
+		n.args = append(dataNodeArgs(password), clusterArgs(t, n)...)
+		n.args = append(n.args, "--cluster-replica-validity-factor", "0")
 		n.Start()
 		c.Nodes = append(c.Nodes, n)
 	}
@@ -403,6 +403,15 @@ func (c *RedisCluster) Masters(t testing.TB) []*RedisNode {
 	return nil
 }
 
+// clusterArgs makes n a cluster node. Its bus port is a free port of its
+// own: by default Redis takes the data port + 10000, which on this machine
+// is in the ephemeral range, and was once in use ("Failed listening on port
+// … (cluster)").
+func clusterArgs(t testing.TB, n *RedisNode) []string {
+	return []string{"--cluster-enabled", "yes", "--cluster-config-file", filepath.Join(n.dir, "nodes.conf"),
+		"--cluster-node-timeout", "1000", "--cluster-port", strconv.Itoa(FreePort(t))}
+}
+
 // StartRedisClusterNode is a one-node Redis Cluster serving all 16384
 // slots, no replica: what a test of a cluster node's faults needs, quick
 // to start.
@@ -411,8 +420,7 @@ func StartRedisClusterNode(t testing.TB) *RedisNode {
 	t.Helper()
 	needRedisServer(t)
 	n := newRedisNode(t, "cluster-node", "")
-	n.args = append(dataNodeArgs(""), "--cluster-enabled", "yes", "--cluster-config-file", filepath.Join(n.dir, "nodes.conf"),
-		"--cluster-node-timeout", "1000")
+	n.args = append(dataNodeArgs(""), clusterArgs(t, n)...)
 	n.Start()
 	cl := n.Client()
 	defer cl.Close()
