@@ -342,19 +342,10 @@ func runBench(args []string) error {
 // its packages' initialisers must fit in what is left.
 func budgetLine(g [servers]measured) string {
 	c, l, h := g[srvCeiling], g[srvLinked], g[srvHealthd]
-	budget := 1.25 * float64(c.mem.anon)
-	left := budget - float64(l.mem.anon)
+	budget := int64(1.25 * float64(c.mem.anon))
 	return fmt.Sprintf("- What the targets leave healthd beyond its packages, %d conns: the memory target allows %s (1.25x the ceiling's %s); the ceiling with healthd's timeouts and packages holds %s of it (%.0f%%), leaving %s for everything healthd holds that its packages' initialisers do not, where healthd holds %s more than that ceiling. That ceiling alone answers %.0f%% of the bare ceiling's requests/s (target >= 90%%) at %.2fx its p99 (target <= 1.2x)\n",
-		c.conns, mb(int64(budget)), mb(c.mem.anon), mb(l.mem.anon), 100*float64(l.mem.anon)/budget, signedMB(left), signedMB(float64(h.mem.anon-l.mem.anon)),
+		c.conns, mb(budget), mb(c.mem.anon), mb(l.mem.anon), 100*float64(l.mem.anon)/float64(budget), mb(budget-l.mem.anon), mb(h.mem.anon-l.mem.anon),
 		100*l.res.RPS()/c.res.RPS(), float64(l.res.Pct(.99))/float64(c.res.Pct(.99)))
-}
-
-// signedMB is mb for a difference that may be negative.
-func signedMB(v float64) string {
-	if v < 0 {
-		return "-" + mb(int64(-v))
-	}
-	return mb(int64(v))
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond)) }
