@@ -222,11 +222,21 @@ func (c *S3) writeReadDelete(ctx context.Context) (err error) {
 		if derr == nil {
 			return
 		}
+		// The deadline can pass during the delete: the transport's own
+		// timeout (ResponseHeaderTimeout, the check's timeout too) can end
+		// a hung read a moment before ctx does. The background delete
+		// then still removes the object.
+		late := ctx.Err() != nil
+		if late {
+			c.deleteLater(key)
+		}
 		if err == nil {
 			err = c.step("deleting "+key, c.explain(ctx, derr, "s3:DeleteObject"))
 			return
 		}
-		c.logger.Warn("s3: could not delete the probe object", "bucket", c.bucket, "key", key, "error", Message(c.explain(ctx, derr, "s3:DeleteObject")))
+		if !late { // deleteLater warns if it fails too
+			c.logger.Warn("s3: could not delete the probe object", "bucket", c.bucket, "key", key, "error", Message(c.explain(ctx, derr, "s3:DeleteObject")))
+		}
 	}()
 
 	if _, err := c.client.PutObject(ctx, &s3.PutObjectInput{
